@@ -1,0 +1,143 @@
+"""Agents and routing: who takes a queued caller, and what they hear first (whisper).
+
+An agent is claimed with a conditional UPDATE, so two dispatchers never ring one agent twice.
+"""
+
+from __future__ import annotations
+
+import uuid
+
+from sqlalchemy import func, select, update
+from sqlalchemy.orm import Session
+
+from callcenter.models import Agent, Contact, Customer, Ticket, utcnow
+from callcenter.phones import to_e164
+
+
+class AgentError(ValueError):
+    """A bad agent registration; the message is for the operator."""
+
+
+def add_agent(session: Session, name: str, *, phone: str | None = None,
+              client_identity: str | None = None, available: bool = False) -> Agent:
+    """Register an agent reachable on a phone number or a Twilio Client identity."""
+    if bool(phone) == bool(client_identity):
+        raise AgentError("give exactly one of a phone number or a client identity")
+    if session.scalars(select(Agent).where(Agent.name == name)).first() is not None:
+        raise AgentError(f"an agent named {name!r} exists already")
+    agent = Agent(name=name, phone=to_e164(phone) if phone else None,
+                  client_identity=client_identity, available=available)
+    session.add(agent)
+    session.flush()
+    return agent
+
+
+def set_available(session: Session, name: str, available: bool) -> Agent:
+    agent = session.scalars(select(Agent).where(Agent.name == name)).first()
+    if agent is None:
+        raise AgentError(f"no agent named {name!r}")
+    agent.available = available
+    return agent
+
+
+def any_agent_free(session: Session) -> bool:
+    """Someone available and not on a call: else a queued caller is offered a callback."""
+    return session.scalars(
+        select(Agent.id).where(Agent.available.is_(True), Agent.current_call_sid.is_(None))
+    ).first() is not None
+
+
+def callers_waiting(session: Session) -> int:
+    return session.scalar(
+        select(func.count()).select_from(Contact).where(Contact.queue_state == "waiting")
+    ) or 0
+
+
+def agents_ringing(session: Session) -> int:
+    return session.scalar(
+        select(func.count()).select_from(Contact).where(
+            Contact.kind == "agent_leg", Contact.queue_state == "ringing")
+    ) or 0
+
+
+def claim_agents(session: Session) -> list[tuple[int, str]]:
+    """Reserve as many free agents as there are unserved callers; returns (id, token).
+
+    The token stands in ``current_call_sid`` until the real Call SID is known.
+    """
+    wanted = callers_waiting(session) - agents_ringing(session)
+    claimed: list[tuple[int, str]] = []
+    if wanted <= 0:
+        return claimed
+    candidates = session.scalars(
+        select(Agent.id)
+        .where(Agent.available.is_(True), Agent.current_call_sid.is_(None))
+        .order_by(Agent.last_offered_at.asc().nulls_first(), Agent.id)
+    ).all()
+    for agent_id in candidates:
+        if len(claimed) >= wanted:
+            break
+        token = f"claim-{uuid.uuid4().hex}"
+        result = session.execute(
+            update(Agent)
+            .where(Agent.id == agent_id, Agent.current_call_sid.is_(None))
+            .values(current_call_sid=token, last_offered_at=utcnow())
+        )
+        if result.rowcount == 1:  # type: ignore[attr-defined]
+            claimed.append((agent_id, token))
+    return claimed
+
+
+def agent_leg_placed(session: Session, agent_id: int, token: str, call_sid: str) -> None:
+    """Twilio accepted the call to the agent: remember it as a ringing agent leg (X2)."""
+    agent = session.get(Agent, agent_id)
+    if agent is not None and agent.current_call_sid == token:
+        agent.current_call_sid = call_sid
+    session.add(Contact(channel="voice", direction="outbound", kind="agent_leg",
+                        external_id=call_sid, status="queued", to_number=agent.address
+                        if agent else None, agent_id=agent_id, queue_state="ringing"))
+
+
+def release_agent(session: Session, agent_id: int, token_or_sid: str) -> None:
+    """The agent's leg ended (or never started): free them for the next caller."""
+    session.execute(
+        update(Agent)
+        .where(Agent.id == agent_id, Agent.current_call_sid == token_or_sid)
+        .values(current_call_sid=None)
+    )
+
+
+def connect(session: Session, caller_sid: str, agent_sid: str) -> str:
+    """Twilio dequeued ``caller_sid`` to ``agent_sid``: link both legs, return the whisper."""
+    caller = session.scalars(select(Contact).where(
+        Contact.channel == "voice", Contact.external_id == caller_sid)).first()
+    leg = session.scalars(select(Contact).where(
+        Contact.channel == "voice", Contact.external_id == agent_sid)).first()
+    if caller is None:
+        return "Panggilan tanpa tiket."
+    caller.queue_state = "bridged"
+    if leg is not None:
+        leg.queue_state = "talking"
+        leg.ticket_id = caller.ticket_id
+        caller.agent_id = leg.agent_id
+    return whisper(session, caller)
+
+
+def whisper(session: Session, caller: Contact) -> str:
+    """What the agent hears before the caller: ticket, verified name, reason (issue 2 §6)."""
+    ticket = session.get(Ticket, caller.ticket_id) if caller.ticket_id else None
+    parts = []
+    if ticket is not None:
+        parts.append(f"Tiket {' '.join(ticket.number or '')}.")
+    customer_id = caller.ivr_state.get("customer_id") if caller.verified else None
+    customer = session.get(Customer, customer_id) if customer_id else None
+    if customer is not None:
+        parts.append(f"Pelanggan terverifikasi: {customer.name}.")
+    else:
+        parts.append("Pelanggan belum terverifikasi, mohon verifikasi nama, telepon, Order ID.")
+    if ticket is not None and ticket.reason:
+        parts.append(f"Alasan: {ticket.reason}.")
+    told = [item["summary"] for item in caller.ivr_state.get("told", [])]
+    if told:
+        parts.append("Sudah disampaikan: " + "; ".join(told) + ".")
+    return " ".join(parts)

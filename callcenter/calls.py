@@ -1,0 +1,121 @@
+"""Call legs as contacts (X2): taken in once per CallSid, closed by status callbacks.
+
+Twilio retries and sends several status events per call; each (CallSid, CallStatus,
+SequenceNumber) has its effect once (FACTS: de-duplicate on the event, not the CallSid).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import timedelta
+
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from callcenter import agents, callbacks, tickets
+from callcenter.config import Settings
+from callcenter.models import Contact, Customer, Ticket, WebhookEvent, utcnow
+from callcenter.phones import try_e164
+
+FINAL_STATUSES = ("completed", "busy", "failed", "no-answer", "canceled")
+DROPPED_CALL_DELAY = timedelta(minutes=5)
+
+
+@dataclass
+class StatusEffects:
+    """What the web layer must do after commit."""
+
+    duplicate: bool = False
+    callback_ids: list[int] = field(default_factory=list)
+    dispatch_agents: bool = False
+
+
+def find_call(session: Session, call_sid: str) -> Contact | None:
+    return session.scalars(
+        select(Contact).where(Contact.channel == "voice", Contact.external_id == call_sid)
+    ).first()
+
+
+def begin_inbound(session: Session, call_sid: str, from_number: str | None,
+                  to_number: str | None) -> tuple[Contact, bool]:
+    """The contact of an inbound call; the same CallSid twice gives the same contact."""
+    contact = find_call(session, call_sid)
+    if contact is not None:
+        return contact, False
+    contact = Contact(channel="voice", direction="inbound", external_id=call_sid,
+                      status="in-progress", from_number=try_e164(from_number) or from_number,
+                      to_number=to_number)
+    session.add(contact)
+    session.flush()
+    return contact, True
+
+
+def first_time(session: Session, key: str) -> bool:
+    """Record a provider event; False when it was taken in before (a Twilio retry)."""
+    try:
+        with session.begin_nested():
+            session.add(WebhookEvent(key=key[:200]))
+    except IntegrityError:
+        return False
+    return True
+
+
+def record_status(session: Session, settings: Settings, params: dict[str, str]) -> StatusEffects:
+    """Apply one call status callback to its contact."""
+    call_sid = params.get("CallSid", "")
+    status = params.get("CallStatus", "")
+    key = f"voice-status:{call_sid}:{status}:{params.get('SequenceNumber', '')}"
+    if not first_time(session, key):
+        return StatusEffects(duplicate=True)
+    effects = StatusEffects()
+    contact = find_call(session, call_sid)
+    if contact is None:
+        return effects
+    if contact.status in FINAL_STATUSES and status not in FINAL_STATUSES:
+        return effects  # out of order: a late "ringing" never reopens a finished call
+    contact.status = status
+    if status not in FINAL_STATUSES:
+        return effects
+    contact.ended_at = contact.ended_at or utcnow()
+    duration = params.get("CallDuration") or params.get("Duration")
+    if duration and duration.isdigit():
+        contact.duration_s = int(duration)
+    if contact.kind == "agent_leg":
+        if contact.agent_id is not None:
+            agents.release_agent(session, contact.agent_id, call_sid)
+        if contact.queue_state == "ringing":
+            contact.queue_state = "missed"
+        elif contact.queue_state == "talking":
+            contact.queue_state = "done"
+        effects.dispatch_agents = True
+        return effects
+    _settle_customer_call(session, settings, contact, effects)
+    return effects
+
+
+def _settle_customer_call(session: Session, settings: Settings, contact: Contact,
+                          effects: StatusEffects) -> None:
+    """Log the call to a ticket (P1.5) and owe a callback if it dropped mid-flow (P2.2c)."""
+    state = contact.ivr_state or {}
+    if contact.queue_state == "waiting":
+        contact.queue_state = "abandoned"
+    if contact.ticket_id is None:
+        ticket = tickets.open_ticket(
+            session, channel="voice", customer_id=state.get("customer_id"),
+            category="inquiry" if contact.verified else "unverified",
+            language=state.get("lang", "id"), tz=settings.timezone)
+        contact.ticket_id = ticket.id
+        if not contact.verified:
+            tickets.resolve(ticket, "Panggilan berakhir sebelum verifikasi.")
+    ended_in_flow = contact.verified and not state.get("closing_given")
+    talked_to_agent = contact.queue_state in ("bridged", "done")
+    if ended_in_flow and not talked_to_agent and contact.status in ("completed", "canceled"):
+        ticket = session.get(Ticket, contact.ticket_id)
+        customer = session.get(Customer, state.get("customer_id"))
+        if ticket is not None and customer is not None:
+            callback, created = callbacks.request_callback(
+                session, ticket, phone=customer.phone, reason="dropped_call",
+                delay=DROPPED_CALL_DELAY)
+            if created:
+                effects.callback_ids.append(callback.id)

@@ -1,0 +1,125 @@
+"""One settings object read from the environment (12-factor), see ../shared/CONTRACT.md.
+
+Nothing else in the project reads ``os.environ``: a setting is added here, documented in the
+README, and passed along.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field, replace
+from datetime import time
+from pathlib import Path
+from typing import Any
+
+from dotenv import load_dotenv
+
+DEV_ACCOUNT_SID = "AC" + "d" * 32  # dev value only the local simulator accepts
+DEV_AUTH_TOKEN = "dev-auth-token-only-the-simulator-accepts"
+DEV_SECRET_KEY = "dev-secret-key-refused-outside-debug"
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+
+class ConfigError(ValueError):
+    """A setting is present but unusable; the message names the variable, never a secret."""
+
+
+def _default_database_url() -> str:
+    instance = PROJECT_ROOT / "instance"
+    return f"sqlite:///{instance / 'callcenter.sqlite3'}"
+
+
+def embedded_redis_socket() -> Path:
+    """Where the dev run's embedded Redis listens (a unix socket: no port to collide on)."""
+    return PROJECT_ROOT / "instance" / "redis.sock"
+
+
+def normalise_database_url(url: str) -> str:
+    """SQLAlchemy 2 refuses ``postgres://`` and maps ``postgresql://`` to psycopg 3 only when asked.
+
+    Heroku-style URLs are rewritten so an operator can paste what their provider shows.
+    """
+    if url.startswith("postgres://"):
+        url = "postgresql://" + url[len("postgres://") :]
+    if url.startswith("postgresql://"):
+        url = "postgresql+psycopg://" + url[len("postgresql://") :]
+    return url
+
+
+def parse_calling_hours(value: str) -> tuple[time, time]:
+    """``08:00-20:00`` → (08:00, 20:00); FACTS.md: callbacks only inside this local window."""
+    try:
+        start_s, end_s = value.split("-")
+        start, end = time.fromisoformat(start_s.strip()), time.fromisoformat(end_s.strip())
+    except ValueError as exc:
+        raise ConfigError(f"CALLING_HOURS must look like 08:00-20:00, got {value!r}") from exc
+    if not start < end:
+        raise ConfigError("CALLING_HOURS must start before it ends")
+    return start, end
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Everything configurable, with the contract's defaults."""
+
+    database_url: str = field(default_factory=_default_database_url)
+    redis_url: str | None = None
+    twilio_account_sid: str = DEV_ACCOUNT_SID
+    twilio_auth_token: str = DEV_AUTH_TOKEN
+    twilio_phone_number: str = "+622150001234"
+    twilio_api_url: str = "https://api.twilio.com"
+    public_base_url: str | None = None
+    timezone: str = "Asia/Jakarta"
+    calling_hours: tuple[time, time] = (time(8), time(20))
+    api_tokens: tuple[str, ...] = ()
+    secret_key: str = DEV_SECRET_KEY
+    email_webhook_auth: str | None = None
+    smtp_url: str | None = None
+    debug: bool = False
+    # Not in the contract: tuning knobs with safe defaults (README lists them).
+    support_email: str = "cs@cankul.co.id"
+    agent_queue_name: str = "support"
+    queue_max_wait_s: int = 90
+    max_verification_attempts: int = 3
+    content_path: Path | None = None
+    queue_prefix: str = ""
+
+    @classmethod
+    def from_env(cls, env: dict[str, str] | None = None, **overrides: Any) -> Settings:
+        """Read the contract's variables (and a ``.env`` file when present)."""
+        if env is None:
+            load_dotenv(PROJECT_ROOT / ".env", override=False)
+            env = dict(os.environ)
+        get = env.get
+        tokens = tuple(t.strip() for t in get("API_TOKEN", "").split(",") if t.strip())
+        settings = cls(
+            database_url=normalise_database_url(get("DATABASE_URL") or _default_database_url()),
+            redis_url=get("REDIS_URL") or None,
+            twilio_account_sid=get("TWILIO_ACCOUNT_SID") or DEV_ACCOUNT_SID,
+            twilio_auth_token=get("TWILIO_AUTH_TOKEN") or DEV_AUTH_TOKEN,
+            twilio_phone_number=get("TWILIO_PHONE_NUMBER") or "+622150001234",
+            twilio_api_url=(get("TWILIO_API_URL") or "https://api.twilio.com").rstrip("/"),
+            public_base_url=(get("PUBLIC_BASE_URL") or "").rstrip("/") or None,
+            timezone=get("CALLCENTER_TZ") or "Asia/Jakarta",
+            calling_hours=parse_calling_hours(get("CALLING_HOURS") or "08:00-20:00"),
+            api_tokens=tokens,
+            secret_key=get("SECRET_KEY") or DEV_SECRET_KEY,
+            email_webhook_auth=get("EMAIL_WEBHOOK_AUTH") or None,
+            smtp_url=get("SMTP_URL") or None,
+            debug=(get("CALLCENTER_DEBUG") or "").lower() in ("1", "true", "yes"),
+            support_email=get("CALLCENTER_SUPPORT_EMAIL") or "cs@cankul.co.id",
+            queue_max_wait_s=int(get("CALLCENTER_QUEUE_MAX_WAIT") or 90),
+            content_path=Path(get("CALLCENTER_CONTENT")) if get("CALLCENTER_CONTENT") else None,
+            queue_prefix=get("CALLCENTER_RQ_PREFIX") or "",
+        )
+        return replace(settings, **overrides) if overrides else settings
+
+    @property
+    def effective_redis_url(self) -> str:
+        """REDIS_URL, else the embedded server's socket that ``callcenter dev`` starts."""
+        return self.redis_url or f"unix://{embedded_redis_socket()}"
+
+    def check_for_production(self) -> None:
+        """Refuse dev secrets outside debug (CONTRACT: SECRET_KEY dev value refused)."""
+        if not self.debug and self.secret_key == DEV_SECRET_KEY:
+            raise ConfigError("SECRET_KEY must be set when CALLCENTER_DEBUG is off")

@@ -1,0 +1,111 @@
+"""The hotline's words, from a JSON file the business edits (P1.4: answers without code change).
+
+A prompt is rendered into :class:`Speech` segments so that ticket numbers and virtual-account
+numbers are read digit by digit while the rest is spoken as a sentence.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import string
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+DEFAULT_PATH = Path(__file__).with_name("content") / "ivr.json"
+LANGUAGES = ("id", "en")
+DIGIT_FIELDS = frozenset({"ticket", "va", "digits"})
+_FIELD = re.compile(r"\{(\w+)\}")
+
+
+@dataclass(frozen=True)
+class Speech:
+    """One stretch of speech; ``digits`` ones are read a character at a time."""
+
+    text: str
+    digits: bool = False
+
+
+class ContentError(ValueError):
+    """The content file is missing a prompt or uses an unknown placeholder."""
+
+
+class Content:
+    """Prompts and answers per language, with the voice to speak them in."""
+
+    def __init__(self, data: dict[str, Any]):
+        self._data = data
+        for lang in LANGUAGES:
+            if lang not in data:
+                raise ContentError(f"content has no language {lang!r}")
+        missing = set(data["id"]) ^ set(data["en"])
+        if missing:
+            raise ContentError(f"prompts not in both languages: {sorted(missing)}")
+
+    @classmethod
+    def load(cls, path: Path | None = None) -> Content:
+        return _load(str(path or DEFAULT_PATH))
+
+    def voice(self, lang: str) -> dict[str, str]:
+        return self._data["voices"][lang]
+
+    def raw(self, lang: str, key: str) -> Any:
+        try:
+            return self._data[lang][key]
+        except KeyError as exc:
+            raise ContentError(f"no prompt {key!r} in {lang!r}") from exc
+
+    def text(self, lang: str, key: str, **fields: Any) -> str:
+        """A prompt as plain text (SMS bodies, summaries)."""
+        return _format(self.raw(lang, key), fields)
+
+    def speech(self, lang: str, key: str, **fields: Any) -> list[Speech]:
+        return render(self.raw(lang, key), fields)
+
+    def lookup(self, lang: str, table: str, key: str | None) -> str | None:
+        """An entry of a table such as ``products`` or ``statuses``; None when absent."""
+        if key is None:
+            return None
+        value = self._data[lang].get(table, {}).get(key)
+        return value if isinstance(value, str) else None
+
+
+@lru_cache(maxsize=8)
+def _load(path: str) -> Content:
+    with open(path, encoding="utf-8") as handle:
+        return Content(json.load(handle))
+
+
+def _format(template: str, fields: dict[str, Any]) -> str:
+    try:
+        return string.Formatter().vformat(template, (), fields)
+    except (KeyError, IndexError) as exc:
+        raise ContentError(f"unknown placeholder {exc} in {template!r}") from exc
+
+
+def render(template: str, fields: dict[str, Any]) -> list[Speech]:
+    """Split ``template`` so digit fields become their own spelled-out segments."""
+    segments: list[Speech] = []
+    position = 0
+    for match in _FIELD.finditer(template):
+        name = match.group(1)
+        if name not in DIGIT_FIELDS:
+            continue
+        before = _format(template[position : match.start()], fields)
+        if before.strip():
+            segments.append(Speech(before.strip()))
+        if name not in fields:
+            raise ContentError(f"unknown placeholder {name!r} in {template!r}")
+        segments.append(Speech(str(fields[name]), digits=True))
+        position = match.end()
+    rest = _format(template[position:], fields)
+    if rest.strip():
+        segments.append(Speech(rest.strip()))
+    return segments
+
+
+def plain(segments: list[Speech]) -> str:
+    """What a transcript shows: digits spaced as they are heard."""
+    return " ".join(" ".join(s.text) if s.digits else s.text for s in segments)

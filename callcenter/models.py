@@ -1,0 +1,241 @@
+"""SQLAlchemy 2 typed models: the durable state of the call centre.
+
+Ticket state lives here, never only in Redis (ARCHITECTURE: a flushed Redis loses no ticket
+and no callback). Times are stored as UTC.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    Date,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Text,
+    TypeDecorator,
+    UniqueConstraint,
+    text,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+NAMING_CONVENTION = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """Timezone-aware UTC on the way out, on SQLite (naive storage) as on PostgreSQL."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Any) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to a UTC column")
+        return value.astimezone(UTC)
+
+    def process_result_value(self, value: datetime | None, dialect: Any) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            return value.replace(tzinfo=UTC)
+        return value.astimezone(UTC)
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING_CONVENTION)
+
+
+class Customer(Base):
+    """A borrower, imported from the lender's CSV (CONTRACT "Customer data import")."""
+
+    __tablename__ = "customers"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    order_id: Mapped[str] = mapped_column(String(64), unique=True)
+    name: Mapped[str] = mapped_column(String(200))
+    phone: Mapped[str] = mapped_column(String(20), index=True)  # E.164
+    email: Mapped[str | None] = mapped_column(String(254))
+    product: Mapped[str | None] = mapped_column(String(100))
+    application_status: Mapped[str | None] = mapped_column(String(50))
+    amount_due: Mapped[int | None] = mapped_column(BigInteger)  # whole Rupiah
+    due_date: Mapped[date | None] = mapped_column(Date)
+    va_bank: Mapped[str | None] = mapped_column(String(50))
+    va_number: Mapped[str | None] = mapped_column(String(40))
+    timezone: Mapped[str | None] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+
+    tickets: Mapped[list[Ticket]] = relationship(back_populates="customer")
+
+
+class Ticket(Base):
+    """One problem of one customer, whatever the channel (X1)."""
+
+    __tablename__ = "tickets"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    number: Mapped[str | None] = mapped_column(String(10), unique=True)
+    customer_id: Mapped[int | None] = mapped_column(ForeignKey("customers.id"), index=True)
+    channel: Mapped[str] = mapped_column(String(20))  # where it was opened
+    status: Mapped[str] = mapped_column(String(30), default="open", index=True)
+    category: Mapped[str] = mapped_column(String(40), default="inquiry")
+    language: Mapped[str] = mapped_column(String(5), default="id")
+    reason: Mapped[str | None] = mapped_column(String(200))  # why an agent is needed
+    summary: Mapped[str | None] = mapped_column(Text)  # what the customer was told (P1.8)
+    opened_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    due_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    resolved_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+
+    customer: Mapped[Customer | None] = relationship(back_populates="tickets")
+    contacts: Mapped[list[Contact]] = relationship(
+        back_populates="ticket", order_by="Contact.started_at"
+    )
+    callbacks: Mapped[list[Callback]] = relationship(
+        back_populates="ticket", order_by="Callback.id"
+    )
+
+
+class Contact(Base):
+    """One contact on a ticket: a call leg, message, email or visit (X2).
+
+    For a call, ``ivr_state`` holds the flow's per-call state so a retried webhook replays the
+    same answer and a dropped call is recognised (FACTS: "completed" does not say why).
+    """
+
+    __tablename__ = "contacts"
+    __table_args__ = (UniqueConstraint("channel", "external_id", name="uq_contacts_channel_ext"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    ticket_id: Mapped[int | None] = mapped_column(ForeignKey("tickets.id"), index=True)
+    channel: Mapped[str] = mapped_column(String(20))  # voice, sms, whatsapp, email, walk_in
+    direction: Mapped[str] = mapped_column(String(10))  # inbound, outbound
+    kind: Mapped[str] = mapped_column(String(20), default="customer")  # customer, agent_leg
+    external_id: Mapped[str | None] = mapped_column(String(120))
+    status: Mapped[str] = mapped_column(String(30), default="in-progress")
+    from_number: Mapped[str | None] = mapped_column(String(40))
+    to_number: Mapped[str | None] = mapped_column(String(40))
+    started_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    ended_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    duration_s: Mapped[int | None] = mapped_column(Integer)
+    verified: Mapped[bool] = mapped_column(Boolean, default=False)
+    menu_path: Mapped[list[str]] = mapped_column(JSON, default=list)
+    answers: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list)
+    ivr_state: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    last_response: Mapped[str | None] = mapped_column(Text)  # replayed on a Twilio retry
+    agent_id: Mapped[int | None] = mapped_column(ForeignKey("agents.id"))
+    queue_state: Mapped[str | None] = mapped_column(String(20), index=True)
+    queued_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    ticket: Mapped[Ticket | None] = relationship(back_populates="contacts")
+    agent: Mapped[Agent | None] = relationship()
+
+
+class Agent(Base):
+    """A CS agent who takes routed calls on a phone number or a Twilio Client identity."""
+
+    __tablename__ = "agents"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(120), unique=True)
+    phone: Mapped[str | None] = mapped_column(String(20))
+    client_identity: Mapped[str | None] = mapped_column(String(120))
+    available: Mapped[bool] = mapped_column(Boolean, default=False)
+    current_call_sid: Mapped[str | None] = mapped_column(String(64))  # set while ringing/talking
+    last_offered_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    @property
+    def address(self) -> str:
+        """Where Twilio dials this agent."""
+        return self.phone or f"client:{self.client_identity}"
+
+
+class Callback(Base):
+    """An outbound call owed to a customer (P2.1/P2.2): the outbox row comes before any job."""
+
+    __tablename__ = "callbacks"
+    __table_args__ = (
+        Index(
+            "uq_callbacks_one_pending_per_ticket",
+            "ticket_id",
+            unique=True,
+            postgresql_where=text("status IN ('scheduled', 'dialing')"),
+            sqlite_where=text("status IN ('scheduled', 'dialing')"),
+        ),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    ticket_id: Mapped[int] = mapped_column(ForeignKey("tickets.id"), index=True)
+    reason: Mapped[str] = mapped_column(String(30))  # dropped_call, more_explanation, no_response
+    status: Mapped[str] = mapped_column(String(20), default="scheduled", index=True)
+    phone: Mapped[str] = mapped_column(String(20))
+    due_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    call_sid: Mapped[str | None] = mapped_column(String(64))
+    last_error: Mapped[str | None] = mapped_column(String(300))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+
+    ticket: Mapped[Ticket] = relationship(back_populates="callbacks")
+
+
+class OutboundMessage(Base):
+    """An SMS/WhatsApp we owe the customer (P1.3): written first, sent by a worker."""
+
+    __tablename__ = "outbound_messages"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    ticket_id: Mapped[int | None] = mapped_column(ForeignKey("tickets.id"), index=True)
+    channel: Mapped[str] = mapped_column(String(20), default="sms")
+    to_number: Mapped[str] = mapped_column(String(40))
+    body: Mapped[str] = mapped_column(Text)
+    status: Mapped[str] = mapped_column(String(20), default="pending")  # pending, sent, failed
+    message_sid: Mapped[str | None] = mapped_column(String(64))
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    last_error: Mapped[str | None] = mapped_column(String(300))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class WebhookEvent(Base):
+    """A provider event already taken in: Twilio retries, the effect happens once."""
+
+    __tablename__ = "webhook_events"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    key: Mapped[str] = mapped_column(String(200), unique=True)
+    received_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class AuditEntry(Base):
+    """Who saw or changed what (privacy); append-only through the product."""
+
+    __tablename__ = "audit_log"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
+    actor: Mapped[str] = mapped_column(String(120))
+    action: Mapped[str] = mapped_column(String(60))
+    subject: Mapped[str] = mapped_column(String(120))
+    detail: Mapped[str | None] = mapped_column(Text)

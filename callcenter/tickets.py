@@ -1,0 +1,96 @@
+"""Opening, finding and settling tickets (P1.5, P1.6, X1).
+
+Numbers come from the row's database-assigned id (a sequence on PostgreSQL, the rowid on
+SQLite) behind a unique constraint, so two calls opening tickets at once never share one.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from callcenter import calendar
+from callcenter.models import Ticket, utcnow
+from callcenter.ticket_numbers import is_well_formed, number_for
+
+OPEN_STATUSES = ("open", "pending_customer", "pending_documents")
+ORAL_CHANNELS = ("voice", "walk_in")
+ORAL_DAYS = 5  # POJK 22/2023: oral complaints settled in 5 working days
+WRITTEN_DAYS = 10  # written ones in 10 (extendable once; issue 6)
+
+# P1.2: what the caller chose classifies the ticket; a complaint outranks a question.
+CATEGORY_RANK = {
+    "unverified": 0,
+    "inquiry": 1,
+    "callback_request": 2,
+    "agent_request": 3,
+    "payment_detail": 4,
+    "app_failure": 4,
+}
+
+
+def open_ticket(
+    session: Session,
+    *,
+    channel: str,
+    customer_id: int | None,
+    category: str = "inquiry",
+    language: str = "id",
+    tz: str = "Asia/Jakarta",
+    now: datetime | None = None,
+) -> Ticket:
+    """A new ticket with its number and regulatory due date, flushed (not committed)."""
+    opened = now or utcnow()
+    days = ORAL_DAYS if channel in ORAL_CHANNELS else WRITTEN_DAYS
+    ticket = Ticket(
+        channel=channel,
+        customer_id=customer_id,
+        category=category,
+        language=language,
+        opened_at=opened,
+        due_at=calendar.due_at(opened, days, tz),
+    )
+    session.add(ticket)
+    session.flush()
+    ticket.number = number_for(ticket.id)
+    session.flush()
+    return ticket
+
+
+def find_open_ticket(session: Session, customer_id: int) -> Ticket | None:
+    """The customer's most recent unsettled ticket (a repeat contact continues it, X1)."""
+    return session.scalars(
+        select(Ticket)
+        .where(Ticket.customer_id == customer_id, Ticket.status.in_(OPEN_STATUSES))
+        .order_by(Ticket.opened_at.desc(), Ticket.id.desc())
+        .limit(1)
+    ).first()
+
+
+def find_by_number(session: Session, number: str) -> Ticket | None:
+    """Look a ticket up only when its check digit is right (CONTRACT: no lookup otherwise)."""
+    if not is_well_formed(number):
+        return None
+    return session.scalars(select(Ticket).where(Ticket.number == number)).first()
+
+
+def classify(ticket: Ticket, category: str) -> None:
+    """Raise the ticket's category when the caller reveals a weightier problem (P1.2)."""
+    if CATEGORY_RANK.get(category, 0) > CATEGORY_RANK.get(ticket.category, 0):
+        ticket.category = category
+
+
+def reopen(ticket: Ticket) -> None:
+    """A repeat contact about a settled problem brings it back (X1)."""
+    if ticket.status not in OPEN_STATUSES:
+        ticket.status = "open"
+        ticket.resolved_at = None
+
+
+def resolve(ticket: Ticket, summary: str, now: datetime | None = None) -> None:
+    """Settle the ticket with what the customer was told (P1.8)."""
+    ticket.status = "resolved"
+    ticket.summary = summary
+    ticket.resolved_at = now or utcnow()

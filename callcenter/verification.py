@@ -1,0 +1,39 @@
+"""Who is calling (P1.1): phone number and Order ID must belong to one customer.
+
+The caller is never told which part did not match, and nothing about a customer is said
+before both match; the name is then spoken only for the caller to confirm.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from callcenter.models import Customer
+from callcenter.phones import try_e164
+
+
+def keypad_form(order_id: str) -> str:
+    """What a caller types for an Order ID: its digits (letters cannot be keyed reliably)."""
+    return "".join(ch for ch in order_id if ch.isdigit())
+
+
+def known_caller(session: Session, caller_id: str | None) -> bool:
+    """Whether the caller ID belongs to some customer (then we skip asking for the phone)."""
+    phone = try_e164(caller_id)
+    if phone is None:
+        return False
+    found = session.scalars(select(Customer.id).where(Customer.phone == phone).limit(1)).first()
+    return found is not None
+
+
+def match_customer(session: Session, phone: str | None, typed_order: str) -> Customer | None:
+    """The customer owning both ``phone`` and the typed Order ID, else None."""
+    e164 = try_e164(phone)
+    typed = keypad_form(typed_order or "")
+    if e164 is None or not typed:
+        return None
+    for customer in session.scalars(select(Customer).where(Customer.phone == e164)):
+        if keypad_form(customer.order_id) == typed:
+            return customer
+    return None

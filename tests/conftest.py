@@ -1,0 +1,111 @@
+"""Fixtures: a real database (SQLite and PostgreSQL), a real Redis, the app on a real port.
+
+Every test that touches the database runs once per backend. PostgreSQL is required in CI
+(``REQUIRE_POSTGRES=1``); on a laptop without it those runs are skipped with a reason.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from redis import Redis
+from rq import SimpleWorker
+from sqlalchemy import delete
+from sqlalchemy.orm import Session
+
+from callcenter.config import DEV_ACCOUNT_SID, DEV_AUTH_TOKEN, Settings
+from callcenter.db import dispose_all, session_factory
+from callcenter.migrate import upgrade
+from callcenter.models import Base
+from tests.support import services
+
+API_TOKEN = "test-api-token"
+HOTLINE = "+622150001234"
+
+
+@pytest.fixture(scope="session")
+def redis_claim() -> Iterator[services.RedisClaim]:
+    claim = services.claim_redis_db()
+    yield claim
+    claim.release()
+
+
+@pytest.fixture(scope="session", params=["sqlite", "postgresql"])
+def database_url(request: pytest.FixtureRequest) -> Iterator[str]:
+    """A migrated database for this run: a temp SQLite file, or a fresh PostgreSQL database."""
+    if request.param == "sqlite":
+        folder = tempfile.mkdtemp(prefix="cc-test-")
+        url = f"sqlite:///{Path(folder) / 'test.sqlite3'}"
+        upgrade(url)
+        yield url
+        dispose_all()
+        return
+    if not services.postgres_available():
+        if os.environ.get("REQUIRE_POSTGRES") == "1":
+            pytest.fail("PostgreSQL is required (REQUIRE_POSTGRES=1) but not reachable")
+        pytest.skip("PostgreSQL not reachable on 127.0.0.1:5432")
+    name, url = services.create_pg_database()
+    upgrade(url)
+    yield url
+    dispose_all()
+    services.drop_pg_database(name)
+
+
+@pytest.fixture
+def env(monkeypatch: pytest.MonkeyPatch, database_url: str,
+        redis_claim: services.RedisClaim) -> dict[str, str]:
+    """The environment a deployment would have; jobs read their settings from it too."""
+    values = {
+        "DATABASE_URL": database_url,
+        "REDIS_URL": redis_claim.url,
+        "TWILIO_ACCOUNT_SID": DEV_ACCOUNT_SID,
+        "TWILIO_AUTH_TOKEN": DEV_AUTH_TOKEN,
+        "TWILIO_PHONE_NUMBER": HOTLINE,
+        "API_TOKEN": API_TOKEN,
+        "SECRET_KEY": "test-secret",
+        "CALLCENTER_QUEUE_MAX_WAIT": "30",
+    }
+    for name in ("PUBLIC_BASE_URL", "TWILIO_API_URL", "CALLING_HOURS", "CALLCENTER_TZ"):
+        monkeypatch.delenv(name, raising=False)
+    for name, value in values.items():
+        monkeypatch.setenv(name, value)
+    return values
+
+
+@pytest.fixture
+def settings(env: dict[str, str]) -> Settings:
+    return Settings.from_env()
+
+
+@pytest.fixture
+def redis_conn(redis_claim: services.RedisClaim) -> Iterator[Redis]:
+    conn = Redis.from_url(redis_claim.url)
+    conn.flushdb()
+    yield conn
+    conn.flushdb()
+
+
+@pytest.fixture
+def session(settings: Settings, redis_conn: Redis) -> Iterator[Session]:
+    """A session on a clean database; every table is emptied after the test."""
+    db = session_factory(settings.database_url)()
+    yield db
+    db.rollback()
+    for table in reversed(Base.metadata.sorted_tables):
+        db.execute(delete(table))
+    db.commit()
+    db.close()
+
+
+def run_jobs(settings: Settings) -> None:
+    """Work every queued job now, in this process (a real RQ worker, burst mode)."""
+    from workers.queues import queue, queue_names, redis_connection
+
+    conn = redis_connection(settings)
+    worker = SimpleWorker([queue(settings, n.removeprefix(settings.queue_prefix))
+                           for n in queue_names(settings)], connection=conn)
+    worker.work(burst=True)

@@ -1,0 +1,227 @@
+"""Twilio voice webhooks: the IVR, the agent queue, agent legs and call status.
+
+Order in each view (STYLE.md): signature (403) → input (400) → write and commit → enqueue →
+TwiML. A failure on our side never reaches the caller as a 5xx: they hear an apology and are
+queued for a person.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from typing import Any
+
+from flask import Blueprint, Response, abort, request, url_for
+from twilio.twiml.voice_response import VoiceResponse
+
+from callcenter import agents, calls
+from callcenter.ivr import Ivr, Turn
+from callcenter.models import Contact
+from webhooks.context import content, db, public_url, settings
+from webhooks.twilio_auth import twilio_signed
+from webhooks.twiml import FlowUrls, render, render_hold
+from workers import queues
+
+bp = Blueprint("voice", __name__, url_prefix="/twilio/voice")
+log = logging.getLogger(__name__)
+
+
+def _twiml(response: VoiceResponse | str) -> Response:
+    return Response(str(response), mimetype="application/xml")
+
+
+def _urls(step: int) -> FlowUrls:
+    return FlowUrls(
+        step=url_for("voice.step", s=step),
+        queue_wait=url_for("voice.queue_wait"),
+        queue_result=url_for("voice.queue_result"),
+        queue_choice=url_for("voice.queue_choice"),
+        queue_name=settings().agent_queue_name,
+    )
+
+
+def _call_sid() -> str:
+    sid = request.form.get("CallSid", "")
+    if not (sid.startswith("CA") and 10 <= len(sid) <= 64 and sid.isalnum()):
+        abort(400, "CallSid missing or malformed")
+    return sid
+
+
+def _respond(contact: Contact, turn: Turn) -> Response:
+    """Render, remember the answer for Twilio's retries, commit, then hand work to workers."""
+    step = int(contact.ivr_state.get("step", 0)) + 1
+    contact.ivr_state = {**contact.ivr_state, "step": step}
+    xml = str(render(turn, content(), _urls(step)))
+    contact.last_response = xml
+    session = db()
+    session.commit()
+    _after_commit(turn)
+    return _twiml(xml)
+
+
+def _after_commit(turn: Turn) -> None:
+    current = settings()
+    for message_id in turn.message_ids:
+        queues.enqueue_send_message(current, message_id)
+    if turn.end == "enqueue":
+        queues.enqueue_dispatch_agents(current, public_url(""))
+
+
+def _safely(view: Callable[..., Response]) -> Callable[..., Response]:
+    """On any internal error: apologise, queue the caller for an agent, never a 5xx."""
+
+    def wrapper(*args: Any, **kwargs: Any) -> Response:
+        try:
+            return view(*args, **kwargs)
+        except Exception as exc:
+            if getattr(exc, "code", None) in (400, 403, 404):
+                raise
+            log.exception("voice webhook failed for CallSid %s", request.form.get("CallSid"))
+            db().rollback()
+            turn = Ivr(db(), settings(), content()).error_turn()
+            xml = render(turn, content(), _urls(0))
+            try:
+                queues.enqueue_dispatch_agents(settings(), public_url(""))
+            except Exception:
+                log.exception("could not dispatch agents after an error")
+            return _twiml(xml)
+
+    wrapper.__name__ = view.__name__
+    return wrapper
+
+
+@bp.post("/incoming")
+@twilio_signed
+@_safely
+def incoming() -> Response:
+    """A call comes in on the hotline: open its contact (once per CallSid) and greet."""
+    session = db()
+    contact, created = calls.begin_inbound(
+        session, _call_sid(), request.form.get("From"), request.form.get("To"))
+    if not created and contact.last_response:
+        return _twiml(contact.last_response)  # Twilio retried the same request
+    turn = Ivr(session, settings(), content()).start(contact)
+    return _respond(contact, turn)
+
+
+@bp.post("/step")
+@twilio_signed
+@_safely
+def step() -> Response:
+    """The caller answered a Gather (or stayed silent)."""
+    session = db()
+    contact = calls.find_call(session, _call_sid())
+    if contact is None:
+        raise LookupError("step for an unknown call")
+    expected = int(contact.ivr_state.get("step", 0))
+    if request.args.get("s", type=int) != expected and contact.last_response:
+        return _twiml(contact.last_response)  # a retry or a stale action: same answer again
+    digits = request.form.get("Digits", "")
+    turn = Ivr(session, settings(), content()).handle(contact, _clean_digits(digits))
+    return _respond(contact, turn)
+
+
+@bp.post("/queue/wait")
+@twilio_signed
+@_safely
+def queue_wait() -> Response:
+    """The agent queue's wait music: position, and a callback offer when the wait is long."""
+    session = db()
+    contact = calls.find_call(session, _call_sid())
+    position = request.form.get("QueuePosition", type=int) or 1
+    waited = request.form.get("QueueTime", type=int) or 0
+    ivr = Ivr(session, settings(), content())
+    turn = ivr.hold(contact, position, waited, agents.any_agent_free(session))
+    session.rollback()
+    return _twiml(render_hold(turn, content(), url_for("voice.queue_choice")))
+
+
+@bp.post("/queue/choice")
+@twilio_signed
+@_safely
+def queue_choice() -> Response:
+    session = db()
+    contact = calls.find_call(session, _call_sid())
+    if contact is None:
+        return _twiml(VoiceResponse())
+    turn = Ivr(session, settings(), content()).hold_choice(
+        contact, _clean_digits(request.form.get("Digits", "")) or "")
+    session.commit()
+    return _twiml(render_hold(turn, content(), url_for("voice.queue_choice")))
+
+
+@bp.post("/queue/result")
+@twilio_signed
+@_safely
+def queue_result() -> Response:
+    """The caller left the queue (Enqueue action): bridged, callback wanted, or gone."""
+    session = db()
+    contact = calls.find_call(session, _call_sid())
+    if contact is None:
+        return _twiml(VoiceResponse())
+    result = request.form.get("QueueResult", "error")
+    key = f"queue-result:{contact.external_id}:{contact.ivr_state.get('step', 0)}"
+    if not calls.first_time(session, key) and contact.last_response:
+        return _twiml(contact.last_response)
+    turn = Ivr(session, settings(), content()).queue_result(contact, result)
+    return _respond(contact, turn)
+
+
+@bp.post("/agent/answer")
+@twilio_signed
+@_safely
+def agent_answer() -> Response:
+    """An agent picked up: take the caller at the front of the queue, whisper first."""
+    response = VoiceResponse()
+    if request.form.get("AnsweredBy", "human").startswith("machine"):
+        response.hangup()  # an agent's voicemail must not swallow a caller
+        return _twiml(response)
+    dial = response.dial(action=url_for("voice.agent_done"), method="POST")
+    dial.queue(settings().agent_queue_name, url=url_for("voice.agent_whisper"), method="POST")
+    return _twiml(response)
+
+
+@bp.post("/agent/whisper")
+@twilio_signed
+@_safely
+def agent_whisper() -> Response:
+    """Heard by the agent only: ticket number, verified name, reason (issue 2 §6)."""
+    session = db()
+    text = agents.connect(session, _call_sid(), request.form.get("DequeingCallSid", ""))
+    session.commit()
+    response = VoiceResponse()
+    voice = content().voice("id")
+    response.say(text, voice=voice["voice"], language=voice["language"])
+    return _twiml(response)
+
+
+@bp.post("/agent/done")
+@twilio_signed
+@_safely
+def agent_done() -> Response:
+    response = VoiceResponse()
+    response.hangup()
+    return _twiml(response)
+
+
+@bp.post("/status")
+@twilio_signed
+def status() -> Response:
+    """Call status callback (every call): close the contact, once per event."""
+    _call_sid()
+    session = db()
+    try:
+        effects = calls.record_status(session, settings(), request.form.to_dict())
+        session.commit()
+    except Exception:
+        session.rollback()
+        log.exception("status callback failed for CallSid %s", request.form.get("CallSid"))
+        return Response(status=204)  # 2xx: Twilio would only retry into the same failure
+    if effects.dispatch_agents:
+        queues.enqueue_dispatch_agents(settings(), public_url(""))
+    return Response(status=204)
+
+
+def _clean_digits(digits: str) -> str | None:
+    kept = "".join(ch for ch in digits if ch.isdigit() or ch in "*")
+    return kept[:32] or None

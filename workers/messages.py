@@ -1,0 +1,43 @@
+"""Send an outbox SMS/WhatsApp through Twilio's Messages API (P1.3)."""
+
+from __future__ import annotations
+
+import logging
+
+from twilio.base.exceptions import TwilioRestException
+
+from callcenter.models import OutboundMessage, utcnow
+from callcenter.phones import mask_phone
+from callcenter.telephony import rest_client
+from workers.runtime import job_session, settings
+
+log = logging.getLogger(__name__)
+
+
+def send_message(message_id: int) -> str | None:
+    """Send once; a permanent Twilio refusal marks the row failed, a transient one retries."""
+    current = settings()
+    with job_session(current) as session:
+        message = session.get(OutboundMessage, message_id)
+        if message is None or message.status != "pending":
+            return None
+        message.attempts += 1
+        to, body = message.to_number, message.body
+        session.commit()
+        prefix = "whatsapp:" if message.channel == "whatsapp" else ""
+        try:
+            sent = rest_client(current).messages.create(
+                to=prefix + to, from_=prefix + current.twilio_phone_number, body=body)
+        except TwilioRestException as exc:
+            if exc.status == 429 or exc.status >= 500:
+                message.last_error = f"twilio {exc.status} {exc.code}"
+                session.commit()
+                raise  # RQ retries with backoff
+            message.status = "failed"
+            message.last_error = f"twilio {exc.status} {exc.code}: {exc.msg}"[:300]
+            log.warning("SMS %s to %s refused: %s", message_id, mask_phone(to), exc.code)
+            return None
+        message.status = "sent"
+        message.message_sid = sent.sid
+        message.sent_at = utcnow()
+        return sent.sid

@@ -1,0 +1,55 @@
+"""Queue names and the Redis connection; enqueue helpers used by the web side.
+
+Jobs are enqueued only after the rows they read are committed (warehouse's rule).
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+
+from redis import Redis
+from rq import Queue, Retry
+
+from callcenter.config import Settings
+
+URGENT = "urgent"  # routing callers to agents: seconds matter
+DEFAULT = "default"  # SMS and other deliveries
+_lock = threading.Lock()
+_connections: dict[tuple[int, str], Redis] = {}
+
+
+def redis_connection(settings: Settings) -> Redis:
+    """One client per process and URL (forked workers get their own)."""
+    url = settings.effective_redis_url
+    key = (os.getpid(), url)
+    with _lock:
+        conn = _connections.get(key)
+        if conn is None:
+            conn = Redis.from_url(url, socket_timeout=5, socket_connect_timeout=2)
+            _connections[key] = conn
+        return conn
+
+
+def queue(settings: Settings, name: str) -> Queue:
+    return Queue(settings.queue_prefix + name, connection=redis_connection(settings))
+
+
+def queue_names(settings: Settings) -> list[str]:
+    return [settings.queue_prefix + URGENT, settings.queue_prefix + DEFAULT]
+
+
+def enqueue_send_message(settings: Settings, message_id: int) -> None:
+    from workers.messages import send_message
+
+    queue(settings, DEFAULT).enqueue(
+        send_message, message_id, job_id=f"sms-{message_id}", job_timeout=30,
+        retry=Retry(max=5, interval=[5, 30, 120, 600, 1800]), failure_ttl=7 * 86400)
+
+
+def enqueue_dispatch_agents(settings: Settings, base_url: str) -> None:
+    from workers.agents import dispatch_agents
+
+    queue(settings, URGENT).enqueue(
+        dispatch_agents, base_url, job_timeout=60, result_ttl=60, failure_ttl=86400,
+        retry=Retry(max=3, interval=[2, 5, 15]))

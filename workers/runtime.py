@@ -1,0 +1,21 @@
+"""What a job needs: settings from the environment and a session of its own."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+from sqlalchemy.orm import Session
+
+from callcenter.config import Settings
+from callcenter.db import session_scope
+
+
+def settings() -> Settings:
+    return Settings.from_env()
+
+
+@contextmanager
+def job_session(current: Settings) -> Iterator[Session]:
+    with session_scope(current.database_url) as session:
+        yield session
