@@ -74,7 +74,7 @@ def test_wrong_order_id_three_times_goes_to_agent_without_saying_why(session, se
     make_customer(session)
     phone = Phone(session, settings, BUDI_PHONE)
     phone.press("1")
-    for attempt in range(3):
+    for _attempt in range(3):
         turn = phone.press("99999")
         assert "Budi" not in turn.text()
         assert "Order ID tidak" not in turn.text()

@@ -1,0 +1,169 @@
+"""The ``callcenter`` command: a thin shell over the domain (like ``rq/cli``)."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import click
+from sqlalchemy import select
+
+from callcenter import agents as agent_registry
+from callcenter.config import PROJECT_ROOT, Settings
+from callcenter.db import session_scope
+from callcenter.importer import BadFile, import_customers
+from callcenter.migrate import upgrade
+from callcenter.models import Agent
+from callcenter.phones import InvalidPhone, mask_phone, to_e164
+
+DEMO_CSV = PROJECT_ROOT / "data" / "demo_customers.csv"
+
+
+@click.group()
+def main() -> None:
+    """Call-centre service: run it, import customers, manage agents, try the hotline."""
+
+
+@main.command("migrate")
+def migrate_command() -> None:
+    """Apply database migrations (the Procfile's release step)."""
+    settings = Settings.from_env()
+    upgrade(settings.database_url)
+    click.echo("database is at the latest migration")
+
+
+@main.command("import-customers")
+@click.argument("path", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+def import_customers_command(path: Path) -> None:
+    """Upsert customers from a CSV by order_id; bad rows are listed, good rows kept."""
+    settings = Settings.from_env()
+    try:
+        with path.open(encoding="utf-8-sig", newline="") as stream, session_scope(
+            settings.database_url
+        ) as session:
+            report = import_customers(session, stream)
+    except BadFile as exc:
+        click.echo(f"{path}: {exc}", err=True)
+        sys.exit(2)
+    for error in report.errors:
+        click.echo(f"{path}: {error}", err=True)
+    click.echo(f"imported {report.inserted} new, updated {report.updated}, "
+               f"refused {len(report.errors)}")
+    if report.errors:
+        sys.exit(1)
+
+
+@main.group("agents")
+def agents_group() -> None:
+    """Register agents and set who is available for routed calls."""
+
+
+@agents_group.command("add")
+@click.argument("name")
+@click.option("--phone", help="agent's phone number (any Indonesian form)")
+@click.option("--client", "client_identity", help="Twilio Client identity instead of a phone")
+@click.option("--available/--unavailable", default=False)
+def agents_add(name: str, phone: str | None, client_identity: str | None,
+               available: bool) -> None:
+    settings = Settings.from_env()
+    try:
+        with session_scope(settings.database_url) as session:
+            agent = agent_registry.add_agent(session, name, phone=phone,
+                                             client_identity=client_identity,
+                                             available=available)
+            where = mask_phone(agent.phone) if agent.phone else f"client:{client_identity}"
+    except (agent_registry.AgentError, InvalidPhone) as exc:
+        raise click.ClickException(str(exc)) from exc
+    click.echo(f"agent {name} added ({where}), {'available' if available else 'unavailable'}")
+
+
+@agents_group.command("list")
+def agents_list() -> None:
+    settings = Settings.from_env()
+    with session_scope(settings.database_url) as session:
+        for agent in session.scalars(select(Agent).order_by(Agent.name)):
+            where = mask_phone(agent.phone) if agent.phone else f"client:{agent.client_identity}"
+            state = "available" if agent.available else "unavailable"
+            busy = " (on a call)" if agent.current_call_sid else ""
+            click.echo(f"{agent.name}\t{where}\t{state}{busy}")
+
+
+def _set_available(name: str, available: bool) -> None:
+    settings = Settings.from_env()
+    try:
+        with session_scope(settings.database_url) as session:
+            agent_registry.set_available(session, name, available)
+    except agent_registry.AgentError as exc:
+        raise click.ClickException(str(exc)) from exc
+    if available:
+        from workers.queues import enqueue_dispatch_agents
+
+        base = settings.public_base_url or "http://127.0.0.1:5000"
+        try:
+            enqueue_dispatch_agents(settings, base)
+        except Exception as exc:
+            click.echo(f"note: could not trigger routing now ({exc.__class__.__name__})")
+    click.echo(f"agent {name} is {'available' if available else 'unavailable'}")
+
+
+@agents_group.command("available")
+@click.argument("name")
+def agents_available(name: str) -> None:
+    _set_available(name, True)
+
+
+@agents_group.command("unavailable")
+@click.argument("name")
+def agents_unavailable(name: str) -> None:
+    _set_available(name, False)
+
+
+@main.command("seed-demo")
+def seed_demo() -> None:
+    """Demo customers (made up) and one available demo agent, for the dev run."""
+    settings = Settings.from_env()
+    with DEMO_CSV.open(encoding="utf-8", newline="") as stream, session_scope(
+        settings.database_url
+    ) as session:
+        report = import_customers(session, stream)
+        if session.scalars(select(Agent).where(Agent.name == "Sari")).first() is None:
+            agent_registry.add_agent(session, "Sari", phone="+628110000001", available=True)
+    click.echo(f"demo data: {report.inserted} new customers, {report.updated} updated")
+
+
+@main.command("call")
+@click.option("--from", "from_", required=True, help="caller ID, e.g. 0812-3456-7890")
+@click.option("--simulator", "control_url", default="http://127.0.0.1:8081",
+              show_default=True, help="the local Twilio simulator started by `callcenter dev`")
+def call(from_: str, control_url: str) -> None:
+    """Phone the hotline from this terminal through the local Twilio simulator."""
+    from simulator.phone import run_phone
+
+    try:
+        caller = to_e164(from_)
+    except InvalidPhone as exc:
+        raise click.ClickException(f"--from: {exc}") from exc
+    run_phone(control_url, caller)
+
+
+@main.command("dev")
+@click.option("--port", default=5000, show_default=True)
+@click.option("--simulator-port", default=8081, show_default=True)
+def dev(port: int, simulator_port: int) -> None:
+    """Run web + worker + scheduler + the Twilio simulator with embedded defaults."""
+    from manage.dev import run_dev
+
+    run_dev(port=port, simulator_port=simulator_port)
+
+
+@main.command("scheduler")
+@click.option("--interval", default=10.0, show_default=True)
+def scheduler(interval: float) -> None:
+    """Periodic sweeps: route queued callers to agents even if a trigger was lost."""
+    from workers.sweeps import run_forever
+
+    run_forever(interval)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,102 @@
+"""CONTRACT "JSON API": bearer tokens, the ticket shape, audit of every view."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from datetime import datetime
+
+import pytest
+from sqlalchemy import select
+
+from callcenter import tickets
+from callcenter.models import AuditEntry, Contact
+from tests.conftest import API_TOKEN
+from tests.factories import BUDI_ORDER, BUDI_PHONE, make_customer
+from webhooks.app import create_app
+
+AUTH = {"Authorization": f"Bearer {API_TOKEN}"}
+
+
+@pytest.fixture
+def client(settings, session):
+    return create_app(settings).test_client()
+
+
+@pytest.fixture
+def ticket(session):
+    customer = make_customer(session)
+    ticket = tickets.open_ticket(session, channel="voice", customer_id=customer.id)
+    session.add(Contact(ticket_id=ticket.id, channel="voice", direction="inbound",
+                        external_id="CA" + "1" * 32, status="completed", duration_s=61))
+    session.commit()
+    return ticket
+
+
+def test_health_reports_database_and_redis(client):
+    response = client.get("/api/health")
+    assert response.status_code == 200
+    assert response.get_json() == {"db": "ok", "redis": "ok"}
+
+
+def test_health_names_the_failing_part(settings, session):
+    client = create_app(replace(settings, redis_url="redis://127.0.0.1:1/0")).test_client()
+    response = client.get("/api/health")
+    assert response.status_code == 503
+    assert response.get_json() == {"db": "ok", "redis": "error"}
+
+
+@pytest.mark.parametrize("header", [None, "Bearer wrong", "Basic dGVzdA==", "Bearer "])
+def test_tickets_need_a_valid_token(client, ticket, header):
+    headers = {"Authorization": header} if header else {}
+    response = client.get(f"/api/tickets/{ticket.number}", headers=headers)
+    assert response.status_code == 401
+    assert response.is_json
+
+
+def test_no_configured_token_refuses_everything(settings, ticket):
+    client = create_app(replace(settings, api_tokens=())).test_client()
+    assert client.get(f"/api/tickets/{ticket.number}", headers=AUTH).status_code == 401
+
+
+def test_rotated_tokens_both_work(settings, ticket):
+    client = create_app(replace(settings, api_tokens=("old", "new"))).test_client()
+    for token in ("old", "new"):
+        response = client.get(f"/api/tickets/{ticket.number}",
+                              headers={"Authorization": f"Bearer {token}"})
+        assert response.status_code == 200
+
+
+def test_ticket_has_the_contract_shape(client, ticket):
+    body = client.get(f"/api/tickets/{ticket.number}", headers=AUTH).get_json()
+    assert body["number"] == ticket.number
+    assert body["order_id"] == BUDI_ORDER
+    assert {"status", "channel", "category", "opened_at", "due_at", "contacts",
+            "callbacks"} <= set(body)
+    assert datetime.fromisoformat(body["opened_at"]).utcoffset().total_seconds() == 7 * 3600
+    contact = body["contacts"][0]
+    assert contact["external_id"] == "CA" + "1" * 32
+    assert contact["duration_s"] == 61 and contact["direction"] == "inbound"
+
+
+def test_every_ticket_view_is_audited(client, session, ticket):
+    client.get(f"/api/tickets/{ticket.number}", headers=AUTH)
+    entry = session.scalars(select(AuditEntry)).one()
+    assert entry.action == "view_ticket" and entry.subject == f"ticket:{ticket.number}"
+    assert entry.actor.startswith("api:") and API_TOKEN not in entry.actor
+
+
+def test_unknown_and_mistyped_ticket_numbers_are_404(client, ticket):
+    mistyped = ticket.number[:-1] + str((int(ticket.number[-1]) + 1) % 10)
+    for number in (mistyped, "1234567890", "abc"):
+        response = client.get(f"/api/tickets/{number}", headers=AUTH)
+        assert response.status_code == 404 and response.is_json
+
+
+def test_search_by_phone_in_any_form_and_order_id(client, ticket):
+    for query in ("phone=0812-3456-7890", f"phone={BUDI_PHONE}", f"order_id={BUDI_ORDER}"):
+        body = client.get(f"/api/tickets?{query}", headers=AUTH).get_json()
+        assert [t["number"] for t in body["tickets"]] == [ticket.number]
+    none = client.get("/api/tickets?order_id=nope", headers=AUTH).get_json()
+    assert none == {"tickets": []}
+    bad = client.get("/api/tickets?phone=12", headers=AUTH)
+    assert bad.status_code == 400
