@@ -1,20 +1,40 @@
-"""Callbacks owed to customers (P2.1, P2.2): the database row is the outbox.
+"""Callbacks owed to customers (P2.1, P2.2): policy and the outbox row.
 
-At most one pending callback per ticket: asking twice does not double it (a partial unique
-index backs this up against races).
+The row is written (and committed) before any job exists; a job only ever *claims* a due row
+with a conditional UPDATE (``scheduled → dialing``), so two workers never dial one callback and
+a lost job is recreated from the row by the reconciler. Calls go only to the customer's own
+registered number, Monday–Saturday outside national holidays, inside ``CALLING_HOURS`` in the
+customer's time zone (FACTS.md "Calling customers").
 """
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from dataclasses import dataclass
+from datetime import datetime, time, timedelta
+from zoneinfo import ZoneInfo
 
-from sqlalchemy import select
+from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
-from callcenter.models import Callback, Ticket, utcnow
+from callcenter.calendar import next_calling_time
+from callcenter.config import Settings
+from callcenter.models import Callback, Contact, Customer, Ticket, utcnow
 
 PENDING = ("scheduled", "dialing")
 REASONS = ("dropped_call", "more_explanation", "no_response")
+RETRY_STATUSES = ("no-answer", "busy", "failed", "canceled")
+API_BACKOFF_S = (5, 15, 60, 300, 900)
+STUCK_DIALING = timedelta(minutes=15)
+
+
+def customer_zone(settings: Settings, customer: Customer | None) -> str:
+    """The customer's own zone (WIB/WITA/WIT), else the centre's."""
+    return (customer.timezone if customer and customer.timezone else None) or settings.timezone
+
+
+def opening_at_or_after(settings: Settings, customer: Customer | None,
+                        when: datetime) -> datetime:
+    return next_calling_time(when, customer_zone(settings, customer), settings.calling_hours)
 
 
 def pending_callback(session: Session, ticket_id: int) -> Callback | None:
@@ -25,29 +45,28 @@ def pending_callback(session: Session, ticket_id: int) -> Callback | None:
 
 def request_callback(
     session: Session,
+    settings: Settings,
     ticket: Ticket,
     *,
-    phone: str,
     reason: str,
-    due_at: datetime | None = None,
-    delay: timedelta = timedelta(0),
-) -> tuple[Callback, bool]:
-    """Schedule a callback on ``ticket``; returns (callback, created).
+    earliest: datetime | None = None,
+) -> tuple[Callback | None, bool]:
+    """Owe the ticket's customer a call; returns (callback, created).
 
-    The existing pending one is returned untouched when there is one.
+    One pending callback per ticket: a second request returns the first. A ticket with no
+    verified customer gets none (never a third party).
     """
     if reason not in REASONS:
         raise ValueError(f"unknown callback reason {reason!r}")
+    customer = session.get(Customer, ticket.customer_id) if ticket.customer_id else None
+    if customer is None:
+        return None, False
     existing = pending_callback(session, ticket.id)
     if existing is not None:
         return existing, False
-    callback = Callback(
-        ticket_id=ticket.id,
-        reason=reason,
-        phone=phone,
-        due_at=due_at or (utcnow() + delay),
-        status="scheduled",
-    )
+    due = opening_at_or_after(settings, customer, earliest or utcnow())
+    callback = Callback(ticket_id=ticket.id, reason=reason, phone=customer.phone, due_at=due,
+                        status="scheduled")
     session.add(callback)
     session.flush()
     return callback, True
@@ -55,11 +74,170 @@ def request_callback(
 
 def cancel_pending(session: Session, ticket_id: int, why: str) -> int:
     """A customer who called in, or a resolved ticket, needs no callback any more."""
-    cancelled = 0
-    for callback in session.scalars(
-        select(Callback).where(Callback.ticket_id == ticket_id, Callback.status == "scheduled")
-    ):
-        callback.status = "cancelled"
-        callback.last_error = why
-        cancelled += 1
-    return cancelled
+    result = session.execute(
+        update(Callback)
+        .where(Callback.ticket_id == ticket_id, Callback.status == "scheduled")
+        .values(status="cancelled", last_error=why[:300], updated_at=utcnow())
+    )
+    return result.rowcount or 0  # type: ignore[attr-defined]
+
+
+def claim(session: Session, callback_id: int, now: datetime | None = None) -> bool:
+    """``scheduled → dialing`` for a due callback, atomically; False if someone else has it."""
+    now = now or utcnow()
+    result = session.execute(
+        update(Callback)
+        .where(Callback.id == callback_id, Callback.status == "scheduled",
+               Callback.due_at <= now)
+        .values(status="dialing", attempts=Callback.attempts + 1, dialing_since=now,
+                call_sid=None, updated_at=now)
+    )
+    return (result.rowcount or 0) == 1  # type: ignore[attr-defined]
+
+
+@dataclass(frozen=True)
+class Decision:
+    """What to do with a claimed callback right now."""
+
+    action: str  # dial, reschedule, fail
+    when: datetime | None = None
+    reason: str | None = None
+
+
+def decide(session: Session, settings: Settings, callback: Callback,
+           now: datetime | None = None) -> Decision:
+    """Re-check the calling rules at dial time (the due time was computed earlier)."""
+    now = now or utcnow()
+    ticket = session.get(Ticket, callback.ticket_id)
+    customer = session.get(Customer, ticket.customer_id) if ticket and ticket.customer_id else None
+    if customer is None or customer.phone != callback.phone:
+        return Decision("fail", reason="number is no longer the customer's registered phone")
+    opening = opening_at_or_after(settings, customer, now)
+    if opening > now:
+        return Decision("reschedule", when=opening, reason="outside calling hours")
+    if calls_today(session, settings, customer, now) >= settings.callback_daily_cap:
+        tomorrow = _local_midnight_after(now, customer_zone(settings, customer))
+        return Decision("reschedule", when=opening_at_or_after(settings, customer, tomorrow),
+                        reason="daily call cap reached")
+    return Decision("dial")
+
+
+def calls_today(session: Session, settings: Settings, customer: Customer,
+                now: datetime) -> int:
+    """Callback calls already placed to this customer on their local calendar day."""
+    zone = ZoneInfo(customer_zone(settings, customer))
+    start = datetime.combine(now.astimezone(zone).date(), time(0), tzinfo=zone)
+    return session.scalar(
+        select(func.count()).select_from(Contact)
+        .join(Callback, Contact.callback_id == Callback.id)
+        .join(Ticket, Callback.ticket_id == Ticket.id)
+        .where(Ticket.customer_id == customer.id, Contact.started_at >= start,
+               Contact.direction == "outbound")
+    ) or 0
+
+
+def unclaim(callback: Callback, when: datetime, why: str) -> None:
+    """Give a claimed callback back without counting an attempt (not dialled)."""
+    callback.status = "scheduled"
+    callback.attempts = max(callback.attempts - 1, 0)
+    callback.due_at = when
+    callback.dialing_since = None
+    callback.last_error = why[:300]
+
+
+def api_error(callback: Callback, status: int, code: int | None, message: str,
+              now: datetime | None = None) -> datetime | None:
+    """Twilio refused the request: 429/5xx retry with backoff, other 4xx fail for good.
+
+    Returns the retry time, or None when the callback failed.
+    """
+    now = now or utcnow()
+    detail = f"twilio {status} {code or ''} {message}".strip()
+    if status == 429 or status >= 500:
+        delay = API_BACKOFF_S[min(callback.api_errors, len(API_BACKOFF_S) - 1)]
+        callback.api_errors += 1
+        when = now + timedelta(seconds=delay)
+        unclaim(callback, when, detail)
+        return when
+    callback.status = "failed"
+    callback.last_error = detail[:300]
+    return None
+
+
+def placed(session: Session, callback: Callback, call_sid: str) -> Contact:
+    """Twilio accepted the call: store its SID first, so a crash after this never redials."""
+    callback.call_sid = call_sid
+    callback.api_errors = 0
+    return outbound_contact(session, callback, call_sid)
+
+
+def outbound_contact(session: Session, callback: Callback, call_sid: str) -> Contact:
+    """Every attempt is an outbound contact on the ticket (X2); one per CallSid."""
+    contact = session.scalars(
+        select(Contact).where(Contact.channel == "voice", Contact.external_id == call_sid)
+    ).first()
+    if contact is None:
+        contact = Contact(channel="voice", direction="outbound", kind="callback",
+                          external_id=call_sid, status="queued", to_number=callback.phone,
+                          ticket_id=callback.ticket_id, callback_id=callback.id)
+        session.add(contact)
+        session.flush()
+    return contact
+
+
+def settle(session: Session, settings: Settings, callback: Callback, call_sid: str,
+           call_status: str, answered_by: str | None,
+           now: datetime | None = None) -> datetime | None:
+    """The call ended: completed when a person answered, else the next attempt (or failed).
+
+    Only the callback's current call settles it; a late or duplicated event of an earlier
+    attempt changes nothing. Returns the next attempt's due time, if any.
+    """
+    now = now or utcnow()
+    if callback.status != "dialing":
+        return None
+    if callback.call_sid is None:
+        callback.call_sid = call_sid  # the worker died before storing it: adopt it now
+    if callback.call_sid != call_sid:
+        return None
+    machine = bool(answered_by) and not answered_by.startswith("human") and (
+        answered_by != "unknown")
+    if call_status == "completed" and not machine:
+        callback.status = "completed"
+        callback.last_error = None
+        return None
+    outcome = "answering machine" if call_status == "completed" else call_status
+    if callback.attempts >= settings.callback_max_attempts:
+        callback.status = "failed"
+        callback.last_error = f"not reached after {callback.attempts} attempts ({outcome})"
+        return None
+    ladder = settings.callback_retry_minutes
+    delay = timedelta(minutes=ladder[min(callback.attempts - 1, len(ladder) - 1)])
+    ticket = session.get(Ticket, callback.ticket_id)
+    customer = session.get(Customer, ticket.customer_id) if ticket and ticket.customer_id else None
+    when = opening_at_or_after(settings, customer, now + delay)
+    callback.status = "scheduled"
+    callback.due_at = when
+    callback.dialing_since = None
+    callback.call_sid = None
+    callback.last_error = outcome
+    return when
+
+
+def due_callbacks(session: Session, until: datetime) -> list[Callback]:
+    return list(session.scalars(
+        select(Callback).where(Callback.status == "scheduled", Callback.due_at <= until)
+        .order_by(Callback.due_at)))
+
+
+def stuck_dialing(session: Session, now: datetime | None = None) -> list[Callback]:
+    """Dialing for too long with no final status: the worker or the status callback was lost."""
+    cutoff = (now or utcnow()) - STUCK_DIALING
+    return list(session.scalars(
+        select(Callback).where(Callback.status == "dialing", Callback.dialing_since < cutoff)))
+
+
+def _local_midnight_after(now: datetime, tz: str) -> datetime:
+    zone = ZoneInfo(tz)
+    day = now.astimezone(zone).date() + timedelta(days=1)
+    return datetime.combine(day, time(0), tzinfo=zone)

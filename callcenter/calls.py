@@ -15,11 +15,10 @@ from sqlalchemy.orm import Session
 
 from callcenter import agents, callbacks, tickets
 from callcenter.config import Settings
-from callcenter.models import Contact, Customer, Ticket, WebhookEvent, utcnow
+from callcenter.models import Contact, Ticket, WebhookEvent, utcnow
 from callcenter.phones import try_e164
 
 FINAL_STATUSES = ("completed", "busy", "failed", "no-answer", "canceled")
-DROPPED_CALL_DELAY = timedelta(minutes=5)
 
 
 @dataclass
@@ -107,15 +106,14 @@ def _settle_customer_call(session: Session, settings: Settings, contact: Contact
             language=state.get("lang", "id"), tz=settings.timezone)
         contact.ticket_id = ticket.id
         if not contact.verified:
-            tickets.resolve(ticket, "Panggilan berakhir sebelum verifikasi.")
+            tickets.resolve(session, ticket, "Panggilan berakhir sebelum verifikasi.")
     ended_in_flow = contact.verified and not state.get("closing_given")
     talked_to_agent = contact.queue_state in ("bridged", "done")
     if ended_in_flow and not talked_to_agent and contact.status in ("completed", "canceled"):
         ticket = session.get(Ticket, contact.ticket_id)
-        customer = session.get(Customer, state.get("customer_id"))
-        if ticket is not None and customer is not None:
+        if ticket is not None:
             callback, created = callbacks.request_callback(
-                session, ticket, phone=customer.phone, reason="dropped_call",
-                delay=DROPPED_CALL_DELAY)
-            if created:
+                session, settings, ticket, reason="dropped_call",
+                earliest=utcnow() + timedelta(seconds=settings.dropped_call_delay_s))
+            if callback is not None and created:
                 effects.callback_ids.append(callback.id)

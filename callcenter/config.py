@@ -83,6 +83,12 @@ class Settings:
     max_verification_attempts: int = 3
     content_path: Path | None = None
     queue_prefix: str = ""
+    callback_max_attempts: int = 4
+    callback_daily_cap: int = 3
+    callback_retry_minutes: tuple[int, ...] = (10, 30, 120)
+    dropped_call_delay_s: int = 300
+    no_response_hours: int = 24
+    dial_rate_per_s: float = 1.0
 
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None, **overrides: Any) -> Settings:
@@ -111,6 +117,13 @@ class Settings:
             queue_max_wait_s=int(get("CALLCENTER_QUEUE_MAX_WAIT") or 90),
             content_path=Path(get("CALLCENTER_CONTENT")) if get("CALLCENTER_CONTENT") else None,
             queue_prefix=get("CALLCENTER_RQ_PREFIX") or "",
+            callback_max_attempts=int(get("CALLBACK_MAX_ATTEMPTS") or 4),
+            callback_daily_cap=int(get("CALLBACK_DAILY_CAP") or 3),
+            callback_retry_minutes=tuple(
+                int(m) for m in (get("CALLBACK_RETRY_MINUTES") or "10,30,120").split(",")),
+            dropped_call_delay_s=int(get("CALLBACK_DROPPED_DELAY") or 300),
+            no_response_hours=int(get("CALLBACK_NO_RESPONSE_HOURS") or 24),
+            dial_rate_per_s=float(get("CALLBACK_DIAL_RATE") or 1.0),
         )
         return replace(settings, **overrides) if overrides else settings
 

@@ -9,7 +9,6 @@ no RQ here, so a whole call can be played in a Python shell.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import timedelta
 from typing import Any
 
 from sqlalchemy.orm import Session
@@ -301,13 +300,10 @@ class Ivr:
     def _schedule_callback(self, contact: Contact, turn: Turn) -> Turn:
         """P2.2a: the caller wants a fuller explanation by phone."""
         ticket = self._ensure_ticket(contact)
-        phone = self._callback_phone(contact)
-        if phone is not None:
-            callback, created = callbacks.request_callback(
-                self.session, ticket, phone=phone, reason="more_explanation",
-                delay=timedelta(seconds=0))
-            if created:
-                turn.callback_ids.append(callback.id)
+        callback, created = callbacks.request_callback(
+            self.session, self.settings, ticket, reason="more_explanation")
+        if callback is not None and created:
+            turn.callback_ids.append(callback.id)
         self._told(contact, "callback")
         turn.say += self._speech(contact, "callback_scheduled")
         return turn
@@ -343,7 +339,7 @@ class Ivr:
         summary = "; ".join(item["summary"] for item in told)
         only_answers = told and all(item["topic"] in answers.TOPICS for item in told)
         if only_answers and ticket.status == "open" and not ticket.callbacks:
-            tickets.resolve(ticket, summary)
+            tickets.resolve(self.session, ticket, summary)
         elif summary:
             ticket.summary = summary
         self._set(contact, node="ended", closing_given=True)
@@ -409,14 +405,6 @@ class Ivr:
         customer = self.session.get(Customer, contact.ivr_state["customer_id"])
         assert customer is not None, "menu reached without a verified customer"
         return customer
-
-    def _callback_phone(self, contact: Contact) -> str | None:
-        """P2.1: call back on the number the customer gave (their registered phone)."""
-        customer_id = contact.ivr_state.get("customer_id")
-        if customer_id is None:
-            return None
-        customer = self.session.get(Customer, customer_id)
-        return customer.phone if customer else None
 
     def _told(self, contact: Contact, topic: str, summary: str | None = None) -> None:
         lang = self._lang(contact)

@@ -144,6 +144,8 @@ class Contact(Base):
     ivr_state: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     last_response: Mapped[str | None] = mapped_column(Text)  # replayed on a Twilio retry
     agent_id: Mapped[int | None] = mapped_column(ForeignKey("agents.id"))
+    callback_id: Mapped[int | None] = mapped_column(ForeignKey("callbacks.id"), index=True)
+    answered_by: Mapped[str | None] = mapped_column(String(30))
     queue_state: Mapped[str | None] = mapped_column(String(20), index=True)
     queued_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
@@ -193,6 +195,8 @@ class Callback(Base):
     due_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     call_sid: Mapped[str | None] = mapped_column(String(64))
+    dialing_since: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    api_errors: Mapped[int] = mapped_column(Integer, default=0)  # Twilio 429/5xx in a row
     last_error: Mapped[str | None] = mapped_column(String(300))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)

@@ -11,7 +11,7 @@ from datetime import datetime
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from callcenter import calendar
+from callcenter import calendar, callbacks
 from callcenter.models import Ticket, utcnow
 from callcenter.ticket_numbers import is_well_formed, number_for
 
@@ -89,8 +89,10 @@ def reopen(ticket: Ticket) -> None:
         ticket.resolved_at = None
 
 
-def resolve(ticket: Ticket, summary: str, now: datetime | None = None) -> None:
-    """Settle the ticket with what the customer was told (P1.8)."""
+def resolve(session: Session, ticket: Ticket, summary: str,
+            now: datetime | None = None) -> None:
+    """Settle the ticket with what the customer was told (P1.8); no callback is owed now."""
+    callbacks.cancel_pending(session, ticket.id, "ticket resolved")
     ticket.status = "resolved"
     ticket.summary = summary
     ticket.resolved_at = now or utcnow()

@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises: 
-Create Date: 2026-11-25 22:27:15.076276
+Create Date: 2026-11-25 22:33:12.464781
 """
 
 from collections.abc import Sequence
@@ -104,6 +104,8 @@ def upgrade() -> None:
     sa.Column('due_at', callcenter.models.UTCDateTime(timezone=True), nullable=False),
     sa.Column('attempts', sa.Integer(), nullable=False),
     sa.Column('call_sid', sa.String(length=64), nullable=True),
+    sa.Column('dialing_since', callcenter.models.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('api_errors', sa.Integer(), nullable=False),
     sa.Column('last_error', sa.String(length=300), nullable=True),
     sa.Column('created_at', callcenter.models.UTCDateTime(timezone=True), nullable=False),
     sa.Column('updated_at', callcenter.models.UTCDateTime(timezone=True), nullable=False),
@@ -115,6 +117,24 @@ def upgrade() -> None:
         batch_op.create_index(batch_op.f('ix_callbacks_status'), ['status'], unique=False)
         batch_op.create_index(batch_op.f('ix_callbacks_ticket_id'), ['ticket_id'], unique=False)
         batch_op.create_index('uq_callbacks_one_pending_per_ticket', ['ticket_id'], unique=True, postgresql_where=sa.text("status IN ('scheduled', 'dialing')"), sqlite_where=sa.text("status IN ('scheduled', 'dialing')"))
+
+    op.create_table('outbound_messages',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('ticket_id', sa.Integer(), nullable=True),
+    sa.Column('channel', sa.String(length=20), nullable=False),
+    sa.Column('to_number', sa.String(length=40), nullable=False),
+    sa.Column('body', sa.Text(), nullable=False),
+    sa.Column('status', sa.String(length=20), nullable=False),
+    sa.Column('message_sid', sa.String(length=64), nullable=True),
+    sa.Column('attempts', sa.Integer(), nullable=False),
+    sa.Column('last_error', sa.String(length=300), nullable=True),
+    sa.Column('created_at', callcenter.models.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('sent_at', callcenter.models.UTCDateTime(timezone=True), nullable=True),
+    sa.ForeignKeyConstraint(['ticket_id'], ['tickets.id'], name=op.f('fk_outbound_messages_ticket_id_tickets')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_outbound_messages'))
+    )
+    with op.batch_alter_table('outbound_messages', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_outbound_messages_ticket_id'), ['ticket_id'], unique=False)
 
     op.create_table('contacts',
     sa.Column('id', sa.Integer(), nullable=False),
@@ -135,49 +155,36 @@ def upgrade() -> None:
     sa.Column('ivr_state', sa.JSON(), nullable=False),
     sa.Column('last_response', sa.Text(), nullable=True),
     sa.Column('agent_id', sa.Integer(), nullable=True),
+    sa.Column('callback_id', sa.Integer(), nullable=True),
+    sa.Column('answered_by', sa.String(length=30), nullable=True),
     sa.Column('queue_state', sa.String(length=20), nullable=True),
     sa.Column('queued_at', callcenter.models.UTCDateTime(timezone=True), nullable=True),
     sa.ForeignKeyConstraint(['agent_id'], ['agents.id'], name=op.f('fk_contacts_agent_id_agents')),
+    sa.ForeignKeyConstraint(['callback_id'], ['callbacks.id'], name=op.f('fk_contacts_callback_id_callbacks')),
     sa.ForeignKeyConstraint(['ticket_id'], ['tickets.id'], name=op.f('fk_contacts_ticket_id_tickets')),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_contacts')),
     sa.UniqueConstraint('channel', 'external_id', name='uq_contacts_channel_ext')
     )
     with op.batch_alter_table('contacts', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_contacts_callback_id'), ['callback_id'], unique=False)
         batch_op.create_index(batch_op.f('ix_contacts_queue_state'), ['queue_state'], unique=False)
         batch_op.create_index(batch_op.f('ix_contacts_ticket_id'), ['ticket_id'], unique=False)
-
-    op.create_table('outbound_messages',
-    sa.Column('id', sa.Integer(), nullable=False),
-    sa.Column('ticket_id', sa.Integer(), nullable=True),
-    sa.Column('channel', sa.String(length=20), nullable=False),
-    sa.Column('to_number', sa.String(length=40), nullable=False),
-    sa.Column('body', sa.Text(), nullable=False),
-    sa.Column('status', sa.String(length=20), nullable=False),
-    sa.Column('message_sid', sa.String(length=64), nullable=True),
-    sa.Column('attempts', sa.Integer(), nullable=False),
-    sa.Column('last_error', sa.String(length=300), nullable=True),
-    sa.Column('created_at', callcenter.models.UTCDateTime(timezone=True), nullable=False),
-    sa.Column('sent_at', callcenter.models.UTCDateTime(timezone=True), nullable=True),
-    sa.ForeignKeyConstraint(['ticket_id'], ['tickets.id'], name=op.f('fk_outbound_messages_ticket_id_tickets')),
-    sa.PrimaryKeyConstraint('id', name=op.f('pk_outbound_messages'))
-    )
-    with op.batch_alter_table('outbound_messages', schema=None) as batch_op:
-        batch_op.create_index(batch_op.f('ix_outbound_messages_ticket_id'), ['ticket_id'], unique=False)
 
     # ### end Alembic commands ###
 
 
 def downgrade() -> None:
     # ### commands auto generated by Alembic - please adjust! ###
+    with op.batch_alter_table('contacts', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_contacts_ticket_id'))
+        batch_op.drop_index(batch_op.f('ix_contacts_queue_state'))
+        batch_op.drop_index(batch_op.f('ix_contacts_callback_id'))
+
+    op.drop_table('contacts')
     with op.batch_alter_table('outbound_messages', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_outbound_messages_ticket_id'))
 
     op.drop_table('outbound_messages')
-    with op.batch_alter_table('contacts', schema=None) as batch_op:
-        batch_op.drop_index(batch_op.f('ix_contacts_ticket_id'))
-        batch_op.drop_index(batch_op.f('ix_contacts_queue_state'))
-
-    op.drop_table('contacts')
     with op.batch_alter_table('callbacks', schema=None) as batch_op:
         batch_op.drop_index('uq_callbacks_one_pending_per_ticket', postgresql_where=sa.text("status IN ('scheduled', 'dialing')"), sqlite_where=sa.text("status IN ('scheduled', 'dialing')"))
         batch_op.drop_index(batch_op.f('ix_callbacks_ticket_id'))
