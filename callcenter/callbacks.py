@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import func, select, update
+from sqlalchemy import and_, exists, func, select, update
 from sqlalchemy.orm import Session
 
 from callcenter.calendar import next_calling_time
@@ -241,3 +241,50 @@ def _local_midnight_after(now: datetime, tz: str) -> datetime:
     zone = ZoneInfo(tz)
     day = now.astimezone(zone).date() + timedelta(days=1)
     return datetime.combine(day, time(0), tzinfo=zone)
+
+
+WRITTEN_CHANNELS = ("sms", "whatsapp", "email")
+
+
+def tickets_without_response(session: Session, settings: Settings,
+                             now: datetime | None = None, limit: int = 500) -> list[Ticket]:
+    """P2.2b: waiting on the customer, our written message last, silence past the limit.
+
+    A ticket already given a callback since that message is left alone.
+    """
+    cutoff = (now or utcnow()) - timedelta(hours=settings.no_response_hours)
+    latest = (
+        select(Contact.ticket_id.label("ticket_id"), func.max(Contact.started_at).label("last"))
+        .where(Contact.ticket_id.is_not(None))
+        .group_by(Contact.ticket_id)
+        .subquery()
+    )
+    last_contact = and_(Contact.ticket_id == Ticket.id, Contact.started_at == latest.c.last)
+    return list(session.scalars(
+        select(Ticket)
+        .join(latest, latest.c.ticket_id == Ticket.id)
+        .join(Contact, last_contact)
+        .where(
+            Ticket.status == "pending_customer",
+            Ticket.customer_id.is_not(None),
+            Contact.direction == "outbound",
+            Contact.channel.in_(WRITTEN_CHANNELS),
+            latest.c.last < cutoff,
+            ~exists(select(Callback.id).where(Callback.ticket_id == Ticket.id,
+                                              Callback.created_at >= latest.c.last)),
+        )
+        .order_by(latest.c.last)
+        .limit(limit)
+    ).unique())
+
+
+def schedule_no_response(session: Session, settings: Settings,
+                         now: datetime | None = None) -> list[Callback]:
+    """Owe a ``no_response`` callback on each silent ticket; returns the new rows."""
+    created: list[Callback] = []
+    for ticket in tickets_without_response(session, settings, now):
+        callback, is_new = request_callback(session, settings, ticket, reason="no_response",
+                                            earliest=now)
+        if callback is not None and is_new:
+            created.append(callback)
+    return created

@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session
 
 from callcenter import agents, callbacks, tickets
 from callcenter.config import Settings
-from callcenter.models import Contact, Ticket, WebhookEvent, utcnow
+from callcenter.models import Callback, Contact, Ticket, WebhookEvent, utcnow
 from callcenter.phones import try_e164
 
 FINAL_STATUSES = ("completed", "busy", "failed", "no-answer", "canceled")
@@ -60,8 +60,13 @@ def first_time(session: Session, key: str) -> bool:
     return True
 
 
-def record_status(session: Session, settings: Settings, params: dict[str, str]) -> StatusEffects:
-    """Apply one call status callback to its contact."""
+def record_status(session: Session, settings: Settings, params: dict[str, str],
+                  callback_id: int | None = None) -> StatusEffects:
+    """Apply one call status callback to its contact.
+
+    ``callback_id`` comes from the status URL of a callback call, so the outcome is settled
+    even if the worker died before it could store the Call SID.
+    """
     call_sid = params.get("CallSid", "")
     status = params.get("CallStatus", "")
     key = f"voice-status:{call_sid}:{status}:{params.get('SequenceNumber', '')}"
@@ -69,8 +74,14 @@ def record_status(session: Session, settings: Settings, params: dict[str, str]) 
         return StatusEffects(duplicate=True)
     effects = StatusEffects()
     contact = find_call(session, call_sid)
+    if contact is None and callback_id is not None:
+        callback = session.get(Callback, callback_id)
+        if callback is not None:
+            contact = callbacks.outbound_contact(session, callback, call_sid)
     if contact is None:
         return effects
+    if params.get("AnsweredBy"):
+        contact.answered_by = params["AnsweredBy"][:30]
     if contact.status in FINAL_STATUSES and status not in FINAL_STATUSES:
         return effects  # out of order: a late "ringing" never reopens a finished call
     contact.status = status
@@ -89,6 +100,11 @@ def record_status(session: Session, settings: Settings, params: dict[str, str]) 
             contact.queue_state = "done"
         effects.dispatch_agents = True
         return effects
+    if contact.callback_id is not None:
+        callback = session.get(Callback, contact.callback_id)
+        if callback is not None and callbacks.settle(
+                session, settings, callback, call_sid, status, contact.answered_by):
+            effects.callback_ids.append(callback.id)
     _settle_customer_call(session, settings, contact, effects)
     return effects
 
@@ -99,6 +115,8 @@ def _settle_customer_call(session: Session, settings: Settings, contact: Contact
     state = contact.ivr_state or {}
     if contact.queue_state == "waiting":
         contact.queue_state = "abandoned"
+    if contact.kind == "callback" and not state:
+        return  # never answered by a person: nothing was said, the ladder handles it
     if contact.ticket_id is None:
         ticket = tickets.open_ticket(
             session, channel="voice", customer_id=state.get("customer_id"),

@@ -13,7 +13,7 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
-from callcenter import answers, callbacks, messages, tickets, verification
+from callcenter import agents, answers, callbacks, messages, tickets, verification
 from callcenter.config import Settings
 from callcenter.content import Content, Speech, plain
 from callcenter.models import Contact, Customer, Ticket, utcnow
@@ -79,6 +79,25 @@ class Ivr:
         turn.say += self._speech(contact, "greeting")
         return self._ask(contact, turn, "language", self._speech(contact, "choose_language"),
                          timeout=5)
+
+    def start_callback(self, contact: Contact, ticket: Ticket, customer: Customer) -> Turn:
+        """A callback the customer picked up (P2.1): greet by first name, state the ticket,
+        verify the Order ID before anything else is disclosed."""
+        contact.ivr_state = {"node": "ask_order", "lang": ticket.language or "id", "attempts": 0,
+                             "silences": 0, "told": [], "step": 0, "phone": customer.phone,
+                             "callback": True}
+        first_name = customer.name.split()[0] if customer.name else ""
+        prompts = self._speech(contact, "callback_greeting", first_name=first_name,
+                               ticket=ticket.number)
+        return self._ask(contact, self._turn(contact), "ask_order", prompts, num_digits=None,
+                         timeout=10)
+
+    def voicemail(self, contact: Contact, ticket: Ticket) -> Turn:
+        """An answering machine hears the ticket number and nothing personal."""
+        self._set(contact, node="ended")
+        lang = ticket.language or "id"
+        return Turn(lang=lang, say=self.content.speech(lang, "voicemail", ticket=ticket.number),
+                    end="hangup")
 
     def handle(self, contact: Contact, digits: str | None) -> Turn:
         """The caller pressed ``digits`` (None or "" for silence) at the current node."""
@@ -220,7 +239,8 @@ class Ivr:
 
     def _ask_identity(self, contact: Contact, turn: Turn) -> Turn:
         """P1.1: a known caller ID types the Order ID; an unknown one types the phone first."""
-        if verification.known_caller(self.session, contact.from_number):
+        if contact.ivr_state.get("callback") or verification.known_caller(
+                self.session, contact.from_number):
             return self._ask(contact, turn, "ask_order", self._speech(contact, "ask_order"),
                              num_digits=None, timeout=10)
         return self._ask(contact, turn, "ask_phone", self._speech(contact, "ask_phone"),
@@ -229,7 +249,8 @@ class Ivr:
     def _failed_verification(self, contact: Contact) -> Turn:
         """Never say which part was wrong; after the last attempt a person takes over."""
         attempts = contact.ivr_state.get("attempts", 0) + 1
-        self._set(contact, attempts=attempts, candidate_id=None, phone=None)
+        keep_phone = contact.ivr_state.get("phone") if contact.ivr_state.get("callback") else None
+        self._set(contact, attempts=attempts, candidate_id=None, phone=keep_phone)
         turn = self._turn(contact)
         turn.say += self._speech(contact, "verify_failed")
         if attempts >= self.settings.max_verification_attempts:
@@ -247,6 +268,13 @@ class Ivr:
         turn.say += self._speech(contact, "verified")
         if contact.ticket is not None and contact.ticket.customer_id is None:
             contact.ticket.customer_id = customer_id
+        if contact.ivr_state.get("callback"):
+            if agents.any_agent_free(self.session):
+                return self._to_agent(contact, turn, "callback: " + (
+                    contact.ticket.reason if contact.ticket and contact.ticket.reason
+                    else "more explanation"))
+            turn.say += self._speech(contact, "callback_agents_busy")
+            return self._menu(contact, turn)
         open_ticket = tickets.find_open_ticket(self.session, customer_id)
         if open_ticket is not None and open_ticket.id != contact.ticket_id:
             # P1.6/X1: the repeat caller need not explain again.

@@ -14,9 +14,9 @@ from typing import Any
 from flask import Blueprint, Response, abort, request, url_for
 from twilio.twiml.voice_response import VoiceResponse
 
-from callcenter import agents, calls
+from callcenter import agents, callbacks, calls
 from callcenter.ivr import Ivr, Turn
-from callcenter.models import Contact
+from callcenter.models import Callback, Contact, Customer, Ticket
 from webhooks.context import content, db, public_url, settings
 from webhooks.twilio_auth import twilio_signed
 from webhooks.twiml import FlowUrls, render, render_hold
@@ -63,8 +63,21 @@ def _after_commit(turn: Turn) -> None:
     current = settings()
     for message_id in turn.message_ids:
         queues.enqueue_send_message(current, message_id)
+    _schedule_callbacks(turn.callback_ids)
     if turn.end == "enqueue":
         queues.enqueue_dispatch_agents(current, public_url(""))
+
+
+def _schedule_callbacks(callback_ids: list[int]) -> None:
+    """Jobs for committed callback rows; a failure here is repaired by the reconciler."""
+    for callback_id in callback_ids:
+        callback = db().get(Callback, callback_id)
+        if callback is None or callback.status != "scheduled":
+            continue
+        try:
+            queues.schedule_callback_job(settings(), callback, public_url(""))
+        except Exception:
+            log.exception("could not schedule callback %s now", callback_id)
 
 
 def _safely(view: Callable[..., Response]) -> Callable[..., Response]:
@@ -211,15 +224,43 @@ def status() -> Response:
     _call_sid()
     session = db()
     try:
-        effects = calls.record_status(session, settings(), request.form.to_dict())
+        effects = calls.record_status(session, settings(), request.form.to_dict(),
+                                      callback_id=request.args.get("cb", type=int))
         session.commit()
     except Exception:
         session.rollback()
         log.exception("status callback failed for CallSid %s", request.form.get("CallSid"))
         return Response(status=204)  # 2xx: Twilio would only retry into the same failure
+    _schedule_callbacks(effects.callback_ids)
     if effects.dispatch_agents:
         queues.enqueue_dispatch_agents(settings(), public_url(""))
     return Response(status=204)
+
+
+@bp.post("/callback/answer")
+@twilio_signed
+@_safely
+def callback_answer() -> Response:
+    """A callback call was answered: a person is verified, a machine gets a voicemail."""
+    session = db()
+    callback = session.get(Callback, request.args.get("cb", type=int) or 0)
+    if callback is None:
+        abort(400, "unknown callback")
+    contact = callbacks.outbound_contact(session, callback, _call_sid())
+    if contact.last_response:
+        return _twiml(contact.last_response)
+    ticket = session.get(Ticket, callback.ticket_id)
+    customer = session.get(Customer, ticket.customer_id) if ticket and ticket.customer_id else None
+    if ticket is None or customer is None:
+        abort(400, "callback without a customer")
+    answered_by = request.form.get("AnsweredBy", "human")
+    contact.answered_by = answered_by[:30]
+    ivr = Ivr(session, settings(), content())
+    if answered_by.startswith("machine") or answered_by == "fax":
+        turn = ivr.voicemail(contact, ticket)
+    else:
+        turn = ivr.start_callback(contact, ticket, customer)
+    return _respond(contact, turn)
 
 
 def _clean_digits(digits: str) -> str | None:

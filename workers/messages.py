@@ -6,7 +6,7 @@ import logging
 
 from twilio.base.exceptions import TwilioRestException
 
-from callcenter.models import OutboundMessage, utcnow
+from callcenter.models import Contact, OutboundMessage, utcnow
 from callcenter.phones import mask_phone
 from callcenter.telephony import rest_client
 from workers.runtime import job_session, settings
@@ -40,4 +40,8 @@ def send_message(message_id: int) -> str | None:
         message.status = "sent"
         message.message_sid = sent.sid
         message.sent_at = utcnow()
+        # X2: the message is a contact on its ticket, like a call leg.
+        session.add(Contact(ticket_id=message.ticket_id, channel=message.channel,
+                            direction="outbound", external_id=sent.sid,
+                            status=sent.status or "queued", to_number=to))
         return sent.sid

@@ -10,8 +10,10 @@ import threading
 
 from redis import Redis
 from rq import Queue, Retry
+from rq.exceptions import DuplicateJobError
 
 from callcenter.config import Settings
+from callcenter.models import Callback
 
 URGENT = "urgent"  # routing callers to agents: seconds matter
 DEFAULT = "default"  # SMS and other deliveries
@@ -53,3 +55,23 @@ def enqueue_dispatch_agents(settings: Settings, base_url: str) -> None:
     queue(settings, URGENT).enqueue(
         dispatch_agents, base_url, job_timeout=60, result_ttl=60, failure_ttl=86400,
         retry=Retry(max=3, interval=[2, 5, 15]))
+
+
+def callback_job_id(callback: Callback) -> str:
+    """One job per callback and due time: the reconciler recreates exactly the lost one."""
+    return f"callback-{callback.id}-{int(callback.due_at.timestamp())}"
+
+
+def schedule_callback_job(settings: Settings, callback: Callback, base_url: str) -> bool:
+    """Schedule the dial at the callback's due time (RQ's scheduler); False if it exists."""
+    from workers.callbacks import place_callback
+
+    q = queue(settings, URGENT)
+    job = q.create_job(place_callback, args=(callback.id, base_url),
+                       job_id=callback_job_id(callback), timeout=120, result_ttl=3600,
+                       failure_ttl=7 * 86400)
+    try:
+        q.schedule_job(job, callback.due_at, unique=True)
+    except DuplicateJobError:
+        return False
+    return True

@@ -6,16 +6,34 @@ import logging
 import signal
 import time
 
+from callcenter import callbacks
 from callcenter.config import Settings
-from workers.queues import enqueue_dispatch_agents
+from workers.callbacks import reconcile
+from workers.queues import enqueue_dispatch_agents, schedule_callback_job
+from workers.runtime import job_session
 
 log = logging.getLogger(__name__)
 
 
+def base_url(settings: Settings) -> str:
+    return settings.public_base_url or "http://127.0.0.1:5000"
+
+
+def sweep_no_response(settings: Settings) -> int:
+    """P2.2b: callbacks for customers silent after our written question."""
+    with job_session(settings) as session:
+        created = callbacks.schedule_no_response(session, settings)
+        session.commit()
+        for callback in created:
+            schedule_callback_job(settings, callback, base_url(settings))
+    return len(created)
+
+
 def sweep_once(settings: Settings) -> None:
-    """Route waiting callers (a dispatch job lost with a Redis restart is re-created)."""
-    base = settings.public_base_url or "http://127.0.0.1:5000"
-    enqueue_dispatch_agents(settings, base)
+    """Route waiting callers, recreate lost callback jobs, find silent customers."""
+    enqueue_dispatch_agents(settings, base_url(settings))
+    reconcile(base_url(settings), settings)
+    sweep_no_response(settings)
 
 
 def run_forever(interval: float) -> None:
