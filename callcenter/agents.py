@@ -137,6 +137,8 @@ def whisper(session: Session, caller: Contact) -> str:
         parts.append("Pelanggan belum terverifikasi, mohon verifikasi nama, telepon, Order ID.")
     if ticket is not None and ticket.reason:
         parts.append(f"Alasan: {ticket.reason}.")
+    if ticket is not None and ticket.summary:
+        parts.append(f"Riwayat tiket: {ticket.summary}.")  # X1: no re-explaining
     told = [item["summary"] for item in caller.ivr_state.get("told", [])]
     if told:
         parts.append("Sudah disampaikan: " + "; ".join(told) + ".")

@@ -33,3 +33,5 @@ def configure_logging(debug: bool = False) -> None:
     handler.addFilter(MaskingFilter())
     root.addHandler(handler)
     root.setLevel(logging.DEBUG if debug else logging.INFO)
+    # twilio's client logs every request's URL and headers at INFO: not needed, not wanted.
+    logging.getLogger("twilio.http_client").setLevel(logging.WARNING)
