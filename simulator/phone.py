@@ -1,0 +1,87 @@
+"""The interactive terminal phone: call the hotline from a shell and use the keypad.
+
+It talks to a running simulator through its ``/_sim`` JSON control API, so it works
+against ``python -m simulator serve`` or ``callcenter dev`` alike.
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+from typing import TextIO
+
+import requests
+
+HELP = "Type digits and Enter to press keys; Enter alone = say nothing; q = hang up."
+
+
+def _describe(event: dict) -> str | None:
+    kind = event.get("type")
+    if kind == "say":
+        return f"IVR: {event['text']}"
+    if kind == "queue":
+        return f"[in queue, position {event['position']}]"
+    if kind == "bridge":
+        return "[connected to agent]"
+    if kind == "unbridge":
+        return "[agent left the call]"
+    if kind == "error":
+        return f"[application error: {event.get('message')}]"
+    if kind == "play":
+        return "[music playing]"
+    return None
+
+
+def run_phone(
+    control_url: str,
+    from_number: str,
+    stdin: TextIO | None = None,
+    stdout: TextIO | None = None,
+    poll_interval: float = 0.05,
+    timeout: float = 600.0,
+) -> str:
+    """Place a call to the hotline and hand the keypad to the user; returns the final status."""
+    stdin = stdin or sys.stdin
+    stdout = stdout or sys.stdout
+    base = control_url.rstrip("/")
+    if not base.endswith("/_sim"):
+        base += "/_sim"
+
+    def show(line: str) -> None:
+        print(line, file=stdout, flush=True)
+
+    with requests.Session() as http:
+        http.trust_env = False
+        sid = http.post(f"{base}/calls", json={"from": from_number}, timeout=10).json()["sid"]
+        show(f"Calling the hotline from {from_number} ... ({HELP})")
+        seen = 0
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            state = http.get(f"{base}/calls/{sid}", params={"after": seen}, timeout=10).json()
+            seen = state["next"]
+            for event in state["events"]:
+                line = _describe(event)
+                if line:
+                    show(line)
+            if state["ended"]:
+                show(f"[call ended: {state['status']}]")
+                return str(state["status"])
+            if not state["waiting"]:
+                time.sleep(poll_interval)
+                continue
+            print("> ", end="", file=stdout, flush=True)
+            line = stdin.readline()
+            if line == "":  # EOF: the user walked away
+                payload: dict = {"hangup": True}
+            else:
+                text = line.strip()
+                if text.lower() in ("q", "quit", "hangup"):
+                    payload = {"hangup": True}
+                elif text == "":
+                    payload = {"no_input": True}
+                else:
+                    payload = {"digits": text.replace(" ", "")}
+            http.post(f"{base}/calls/{sid}/input", json=payload, timeout=10)
+        http.post(f"{base}/calls/{sid}/input", json={"hangup": True}, timeout=10)
+        show("[call ended: timeout]")
+        return "timeout"

@@ -1,0 +1,383 @@
+"""The ``Simulator``: a local Twilio owning calls, messages, queues and faults.
+
+It serves Twilio's REST paths (and a small JSON control API for the terminal
+phone) from a werkzeug server on 127.0.0.1 in a background thread, and talks to
+the service under test over real HTTP with signed webhooks.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+from urllib.parse import urljoin
+
+import phonenumbers
+from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
+
+from simulator.calls import API_VERSION, SimCall, country_of, new_sid, rfc2822
+from simulator.signing import send_webhook
+from simulator.twiml import message_bodies
+
+log = logging.getLogger(__name__)
+
+OUTCOMES = {"human", "machine", "no-answer", "busy", "failed"}
+
+
+class WebhookError(RuntimeError):
+    """The service answered an inbound SMS webhook with a non-2xx status."""
+
+    def __init__(self, status: int, body: str) -> None:
+        super().__init__(f"messaging webhook answered HTTP {status}: {body[:200]}")
+        self.status = status
+        self.body = body
+
+
+@dataclass
+class SimQueue:
+    """A Twilio call queue: FIFO of waiting callers, shared by all calls."""
+
+    name: str
+    sid: str = field(default_factory=lambda: new_sid("QU"))
+    members: list[SimCall] = field(default_factory=list)
+    max_size: int = 100
+    waits: list[int] = field(default_factory=list)
+
+    def avg_wait(self) -> int:
+        return int(sum(self.waits) / len(self.waits)) if self.waits else 0
+
+    def record_wait(self, seconds: int) -> None:
+        self.waits.append(seconds)
+
+
+class _QuietHandler(WSGIRequestHandler):
+    def log_request(self, *args: Any, **kwargs: Any) -> None:  # no access log noise
+        pass
+
+
+class Simulator:
+    """A local stand-in for Twilio (voice, SMS/WhatsApp, REST API, status callbacks)."""
+
+    def __init__(
+        self,
+        account_sid: str = "AC" + "0" * 32,
+        auth_token: str = "dev-auth-token",
+        service_url: str = "http://127.0.0.1:5000",
+        voice_url: str = "/twilio/voice/incoming",
+        status_url: str | None = "/twilio/voice/status",
+        messaging_url: str = "/twilio/messaging/incoming",
+        hotline: str = "+622150001234",
+        host: str = "127.0.0.1",
+        port: int = 0,
+        auto_agent_hangup_after: float | None = None,
+    ) -> None:
+        self.account_sid = account_sid
+        self.auth_token = auth_token
+        self.service_url = service_url.rstrip("/")
+        self.voice_url = self._abs(voice_url)
+        self.status_url = self._abs(status_url) if status_url else None
+        self.messaging_url = self._abs(messaging_url)
+        self.hotline = hotline
+        self.host = host
+        self.port = port
+        self.auto_agent_hangup_after = auto_agent_hangup_after
+        self.lock = threading.RLock()
+        self.cond = threading.Condition(self.lock)
+        self.calls: list[SimCall] = []
+        self.messages: list[dict[str, Any]] = []
+        self.inbound_messages: list[dict[str, Any]] = []
+        self.queues: dict[str, SimQueue] = {}
+        self.outcomes: dict[str, str] = {}
+        self.rest_requests: list[dict[str, Any]] = []
+        self._faults: list[tuple[int, int | None]] = []
+        self._server: BaseWSGIServer | None = None
+        self._thread: threading.Thread | None = None
+        self._bg: list[threading.Thread] = []
+        self._stopping = threading.Event()
+
+    def _abs(self, url: str) -> str:
+        return urljoin(self.service_url + "/", url)
+
+    # ------------------------------------------------------------- lifecycle
+    @property
+    def api_url(self) -> str:
+        """Base URL of the REST API, e.g. ``http://127.0.0.1:43121`` (after ``start()``)."""
+        if self._server is None:
+            raise RuntimeError("Simulator not started")
+        return f"http://{self.host}:{self._server.server_port}"
+
+    @property
+    def control_url(self) -> str:
+        """Base URL of the JSON control API used by the terminal phone."""
+        return self.api_url + "/_sim"
+
+    def start(self) -> Simulator:
+        """Serve the REST + control API in a background thread."""
+        from simulator.rest import create_app
+
+        self._server = make_server(
+            self.host, self.port, create_app(self), threaded=True, request_handler=_QuietHandler
+        )
+        self._thread = threading.Thread(
+            target=self._server.serve_forever, args=(0.05,), name="simulator-http", daemon=True
+        )
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        """End every call thread and the HTTP server."""
+        self._stopping.set()
+        with self.lock:
+            calls = list(self.calls)
+        for call in calls:
+            call.stop()
+        for call in calls:
+            call.join(5)
+        for t in list(self._bg):
+            t.join(2)
+        if self._server is not None:
+            self._server.shutdown()
+            self._server.server_close()
+        if self._thread is not None:
+            self._thread.join(5)
+        self._server = None
+
+    def __enter__(self) -> Simulator:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    def serve_forever(self) -> None:
+        """Block (for ``python -m simulator serve``) until interrupted."""
+        try:
+            while not self._stopping.wait(0.5):
+                pass
+        except KeyboardInterrupt:
+            pass
+        finally:
+            self.stop()
+
+    # ------------------------------------------------------------------ calls
+    def create_call(self, **kwargs: Any) -> SimCall:
+        """Register and start a call leg (used by the REST API and ``<Dial>``)."""
+        kwargs.setdefault("outcome", self.outcome_for(kwargs.get("to", "")))
+        call = SimCall(self, **kwargs)
+        with self.cond:
+            self.calls.append(call)
+            self.cond.notify_all()
+        call.start()
+        return call
+
+    def incoming_call(self, from_: str | None = "+6281234567890", to: str | None = None) -> SimCall:
+        """Someone dials the hotline; ``from_=None``/"anonymous" withholds the caller ID."""
+        caller = from_ if from_ and from_.lower() != "anonymous" else "anonymous"
+        if caller.startswith("0"):  # a local "0812..." as typed by a person -> E.164
+            try:
+                parsed = phonenumbers.parse(caller, "ID")
+                caller = phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164)
+            except phonenumbers.NumberParseException:
+                pass
+        return self.create_call(
+            direction="inbound",
+            from_=caller,
+            to=to or self.hotline,
+            url=self.voice_url,
+            outcome="human",
+        )
+
+    def find_calls(
+        self, to: str | None = None, direction: str | None = None, from_: str | None = None
+    ) -> list[SimCall]:
+        """Calls matching all given filters, oldest first."""
+        with self.lock:
+            return [
+                c
+                for c in self.calls
+                if (to is None or c.to == to)
+                and (direction is None or c.direction == direction)
+                and (from_ is None or c.from_ == from_)
+            ]
+
+    def get_call(self, sid: str) -> SimCall | None:
+        with self.lock:
+            return next((c for c in self.calls if c.sid == sid), None)
+
+    def wait_for_call(
+        self, to: str | None = None, timeout: float = 10.0, direction: str | None = "outbound-api"
+    ) -> SimCall:
+        """Block until an outbound call to ``to`` exists (created through the REST API)."""
+        with self.cond:
+            ok = self.cond.wait_for(lambda: self.find_calls(to=to, direction=direction), timeout)
+            if not ok:
+                known = [(c.direction, c.to) for c in self.calls]
+                raise TimeoutError(f"no {direction} call to {to} within {timeout}s; calls={known}")
+            return self.find_calls(to=to, direction=direction)[-1]
+
+    def set_outcome(self, number: str, outcome: str) -> None:
+        """How outbound calls to ``number`` end: human|machine|no-answer|busy|failed."""
+        if outcome not in OUTCOMES:
+            raise ValueError(f"outcome must be one of {sorted(OUTCOMES)}")
+        with self.lock:
+            self.outcomes[number] = outcome
+
+    def outcome_for(self, number: str) -> str:
+        with self.lock:
+            return self.outcomes.get(number, "human")
+
+    def get_queue(self, name: str) -> SimQueue:
+        with self.lock:
+            if name not in self.queues:
+                self.queues[name] = SimQueue(name)
+            return self.queues[name]
+
+    def queue_size(self, name: str) -> int:
+        with self.lock:
+            q = self.queues.get(name)
+            return len(q.members) if q else 0
+
+    # ---------------------------------------------------------------- faults
+    def fail_next(self, n: int = 1, status: int = 500, code: int | None = None) -> None:
+        """Answer the next ``n`` REST requests with ``status`` and Twilio's error JSON."""
+        with self.lock:
+            self._faults.extend([(status, code)] * n)
+
+    def take_fault(self) -> tuple[int, int | None] | None:
+        with self.lock:
+            return self._faults.pop(0) if self._faults else None
+
+    # -------------------------------------------------------------- messages
+    def record_message(self, params: dict[str, str]) -> dict[str, Any]:
+        """Store an outbound message created through Messages.json and start its callbacks."""
+        now = datetime.now(UTC)
+        sid = new_sid("SM" if not params.get("MediaUrl") else "MM")
+        body = params.get("Body", "")
+        msg: dict[str, Any] = {
+            "sid": sid,
+            "account_sid": self.account_sid,
+            "api_version": API_VERSION,
+            "to": params["To"],
+            "from": params.get("From") or None,
+            "messaging_service_sid": params.get("MessagingServiceSid") or None,
+            "body": body,
+            "status": "accepted"
+            if params.get("MessagingServiceSid") and not params.get("From")
+            else "queued",
+            "direction": "outbound-api",
+            "num_segments": str(max(1, -(-len(body) // 153))),
+            "num_media": "0",
+            "price": None,
+            "price_unit": "USD",
+            "error_code": None,
+            "error_message": None,
+            "date_created": rfc2822(now),
+            "date_updated": rfc2822(now),
+            "date_sent": None,
+            "uri": f"/{API_VERSION}/Accounts/{self.account_sid}/Messages/{sid}.json",
+            "subresource_uris": {
+                "media": f"/{API_VERSION}/Accounts/{self.account_sid}/Messages/{sid}/Media.json"
+            },
+            "status_callback": params.get("StatusCallback") or None,
+        }
+        with self.cond:
+            self.messages.append(msg)
+            self.cond.notify_all()
+        snapshot = {k: v for k, v in msg.items() if k != "status_callback"}
+        t = threading.Thread(target=self._deliver, args=(msg,), daemon=True)
+        self._bg.append(t)
+        t.start()
+        return snapshot
+
+    def _deliver(self, msg: dict[str, Any]) -> None:
+        for status in ("sent", "delivered"):
+            if self._stopping.wait(0.02):
+                return
+            with self.cond:
+                msg["status"] = status
+                msg["date_updated"] = rfc2822()
+                if status == "sent":
+                    msg["date_sent"] = msg["date_updated"]
+                self.cond.notify_all()
+            url = msg.get("status_callback")
+            if url:
+                params = {
+                    "AccountSid": self.account_sid,
+                    "ApiVersion": API_VERSION,
+                    "MessageSid": msg["sid"],
+                    "SmsSid": msg["sid"],
+                    "MessageStatus": status,
+                    "SmsStatus": status,
+                    "To": msg["to"],
+                    "From": msg["from"] or "",
+                }
+                if msg.get("messaging_service_sid"):
+                    params["MessagingServiceSid"] = msg["messaging_service_sid"]
+                res = send_webhook(self.auth_token, url, params)
+                with self.cond:
+                    msg.setdefault("callbacks", []).append((status, res.status))
+
+    def get_message(self, sid: str) -> dict[str, Any] | None:
+        with self.lock:
+            return next((m for m in self.messages if m["sid"] == sid), None)
+
+    def wait_for_message(self, to: str | None = None, timeout: float = 10.0) -> dict[str, Any]:
+        """Block until a message to ``to`` was sent through the REST API."""
+
+        def found() -> list[dict[str, Any]]:
+            return [m for m in self.messages if to is None or m["to"] == to]
+
+        with self.cond:
+            if not self.cond.wait_for(found, timeout):
+                raise TimeoutError(f"no message to {to} within {timeout}s")
+            return found()[-1]
+
+    def send_sms(self, from_: str, body: str, to: str | None = None) -> list[str]:
+        """An inbound SMS (or WhatsApp with ``whatsapp:`` prefix) to the hotline; returns the
+        bodies of the ``<Message>`` verbs the service answered."""
+        whatsapp = from_.startswith("whatsapp:")
+        to = to or (("whatsapp:" if whatsapp else "") + self.hotline)
+        sid = new_sid("SM")
+        bare_from = from_.removeprefix("whatsapp:")
+        params = {
+            "ToCountry": country_of(to.removeprefix("whatsapp:")),
+            "ToState": "",
+            "SmsMessageSid": sid,
+            "NumMedia": "0",
+            "ToCity": "",
+            "FromZip": "",
+            "SmsSid": sid,
+            "FromState": "",
+            "SmsStatus": "received",
+            "FromCity": "",
+            "Body": body,
+            "FromCountry": country_of(bare_from),
+            "To": to,
+            "ToZip": "",
+            "NumSegments": "1",
+            "MessageSid": sid,
+            "AccountSid": self.account_sid,
+            "From": from_,
+            "ApiVersion": API_VERSION,
+        }
+        if whatsapp:
+            params.update({"ProfileName": "Simulator", "WaId": bare_from.lstrip("+")})
+        res = send_webhook(self.auth_token, self.messaging_url, params)
+        with self.cond:
+            self.inbound_messages.append({**params, "_status": res.status, "_reply": res.body})
+        if not res.ok:
+            raise WebhookError(res.status, res.error or res.body)
+        return message_bodies(res.body)
+
+    # ---------------------------------------------------------------- helpers
+    def wait_idle(self, timeout: float = 5.0) -> None:
+        """Block until every call has ended (handy at the end of a test)."""
+        deadline = time.monotonic() + timeout
+        with self.cond:
+            if not self.cond.wait_for(
+                lambda: all(c.ended for c in self.calls), max(0, deadline - time.monotonic())
+            ):
+                live = [c for c in self.calls if not c.ended]
+                raise TimeoutError(f"calls still running: {live}")
