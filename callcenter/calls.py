@@ -45,8 +45,14 @@ def begin_inbound(session: Session, call_sid: str, from_number: str | None,
     contact = Contact(channel="voice", direction="inbound", external_id=call_sid,
                       status="in-progress", from_number=try_e164(from_number) or from_number,
                       to_number=to_number)
-    session.add(contact)
-    session.flush()
+    try:
+        with session.begin_nested():
+            session.add(contact)
+    except IntegrityError:
+        # A concurrent retry of the same request inserted it first: use theirs.
+        existing = find_call(session, call_sid)
+        assert existing is not None
+        return existing, False
     return contact, True
 
 
@@ -78,6 +84,9 @@ def record_status(session: Session, settings: Settings, params: dict[str, str],
         callback = session.get(Callback, callback_id)
         if callback is not None:
             contact = callbacks.outbound_contact(session, callback, call_sid)
+    if contact is None and params.get("Direction") == "inbound":
+        # Hung up during the greeting: the call is still logged (P1.5, X2).
+        contact, _ = begin_inbound(session, call_sid, params.get("From"), params.get("To"))
     if contact is None:
         return effects
     if params.get("AnsweredBy"):

@@ -61,6 +61,12 @@ class Turn:
         return plain(self.say + prompts)
 
 
+def greeting(content: Content) -> Turn:
+    """What every caller hears first: the same for all, so it needs no database."""
+    return Turn(lang="id", say=content.speech("id", "greeting"),
+                gather=Gather(content.speech("id", "choose_language"), timeout=5))
+
+
 class Ivr:
     """One call's flow over a database session; the caller commits."""
 
@@ -71,14 +77,16 @@ class Ivr:
 
     # -- entry points ---------------------------------------------------------------------
 
+    @staticmethod
+    def initial_state() -> dict[str, Any]:
+        """The state a call is in once the greeting was given (its answer is step 1)."""
+        return {"node": "language", "lang": "id", "attempts": 0, "silences": 0, "told": [],
+                "step": 1}
+
     def start(self, contact: Contact) -> Turn:
         """The call comes in: greeting and language choice."""
-        contact.ivr_state = {"node": "language", "lang": "id", "attempts": 0, "silences": 0,
-                             "told": [], "step": 0}
-        turn = self._turn(contact)
-        turn.say += self._speech(contact, "greeting")
-        return self._ask(contact, turn, "language", self._speech(contact, "choose_language"),
-                         timeout=5)
+        contact.ivr_state = self.initial_state()
+        return greeting(self.content)
 
     def start_callback(self, contact: Contact, ticket: Ticket, customer: Customer) -> Turn:
         """A callback the customer picked up (P2.1): greet by first name, state the ticket,

@@ -11,11 +11,11 @@ import logging
 from collections.abc import Callable
 from typing import Any
 
-from flask import Blueprint, Response, abort, request, url_for
+from flask import Blueprint, Response, abort, current_app, request, url_for
 from twilio.twiml.voice_response import VoiceResponse
 
 from callcenter import agents, callbacks, calls
-from callcenter.ivr import Ivr, Turn
+from callcenter.ivr import Ivr, Turn, greeting
 from callcenter.models import Callback, Contact, Customer, Ticket
 from webhooks.context import content, db, public_url, settings
 from webhooks.twilio_auth import twilio_signed
@@ -107,14 +107,18 @@ def _safely(view: Callable[..., Response]) -> Callable[..., Response]:
 @twilio_signed
 @_safely
 def incoming() -> Response:
-    """A call comes in on the hotline: open its contact (once per CallSid) and greet."""
-    session = db()
-    contact, created = calls.begin_inbound(
-        session, _call_sid(), request.form.get("From"), request.form.get("To"))
-    if not created and contact.last_response:
-        return _twiml(contact.last_response)  # Twilio retried the same request
-    turn = Ivr(session, settings(), content()).start(contact)
-    return _respond(contact, turn)
+    """A call comes in on the hotline: greet and offer the language.
+
+    The greeting is the same for every caller, so this hot path (call arrival spikes) reads
+    and writes nothing: the contact is opened by the caller's first answer, or by the status
+    callback if they hang up during the greeting. A Twilio retry gets the same answer.
+    """
+    _call_sid()
+    xml = current_app.config.get("GREETING_TWIML")
+    if xml is None:
+        xml = str(render(greeting(content()), content(), _urls(1)))
+        current_app.config["GREETING_TWIML"] = xml
+    return _twiml(xml)
 
 
 @bp.post("/step")
@@ -123,9 +127,14 @@ def incoming() -> Response:
 def step() -> Response:
     """The caller answered a Gather (or stayed silent)."""
     session = db()
-    contact = calls.find_call(session, _call_sid())
+    call_sid = _call_sid()
+    contact = calls.find_call(session, call_sid)
     if contact is None:
-        raise LookupError("step for an unknown call")
+        if request.args.get("s", type=int) != 1:
+            raise LookupError("step for an unknown call")
+        contact, _ = calls.begin_inbound(
+            session, call_sid, request.form.get("From"), request.form.get("To"))
+        contact.ivr_state = Ivr.initial_state()
     expected = int(contact.ivr_state.get("step", 0))
     if request.args.get("s", type=int) != expected and contact.last_response:
         return _twiml(contact.last_response)  # a retry or a stale action: same answer again

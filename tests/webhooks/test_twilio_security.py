@@ -70,11 +70,26 @@ def test_behind_a_proxy_the_public_url_is_what_is_signed(settings, session):
 
 
 def test_twilio_retry_of_incoming_call_has_one_effect(client, session):
-    params = incoming_params(new_call_sid())
-    first = signed_post(client, "/twilio/voice/incoming", params)
-    second = signed_post(client, "/twilio/voice/incoming", params)
+    sid = new_call_sid()
+    first = signed_post(client, "/twilio/voice/incoming", incoming_params(sid))
+    second = signed_post(client, "/twilio/voice/incoming", incoming_params(sid))
     assert first.get_data() == second.get_data()
+    answer = {**incoming_params(sid), "CallStatus": "in-progress", "Digits": "1"}
+    for _ in range(2):
+        signed_post(client, "/twilio/voice/step?s=1", answer)
     assert _contacts(session) == 1
+
+
+def test_caller_hanging_up_during_the_greeting_is_still_logged(client, session):
+    """P1.5/X2: the greeting writes nothing, the status callback logs the call."""
+    sid = new_call_sid()
+    signed_post(client, "/twilio/voice/incoming", incoming_params(sid))
+    status = {**incoming_params(sid), "CallStatus": "completed", "CallDuration": "3",
+              "SequenceNumber": "0"}
+    assert signed_post(client, "/twilio/voice/status", status).status_code == 204
+    contact = session.scalars(select(Contact)).one()
+    assert contact.external_id == sid and contact.ticket_id is not None
+    assert contact.duration_s == 3
 
 
 def test_retried_gather_answer_replays_instead_of_advancing(client, session):
@@ -120,7 +135,8 @@ def test_malformed_call_sid_is_a_clear_400(client, session, call_sid):
 def test_internal_error_apologises_and_queues_for_an_agent(settings, session, tmp_path):
     broken = replace(settings, database_url=f"sqlite:///{tmp_path / 'no-tables.sqlite3'}")
     client = create_app(broken).test_client()
-    response = signed_post(client, "/twilio/voice/incoming", incoming_params(new_call_sid()))
+    params = {**incoming_params(new_call_sid()), "Digits": "1"}
+    response = signed_post(client, "/twilio/voice/step?s=1", params)
     assert response.status_code == 200
     body = response.get_data(as_text=True)
     assert "Mohon maaf" in body
@@ -129,6 +145,6 @@ def test_internal_error_apologises_and_queues_for_an_agent(settings, session, tm
 
 def test_unknown_call_at_a_later_step_gets_a_polite_answer(client, session):
     params = {**incoming_params(new_call_sid()), "Digits": "1"}
-    response = signed_post(client, "/twilio/voice/step?s=1", params)
+    response = signed_post(client, "/twilio/voice/step?s=4", params)
     assert response.status_code == 200
     assert "Mohon maaf" in response.get_data(as_text=True)
