@@ -14,6 +14,7 @@ from datetime import datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import and_, exists, func, select, update
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from callcenter.calendar import next_calling_time
@@ -176,12 +177,21 @@ def outbound_contact(session: Session, callback: Callback, call_sid: str) -> Con
     contact = session.scalars(
         select(Contact).where(Contact.channel == "voice", Contact.external_id == call_sid)
     ).first()
-    if contact is None:
-        contact = Contact(channel="voice", direction="outbound", kind="callback",
-                          external_id=call_sid, status="queued", to_number=callback.phone,
-                          ticket_id=callback.ticket_id, callback_id=callback.id)
-        session.add(contact)
-        session.flush()
+    if contact is not None:
+        return contact
+    contact = Contact(channel="voice", direction="outbound", kind="callback",
+                      external_id=call_sid, status="queued", to_number=callback.phone,
+                      ticket_id=callback.ticket_id, callback_id=callback.id)
+    try:
+        with session.begin_nested():
+            session.add(contact)
+    except IntegrityError:
+        # The worker and the first status callback raced to record the same call leg.
+        existing = session.scalars(
+            select(Contact).where(Contact.channel == "voice", Contact.external_id == call_sid)
+        ).first()
+        assert existing is not None
+        return existing
     return contact
 
 

@@ -7,6 +7,7 @@ Errors use Twilio's JSON shape (``code``, ``message``, ``more_info``, ``status``
 from __future__ import annotations
 
 import re
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from flask import Flask, Response, jsonify, request
@@ -49,6 +50,14 @@ def valid_number(value: str | None, *, allow_client: bool = False) -> bool:
     if allow_client and (value.startswith("client:") or value.startswith("sip:")):
         return True
     return bool(E164.match(value.removeprefix("whatsapp:")))
+
+
+def _iso(value: str | None) -> datetime | None:
+    """Twilio's date filters: ISO 8601 (``2026-11-25T03:00:00Z``) or a plain date."""
+    if not value:
+        return None
+    parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
 
 
 def create_app(sim: Simulator) -> Flask:
@@ -149,7 +158,33 @@ def create_app(sim: Simulator) -> Flask:
         )
         data = call.to_json()
         data["status"] = "queued"
+        gate = sim.call_response_gate
+        if gate is not None:
+            # Fault tests: Twilio has accepted and placed the call, but the response is slow
+            # to reach the client (the client may die meanwhile).
+            gate.wait(timeout=30)
         return jsonify(data), 201
+
+    @app.get(prefix + "/Calls.json")
+    def list_calls(account_sid: str) -> Any:
+        """Twilio's call list with its common filters (To, From, Status, StartTime>/<)."""
+        args = request.args
+        after = _iso(args.get("StartTime>"))
+        before = _iso(args.get("StartTime<"))
+        page_size = min(int(args.get("PageSize") or 50), 1000)
+        found = []
+        for call in sim.find_calls(to=args.get("To"), from_=args.get("From")):
+            if args.get("Status") and call.status != args["Status"]:
+                continue
+            started = call.start_time or call.date_created
+            if (after and started < after) or (before and started > before):
+                continue
+            found.append(call.to_json())
+        found = sorted(found, key=lambda c: c["date_created"], reverse=True)[:page_size]
+        uri = request.full_path.rstrip("?")
+        return jsonify({"calls": found, "start": 0, "end": max(len(found) - 1, 0), "page": 0,
+                        "page_size": page_size, "uri": uri, "first_page_uri": uri,
+                        "next_page_uri": None, "previous_page_uri": None})
 
     @app.get(prefix + "/Calls/<sid>.json")
     def fetch_call(account_sid: str, sid: str) -> Any:

@@ -93,6 +93,7 @@ class Simulator:
         self.outcomes: dict[str, str] = {}
         self.rest_requests: list[dict[str, Any]] = []
         self._faults: list[tuple[int, int | None]] = []
+        self.call_response_gate: threading.Event | None = None
         self._server: BaseWSGIServer | None = None
         self._thread: threading.Thread | None = None
         self._bg: list[threading.Thread] = []
@@ -244,6 +245,17 @@ class Simulator:
         """Answer the next ``n`` REST requests with ``status`` and Twilio's error JSON."""
         with self.lock:
             self._faults.extend([(status, code)] * n)
+
+    def hold_call_responses(self) -> threading.Event:
+        """Place outbound calls at once but hold the HTTP answer until the event is set."""
+        gate = threading.Event()
+        self.call_response_gate = gate
+        return gate
+
+    def release_call_responses(self) -> None:
+        gate, self.call_response_gate = self.call_response_gate, None
+        if gate is not None:
+            gate.set()
 
     def take_fault(self) -> tuple[int, int | None] | None:
         with self.lock:

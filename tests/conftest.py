@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 import tempfile
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -21,7 +22,11 @@ from callcenter.config import DEV_ACCOUNT_SID, DEV_AUTH_TOKEN, Settings
 from callcenter.db import dispose_all, session_factory
 from callcenter.migrate import upgrade
 from callcenter.models import Base
+from simulator import SimCall, Simulator
 from tests.support import services
+from tests.support.live import LiveServer
+from webhooks.app import create_app
+from workers.queues import queue, queue_names, redis_connection
 
 API_TOKEN = "test-api-token"
 HOTLINE = "+622150001234"
@@ -101,11 +106,39 @@ def session(settings: Settings, redis_conn: Redis) -> Iterator[Session]:
     db.close()
 
 
-def run_jobs(settings: Settings) -> None:
-    """Work every queued job now, in this process (a real RQ worker, burst mode)."""
-    from workers.queues import queue, queue_names, redis_connection
+@dataclass
+class Hotline:
+    """The service on a real port and the local Twilio simulator calling it."""
 
-    conn = redis_connection(settings)
-    worker = SimpleWorker([queue(settings, n.removeprefix(settings.queue_prefix))
-                           for n in queue_names(settings)], connection=conn)
-    worker.work(burst=True)
+    sim: Simulator
+    live: LiveServer
+    settings: Settings
+
+    def call(self, caller: str | None) -> SimCall:
+        return self.sim.incoming_call(from_=caller)
+
+    def run_jobs(self) -> None:
+        """A real RQ worker, burst mode, with its scheduler (due scheduled jobs run too)."""
+        names = [n.removeprefix(self.settings.queue_prefix) for n in queue_names(self.settings)]
+        worker = SimpleWorker([queue(self.settings, n) for n in names],
+                              connection=redis_connection(self.settings))
+        worker.work(burst=True, with_scheduler=True)
+
+
+@pytest.fixture
+def hotline(env: dict[str, str], session: Session,
+            monkeypatch: pytest.MonkeyPatch) -> Iterator[Hotline]:
+    live = LiveServer()
+    sim = Simulator(account_sid=DEV_ACCOUNT_SID, auth_token=DEV_AUTH_TOKEN,
+                    service_url=live.url, hotline=HOTLINE)
+    sim.start()
+    monkeypatch.setenv("TWILIO_API_URL", sim.api_url)
+    monkeypatch.setenv("PUBLIC_BASE_URL", live.url)
+    settings = Settings.from_env()
+    live.app = create_app(settings)
+    live.start()
+    try:
+        yield Hotline(sim, live, settings)
+    finally:
+        sim.stop()
+        live.stop()

@@ -111,14 +111,17 @@ def reconcile(base_url: str, current: Settings | None = None) -> dict[str, int]:
                 counts["scheduled"] += 1
         client = rest_client(current)
         for callback in callbacks.stuck_dialing(session):
-            counts[_settle_stuck(session, current, client, callback, base_url)] += 1
-            session.commit()
+            outcome, reschedule = _settle_stuck(session, current, client, callback)
+            session.commit()  # commit, then enqueue
+            if reschedule:
+                schedule_callback_job(current, callback, base_url)
+            counts[outcome] += 1
     return counts
 
 
-def _settle_stuck(session: Session, current: Settings, client: Client, callback: Callback,
-                  base_url: str) -> str:
-    """Ask Twilio what became of a call we never heard the end of."""
+def _settle_stuck(session: Session, current: Settings, client: Client,
+                  callback: Callback) -> tuple[str, bool]:
+    """Ask Twilio what became of a call we never heard the end of; (outcome, reschedule)."""
     sid = callback.call_sid
     if sid is None and callback.dialing_since is not None:
         found = client.calls.list(to=callback.phone, start_time_after=callback.dialing_since,
@@ -126,14 +129,11 @@ def _settle_stuck(session: Session, current: Settings, client: Client, callback:
         sid = found[0].sid if found else None
     if sid is None:
         callbacks.unclaim(callback, utcnow(), "no call was placed; dialling again")
-        schedule_callback_job(current, callback, base_url)
-        return "released"
+        return "released", True
     call = client.calls(sid).fetch()
     if call.status in ("queued", "ringing", "in-progress"):
         callback.call_sid = sid
-        return "settled"
+        return "settled", False
     callbacks.outbound_contact(session, callback, sid)
     when = callbacks.settle(session, current, callback, sid, call.status, call.answered_by)
-    if when is not None:
-        schedule_callback_job(current, callback, base_url)
-    return "settled"
+    return "settled", when is not None

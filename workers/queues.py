@@ -11,9 +11,11 @@ import threading
 from redis import Redis
 from rq import Queue, Retry
 from rq.exceptions import DuplicateJobError
+from rq.job import Job
+from rq.registry import ScheduledJobRegistry
 
 from callcenter.config import Settings
-from callcenter.models import Callback
+from callcenter.models import Callback, utcnow
 
 URGENT = "urgent"  # routing callers to agents: seconds matter
 DEFAULT = "default"  # SMS and other deliveries
@@ -63,15 +65,35 @@ def callback_job_id(callback: Callback) -> str:
 
 
 def schedule_callback_job(settings: Settings, callback: Callback, base_url: str) -> bool:
-    """Schedule the dial at the callback's due time (RQ's scheduler); False if it exists."""
+    """Queue the dial at the callback's due time (RQ's scheduler); False if it exists."""
     from workers.callbacks import place_callback
 
     q = queue(settings, URGENT)
     job = q.create_job(place_callback, args=(callback.id, base_url),
                        job_id=callback_job_id(callback), timeout=120, result_ttl=3600,
                        failure_ttl=7 * 86400)
+    overdue = callback.due_at <= utcnow()
     try:
-        q.schedule_job(job, callback.due_at, unique=True)
+        if overdue:
+            # Due now: straight onto the queue, not via the scheduler (whose lock may be held
+            # by a worker that died; RQ lets it expire only after ~61 s).
+            q.enqueue_job(job, unique=True)
+        else:
+            q.schedule_job(job, callback.due_at, unique=True)
     except DuplicateJobError:
+        return overdue and _promote_overdue(q, job.id)
+    return True
+
+
+def _promote_overdue(q: Queue, job_id: str) -> bool:
+    """An overdue job still waiting in the scheduled registry goes to the queue now.
+
+    Should the scheduler move it at the same moment, the job runs twice and the second run
+    finds the callback already claimed: the database, not Redis, decides who dials.
+    """
+    registry = ScheduledJobRegistry(queue=q)
+    if job_id not in registry:
         return False
+    registry.remove(job_id)
+    q.enqueue_job(Job.fetch(job_id, connection=q.connection))
     return True

@@ -194,3 +194,37 @@ def test_inbound_sms(service: Service, sim: Simulator) -> None:
     with pytest.raises(WebhookError) as exc:
         sim.send_sms(from_=CUSTOMER, body="x")
     assert exc.value.status == 403
+
+
+def test_call_list_filters_by_number_and_start_time(service: Service, sim: Simulator) -> None:
+    from datetime import UTC, datetime, timedelta
+
+    client = rest_client(ACCOUNT_SID, TOKEN, sim.api_url)
+    sim.set_outcome("+6281200000001", "busy")
+    sim.set_outcome("+6281200000002", "busy")
+    before = datetime.now(UTC) - timedelta(seconds=1)
+    first = client.calls.create(to="+6281200000001", from_=HOTLINE, url=f"{service.url}/x")
+    client.calls.create(to="+6281200000002", from_=HOTLINE, url=f"{service.url}/x")
+    found = client.calls.list(to="+6281200000001", start_time_after=before)
+    assert [c.sid for c in found] == [first.sid]
+    later = datetime.now(UTC) + timedelta(hours=1)
+    assert client.calls.list(to="+6281200000001", start_time_after=later) == []
+
+
+def test_held_response_places_the_call_before_the_client_hears_back(
+    service: Service, sim: Simulator
+) -> None:
+    import threading
+
+    client = rest_client(ACCOUNT_SID, TOKEN, sim.api_url)
+    sim.set_outcome(CUSTOMER, "busy")
+    sim.hold_call_responses()
+    answers: list[str] = []
+    worker = threading.Thread(target=lambda: answers.append(client.calls.create(
+        to=CUSTOMER, from_=HOTLINE, url=f"{service.url}/x").sid))
+    worker.start()
+    placed = sim.wait_for_call(to=CUSTOMER)
+    assert answers == []  # Twilio placed it; the client has not heard yet
+    sim.release_call_responses()
+    worker.join(5)
+    assert answers == [placed.sid]

@@ -1,0 +1,196 @@
+"""Exactly one call per callback, whatever fails in between (issue 3, "nothing lost").
+
+Real Redis, real RQ workers (in-process and in killed subprocesses), the simulator as Twilio.
+The clock is moved to a Wednesday morning in Jakarta so the calling window is open.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from datetime import UTC, datetime, timedelta
+from zoneinfo import ZoneInfo
+
+import psutil
+import pytest
+import time_machine
+from sqlalchemy import select
+
+from callcenter import callbacks, tickets
+from callcenter.config import PROJECT_ROOT
+from callcenter.models import Callback
+from tests.factories import BUDI_PHONE, make_customer
+from tests.support.twilio_client import sign
+from tests.support.waiting import eventually
+from workers.callbacks import place_callback, reconcile
+from workers.queues import URGENT, queue, redis_connection, schedule_callback_job
+
+WEDNESDAY_MORNING = datetime(2026, 11, 25, 10, 0, tzinfo=ZoneInfo("Asia/Jakarta"))
+
+
+@pytest.fixture
+def clock():
+    with time_machine.travel(WEDNESDAY_MORNING, tick=True) as traveller:
+        yield traveller
+
+
+def _owe(session, hotline, delay: timedelta = timedelta(0)) -> Callback:
+    customer = make_customer(session)
+    ticket = tickets.open_ticket(session, channel="voice", customer_id=customer.id)
+    callback, _ = callbacks.request_callback(
+        session, hotline.settings, ticket, reason="dropped_call",
+        earliest=datetime.now(UTC) + delay)
+    session.commit()
+    return callback
+
+
+def _calls_to_budi(hotline) -> list:
+    return hotline.sim.find_calls(to=BUDI_PHONE, direction="outbound-api")
+
+
+def _reload(session, callback: Callback) -> Callback:
+    session.expire_all()
+    return session.get(Callback, callback.id)
+
+
+def _spawn_worker(*extra: str) -> subprocess.Popen[bytes]:
+    return subprocess.Popen(
+        [sys.executable, "-m", "tests.support.worker_process",
+         datetime.now(UTC).isoformat(), *extra],
+        cwd=PROJECT_ROOT, env=dict(os.environ), start_new_session=True,
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+
+def _kill(process: subprocess.Popen[bytes]) -> None:
+    """SIGKILL the worker and its work horse, as a lost machine would.
+
+    RQ forks a horse per job into its own process group, so killing the group is not enough.
+    """
+    parent = psutil.Process(process.pid)
+    for child in parent.children(recursive=True):
+        child.kill()
+    parent.kill()
+    process.wait(timeout=10)
+
+
+def test_worker_killed_after_twilio_accepted_never_dials_again(hotline, session, clock):
+    hotline.sim.set_outcome(BUDI_PHONE, "busy")
+    callback = _owe(session, hotline)
+    schedule_callback_job(hotline.settings, callback, hotline.live.url)
+    hotline.sim.hold_call_responses()
+    worker = _spawn_worker()
+    try:
+        hotline.sim.wait_for_call(to=BUDI_PHONE, timeout=20)  # Twilio has the call...
+    finally:
+        _kill(worker)  # ...and the worker dies before it hears back
+    hotline.sim.release_call_responses()
+    # The status callback names the callback: it adopts the Call SID and settles it.
+    settled = eventually(lambda: _reload(session, callback).last_error == "busy"
+                         and _reload(session, callback))
+    assert settled.status == "scheduled" and settled.attempts == 1
+    hotline.run_jobs()
+    reconcile(hotline.live.url, hotline.settings)
+    assert len(_calls_to_budi(hotline)) == 1  # the first attempt was never repeated
+    clock.shift(timedelta(minutes=settings_retry(hotline) + 1))
+    reconcile(hotline.live.url, hotline.settings)
+    hotline.run_jobs()
+    assert len(_calls_to_budi(hotline)) == 2  # only the ladder's next attempt followed
+    assert _reload(session, callback).attempts == 2
+
+
+def settings_retry(hotline) -> int:
+    return hotline.settings.callback_retry_minutes[0]
+
+
+def test_worker_killed_before_dialling_is_redialled_exactly_once(hotline, session, clock,
+                                                                 redis_conn):
+    callback = _owe(session, hotline)
+    schedule_callback_job(hotline.settings, callback, hotline.live.url)
+    # Hold the dial pacing key so the worker stops after claiming, before calling Twilio.
+    redis_connection(hotline.settings).set("callcenter:dial-pace", "1", px=60_000)
+    worker = _spawn_worker()
+    try:
+        eventually(lambda: _reload(session, callback).status == "dialing", timeout=20)
+    finally:
+        _kill(worker)
+    redis_connection(hotline.settings).delete("callcenter:dial-pace")
+    assert _calls_to_budi(hotline) == []
+    reconcile(hotline.live.url, hotline.settings)
+    assert _reload(session, callback).status == "dialing"  # too early to call it lost
+    clock.shift(timedelta(minutes=16))
+    counts = reconcile(hotline.live.url, hotline.settings)
+    assert counts["released"] == 1
+    hotline.run_jobs()
+    hotline.run_jobs()
+    assert len(_calls_to_budi(hotline)) == 1
+    assert _reload(session, callback).attempts == 1
+
+
+def test_redis_flushed_before_the_due_time_loses_nothing(hotline, session, clock, redis_conn):
+    hotline.sim.set_outcome(BUDI_PHONE, "busy")
+    callback = _owe(session, hotline, delay=timedelta(minutes=1))
+    schedule_callback_job(hotline.settings, callback, hotline.live.url)
+    redis_conn.flushdb()  # Redis restarted empty
+    clock.shift(timedelta(minutes=2))
+    hotline.run_jobs()
+    assert _calls_to_budi(hotline) == []  # the job was lost with Redis...
+    assert reconcile(hotline.live.url, hotline.settings)["scheduled"] == 1  # ...not the row
+    assert reconcile(hotline.live.url, hotline.settings)["scheduled"] == 0  # idempotent
+    hotline.run_jobs()
+    eventually(lambda: len(_calls_to_budi(hotline)) == 1)
+    hotline.run_jobs()
+    assert len(_calls_to_budi(hotline)) == 1
+
+
+def test_twilio_500_then_201_places_exactly_one_call(hotline, session, clock):
+    hotline.sim.set_outcome(BUDI_PHONE, "busy")
+    callback = _owe(session, hotline)
+    schedule_callback_job(hotline.settings, callback, hotline.live.url)
+    hotline.sim.fail_next(1, status=500)
+    hotline.run_jobs()
+    retry = _reload(session, callback)
+    assert retry.status == "scheduled" and retry.attempts == 0 and "500" in retry.last_error
+    assert _calls_to_budi(hotline) == []
+    clock.shift(timedelta(seconds=10))
+    hotline.run_jobs()
+    assert len(_calls_to_budi(hotline)) == 1
+    placed = eventually(lambda: _reload(session, callback).last_error == "busy"
+                        and _reload(session, callback))
+    assert placed.attempts == 1 and placed.api_errors == 0
+
+
+def test_two_jobs_for_one_callback_in_two_workers_dial_once(hotline, session, clock):
+    hotline.sim.set_outcome(BUDI_PHONE, "busy")
+    callback = _owe(session, hotline)
+    for _ in range(2):  # a duplicate job, as after a reconciler race
+        queue(hotline.settings, URGENT).enqueue(place_callback, callback.id, hotline.live.url)
+    workers = [_spawn_worker("--burst") for _ in range(2)]
+    for worker in workers:
+        assert worker.wait(timeout=60) == 0
+    assert len(_calls_to_budi(hotline)) == 1
+
+
+def test_duplicated_and_out_of_order_status_callbacks_settle_once(hotline, session, clock):
+    hotline.sim.set_outcome(BUDI_PHONE, "busy")
+    callback = _owe(session, hotline)
+    schedule_callback_job(hotline.settings, callback, hotline.live.url)
+    hotline.run_jobs()
+    call = _calls_to_budi(hotline)[0]
+    call.wait_ended()
+    eventually(lambda: _reload(session, callback).status == "scheduled")
+    client = hotline.live.app.test_client()
+    path = f"/twilio/voice/status?cb={callback.id}"
+    base = {"AccountSid": hotline.settings.twilio_account_sid, "CallSid": call.sid,
+            "Direction": "outbound-api", "To": BUDI_PHONE, "From": "+622150001234"}
+    replays = [{**base, "CallStatus": "busy", "SequenceNumber": "1"},  # duplicate
+               {**base, "CallStatus": "ringing", "SequenceNumber": "0"},  # late
+               {**base, "CallStatus": "completed", "SequenceNumber": "5"}]  # stray
+    for params in replays:
+        response = client.post(path, data=params, headers={
+            "X-Twilio-Signature": sign(hotline.live.url + path, params)})
+        assert response.status_code == 204
+    after = _reload(session, callback)
+    assert (after.status, after.attempts, after.last_error) == ("scheduled", 1, "busy")
+    rows = session.scalars(select(Callback)).all()
+    assert len(rows) == 1 and len(_calls_to_budi(hotline)) == 1
