@@ -5,17 +5,18 @@ from __future__ import annotations
 import hashlib
 import hmac
 import logging
+from datetime import datetime
 
 from flask import Blueprint, Response, abort, g, jsonify, request
 from sqlalchemy import select, text
 
-from callcenter import audit
+from callcenter import audit, callbacks
 from callcenter.models import Customer, Ticket
 from callcenter.phones import try_e164
-from callcenter.serialize import ticket_json
+from callcenter.serialize import callback_json, ticket_json
 from callcenter.ticket_numbers import is_well_formed
-from webhooks.context import db, settings
-from workers.queues import redis_connection
+from webhooks.context import db, public_url, settings
+from workers.queues import redis_connection, schedule_callback_job
 
 bp = Blueprint("api", __name__, url_prefix="/api")
 log = logging.getLogger(__name__)
@@ -62,6 +63,42 @@ def ticket(number: str) -> Response:
     body = ticket_json(found, settings().timezone)
     session.commit()
     return jsonify(body)
+
+
+@bp.post("/tickets/<number>/callbacks")
+def schedule_callback(number: str) -> tuple[Response, int]:
+    """P2.2a: an agent owes the customer a fuller explanation by phone.
+
+    ``{"due_at": ISO 8601 (optional)}``; the time moves into the customer's calling window.
+    A second request while one is pending returns that one (200) instead of doubling it.
+    """
+    session = db()
+    found = session.scalars(select(Ticket).where(Ticket.number == number)).first() if (
+        is_well_formed(number)) else None
+    if found is None:
+        abort(404)
+    body = request.get_json(silent=True) or {}
+    earliest = None
+    if body.get("due_at"):
+        try:
+            earliest = datetime.fromisoformat(str(body["due_at"]))
+        except ValueError:
+            abort(400, "due_at must be an ISO 8601 date-time with an offset")
+        if earliest.tzinfo is None:
+            abort(400, "due_at must carry a UTC offset")
+    callback, created = callbacks.request_callback(
+        session, settings(), found, reason="more_explanation", earliest=earliest)
+    if callback is None:
+        abort(409, "the ticket has no verified customer to call back")
+    audit.record(session, g.actor, "schedule_callback", f"ticket:{number}",
+                 f"callback:{callback.id} due {callback.due_at.isoformat()}")
+    session.commit()
+    if created:
+        try:
+            schedule_callback_job(settings(), callback, public_url(""))
+        except Exception:  # the row is the promise; the reconciler enqueues it
+            log.exception("could not queue callback %s now", callback.id)
+    return jsonify(callback_json(callback, settings().timezone)), 201 if created else 200
 
 
 @bp.get("/tickets")

@@ -217,3 +217,21 @@ def test_forged_simulator_token_is_refused_and_nothing_is_recorded(hotline, sess
     assert [e for e in call.events if e.get("type") == "error"]
     session.expire_all()
     assert session.scalars(select(Contact)).all() == []
+
+
+def test_a_whole_call_logs_no_personal_data(hotline, session, caplog):
+    """Privacy: no phone number, Order ID or name in any log record of a call and its jobs."""
+    import logging
+
+    caplog.set_level(logging.DEBUG)
+    make_customer(session)
+    call = hotline.call(BUDI_PHONE)
+    _verify(call)
+    call.press("6")  # the SMS job runs too
+    call.wait_for_prompt()
+    hotline.run_jobs()
+    _closing(call, "2")
+    logged = "\n".join(record.getMessage() for record in caplog.records)
+    assert logged  # the run did log (requests, jobs)
+    for secret in (BUDI_PHONE, BUDI_PHONE[1:], "081234567890", BUDI_ORDER, "Budi Santoso"):
+        assert secret not in logged

@@ -100,3 +100,30 @@ def test_search_by_phone_in_any_form_and_order_id(client, ticket):
     assert none == {"tickets": []}
     bad = client.get("/api/tickets?phone=12", headers=AUTH)
     assert bad.status_code == 400
+
+
+def test_agent_schedules_a_callback_into_the_customers_window(client, session, ticket):
+    """P2.2a from a ticket: a Sunday request lands on Monday 08:00 Jakarta time."""
+    response = client.post(f"/api/tickets/{ticket.number}/callbacks", headers=AUTH,
+                           json={"due_at": "2026-11-29T10:00:00+07:00"})
+    assert response.status_code == 201
+    body = response.get_json()
+    assert body["reason"] == "more_explanation" and body["status"] == "scheduled"
+    assert body["due_at"] == "2026-11-30T08:00:00+07:00"
+    again = client.post(f"/api/tickets/{ticket.number}/callbacks", headers=AUTH, json={})
+    assert again.status_code == 200 and again.get_json() == body
+    entries = session.scalars(select(AuditEntry)).all()
+    assert [e.action for e in entries] == ["schedule_callback", "schedule_callback"]
+
+
+@pytest.mark.parametrize("payload", [{"due_at": "tomorrow"}, {"due_at": "2026-11-29T10:00:00"}])
+def test_callback_request_with_a_bad_time_is_a_clear_400(client, ticket, payload):
+    response = client.post(f"/api/tickets/{ticket.number}/callbacks", headers=AUTH,
+                           json=payload)
+    assert response.status_code == 400 and "due_at" in response.get_json()["message"]
+
+
+def test_callback_needs_a_token_and_a_known_ticket(client, ticket):
+    assert client.post(f"/api/tickets/{ticket.number}/callbacks", json={}).status_code == 401
+    assert client.post("/api/tickets/1234567890/callbacks", headers=AUTH,
+                       json={}).status_code == 404
