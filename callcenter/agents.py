@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import uuid
 
-from sqlalchemy import func, select, update
+from sqlalchemy import func, or_, select, update
 from sqlalchemy.orm import Session
 
 from callcenter.models import Agent, Contact, Customer, Ticket, utcnow
@@ -51,6 +51,33 @@ def callers_waiting(session: Session) -> int:
     return session.scalar(
         select(func.count()).select_from(Contact).where(Contact.queue_state == "waiting")
     ) or 0
+
+
+def queue_found_empty(session: Session, agent_sid: str) -> int:
+    """An agent dialled the queue and Twilio had nobody in it.
+
+    Callers we still count as waiting since before that agent was rung are not there (their
+    status callback was lost): stop counting them, or each would ring agents forever.
+    """
+    leg = session.scalars(select(Contact).where(
+        Contact.channel == "voice", Contact.external_id == agent_sid)).first()
+    if leg is None:
+        return 0
+    result = session.execute(
+        update(Contact)
+        .where(Contact.queue_state == "waiting",
+               or_(Contact.queued_at.is_(None), Contact.queued_at < leg.started_at))
+        .values(queue_state="abandoned")
+    )
+    return result.rowcount or 0  # type: ignore[attr-defined]
+
+
+def missed_by_agent(session: Session, agent_id: int) -> None:
+    """An agent who does not pick up is set unavailable, so callers are not offered to an
+    empty desk again and again (a supervisor or the agent sets them back)."""
+    agent = session.get(Agent, agent_id)
+    if agent is not None:
+        agent.available = False
 
 
 def agents_ringing(session: Session) -> int:

@@ -103,6 +103,8 @@ def record_status(session: Session, settings: Settings, params: dict[str, str],
     if contact.kind == "agent_leg":
         if contact.agent_id is not None:
             agents.release_agent(session, contact.agent_id, call_sid)
+            if status in ("no-answer", "busy", "failed"):
+                agents.missed_by_agent(session, contact.agent_id)
         if contact.queue_state == "ringing":
             contact.queue_state = "missed"
         elif contact.queue_state == "talking":

@@ -86,24 +86,15 @@ def _format(template: str, fields: dict[str, Any]) -> str:
 
 
 def render(template: str, fields: dict[str, Any]) -> list[Speech]:
-    """Split ``template`` so digit fields become their own spelled-out segments."""
-    segments: list[Speech] = []
-    position = 0
-    for match in _FIELD.finditer(template):
-        name = match.group(1)
-        if name not in DIGIT_FIELDS:
-            continue
-        before = _format(template[position : match.start()], fields)
-        if before.strip():
-            segments.append(Speech(before.strip()))
-        if name not in fields:
+    """One stretch of speech; digit fields (ticket, VA) are spaced so they are read one by one.
+
+    Spaced digits work with every text-to-speech voice, where SSML ``say-as`` does not.
+    """
+    spoken = {k: (" ".join(str(v)) if k in DIGIT_FIELDS else v) for k, v in fields.items()}
+    for name in _FIELD.findall(template):
+        if name in DIGIT_FIELDS and name not in fields:
             raise ContentError(f"unknown placeholder {name!r} in {template!r}")
-        segments.append(Speech(str(fields[name]), digits=True))
-        position = match.end()
-    rest = _format(template[position:], fields)
-    if rest.strip():
-        segments.append(Speech(rest.strip()))
-    return segments
+    return [Speech(_format(template, spoken))]
 
 
 def plain(segments: list[Speech]) -> str:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import shlex
+import signal
 import sys
 from pathlib import Path
 
@@ -53,14 +54,24 @@ def run_dev(port: int = 5000, simulator_port: int = 8081) -> None:
                       f"--url {shlex.quote(env['REDIS_URL'])} urgent default",
             "scheduler": f"{python} -m manage.cli scheduler",
             "twilio": f"{python} -m simulator serve --port {simulator_port} "
-                      f"--service-url {web_url} --auto-agent-hangup-after 8",
+                      f"--service-url {web_url} --auto-agent-hangup-after 8 "
+                      f"--account-sid {shlex.quote(settings.twilio_account_sid)} "
+                      f"--auth-token {shlex.quote(settings.twilio_auth_token)} "
+                      f"--hotline {shlex.quote(settings.twilio_phone_number)}",
         }
         for name, cmd in processes.items():
             manager.add_process(name, cmd, env=env, cwd=str(PROJECT_ROOT))
         click.echo(f"\nHotline webhooks on {web_url}; local Twilio on {simulator_url}.\n"
                    "In another terminal:  .venv/bin/callcenter call --from 0812-3456-7890\n"
                    "(Order ID 20261001, Budi Santoso). Ctrl-C stops everything.\n")
-        manager.loop()
+        # A closed terminal sends SIGHUP, which honcho does not handle: stop everything then
+        # too, rather than leave gunicorn, the worker and Redis running orphaned.
+        signal.signal(signal.SIGHUP, lambda *_: manager.terminate())
+        try:
+            manager.loop()
+        except BaseException:
+            manager.kill()  # e.g. a broken stdout pipe: never leave the children orphaned
+            raise
         code = manager.returncode or 0
     finally:
         if embedded is not None:

@@ -221,6 +221,11 @@ def agent_whisper() -> Response:
 @twilio_signed
 @_safely
 def agent_done() -> Response:
+    """The agent's Dial ended; with nobody dequeued, our waiting count was stale."""
+    if request.form.get("DialCallStatus", "completed") != "completed":
+        session = db()
+        agents.queue_found_empty(session, _call_sid())
+        session.commit()
     response = VoiceResponse()
     response.hangup()
     return _twiml(response)

@@ -6,7 +6,7 @@ import logging
 import signal
 import time
 
-from callcenter import callbacks
+from callcenter import agents, callbacks
 from callcenter.config import Settings
 from workers.callbacks import reconcile
 from workers.queues import enqueue_dispatch_agents, schedule_callback_job
@@ -31,7 +31,10 @@ def sweep_no_response(settings: Settings) -> int:
 
 def sweep_once(settings: Settings) -> None:
     """Route waiting callers, recreate lost callback jobs, find silent customers."""
-    enqueue_dispatch_agents(settings, base_url(settings))
+    with job_session(settings) as session:
+        waiting = agents.callers_waiting(session)
+    if waiting:
+        enqueue_dispatch_agents(settings, base_url(settings))
     reconcile(base_url(settings), settings)
     sweep_no_response(settings)
 

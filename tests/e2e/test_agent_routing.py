@@ -10,6 +10,7 @@ from callcenter.models import Agent, Callback, Contact, Ticket
 from tests.e2e.test_inbound_hotline import _closing, _verify
 from tests.factories import BUDI_ORDER, BUDI_PHONE, make_customer
 from tests.support.waiting import eventually
+from workers.queues import enqueue_dispatch_agents
 
 AGENT_PHONE = "+628110000001"
 SPACED = " ".join
@@ -151,3 +152,44 @@ def test_typed_ticket_number_is_checked_before_any_lookup(hotline, session):
     assert contact.ticket_id == own.id and contact.queue_state == "waiting"
     call.hang_up()
     assert BUDI_ORDER not in " ".join(call.said)
+
+
+def test_a_caller_lost_from_our_books_does_not_ring_agents_forever(hotline, session):
+    """A waiting caller whose status callback was lost: the agent finds the queue empty once,
+    and the stale entry stops counting (no ringing storm)."""
+    make_customer(session)
+    _add_agent(session)
+    ghost = Contact(channel="voice", direction="inbound", external_id="CA" + "9" * 32,
+                    status="in-progress", queue_state="waiting")
+    session.add(ghost)
+    session.commit()
+    enqueue_dispatch_agents(hotline.settings, hotline.live.url)  # as the periodic sweep does
+    hotline.run_jobs()
+    first = hotline.sim.wait_for_call(to=AGENT_PHONE)
+    first.wait_ended()
+    eventually(lambda: _caller_contact(session, ghost.external_id).queue_state == "abandoned")
+    hotline.run_jobs()
+    hotline.run_jobs()
+    assert len(hotline.sim.find_calls(to=AGENT_PHONE)) == 1
+
+
+def test_agent_who_does_not_answer_is_set_unavailable(hotline, session):
+    make_customer(session)
+    agent = _add_agent(session)
+    hotline.sim.set_outcome(AGENT_PHONE, "no-answer")
+    call = hotline.call(BUDI_PHONE)
+    _verify(call)
+    call.press("0")
+    _wait_queued(session, call)
+    hotline.run_jobs()
+    hotline.sim.wait_for_call(to=AGENT_PHONE).wait_ended()
+    eventually(lambda: not _reload_agent(session, agent.id).available)
+    hotline.run_jobs()
+    assert len(hotline.sim.find_calls(to=AGENT_PHONE)) == 1
+    assert "Tekan 1 agar kami menelepon" in call.wait_for_prompt()  # offered a callback
+    call.hang_up()
+
+
+def _reload_agent(session, agent_id: int) -> Agent:
+    session.expire_all()
+    return session.get(Agent, agent_id)
