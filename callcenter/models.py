@@ -18,6 +18,7 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     MetaData,
     String,
     Text,
@@ -105,6 +106,8 @@ class Ticket(Base):
     opened_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     due_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     resolved_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    owner_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    customer_email: Mapped[str | None] = mapped_column(String(254))  # unmatched email sender
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
 
     customer: Mapped[Customer | None] = relationship(back_populates="tickets")
@@ -113,6 +116,9 @@ class Ticket(Base):
     )
     callbacks: Mapped[list[Callback]] = relationship(
         back_populates="ticket", order_by="Callback.id"
+    )
+    required_documents: Mapped[list[RequiredDocument]] = relationship(
+        order_by="RequiredDocument.id"
     )
 
 
@@ -144,6 +150,15 @@ class Contact(Base):
     ivr_state: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     last_response: Mapped[str | None] = mapped_column(Text)  # replayed on a Twilio retry
     agent_id: Mapped[int | None] = mapped_column(ForeignKey("agents.id"))
+    # Written channels (email, sms, whatsapp) and visits: what was said, by whom (X2).
+    sender: Mapped[str | None] = mapped_column(String(254))  # email address or phone
+    subject: Mapped[str | None] = mapped_column(String(300))
+    body: Mapped[str | None] = mapped_column(Text)  # stored as sent/received
+    body_html: Mapped[str | None] = mapped_column(Text)  # raw; sanitised before display
+    in_reply_to: Mapped[str | None] = mapped_column(String(300))
+    sender_verified: Mapped[bool] = mapped_column(Boolean, default=True)
+    asks_customer: Mapped[bool] = mapped_column(Boolean, default=False)  # our question (P2.2b)
+    user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))  # the agent who wrote
     callback_id: Mapped[int | None] = mapped_column(ForeignKey("callbacks.id"), index=True)
     answered_by: Mapped[str | None] = mapped_column(String(30))
     queue_state: Mapped[str | None] = mapped_column(String(20), index=True)
@@ -151,6 +166,99 @@ class Contact(Base):
 
     ticket: Mapped[Ticket | None] = relationship(back_populates="contacts")
     agent: Mapped[Agent | None] = relationship()
+
+
+class User(Base):
+    """A person using the product: agent, supervisor, QA or admin (console and API)."""
+
+    __tablename__ = "users"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    username: Mapped[str] = mapped_column(String(80), unique=True)
+    password_hash: Mapped[str] = mapped_column(String(300))
+    role: Mapped[str] = mapped_column(String(20))  # agent, supervisor, qa, admin
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    failed_logins: Mapped[int] = mapped_column(Integer, default=0)
+    locked_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    agent_id: Mapped[int | None] = mapped_column(ForeignKey("agents.id"))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class Template(Base):
+    """A reply template (P3.3): drafted, approved by QA, only then sendable.
+
+    Editing an approved template makes a new draft version; the approved one stays usable
+    until the new one is approved (then it is retired).
+    """
+
+    __tablename__ = "templates"
+    __table_args__ = (UniqueConstraint("key", "language", "version",
+                                       name="uq_templates_key_lang_version"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    key: Mapped[str] = mapped_column(String(80))
+    language: Mapped[str] = mapped_column(String(5))
+    version: Mapped[int] = mapped_column(Integer, default=1)
+    status: Mapped[str] = mapped_column(String(20), default="draft")  # draft, approved, retired
+    channel: Mapped[str] = mapped_column(String(20), default="email")  # email, sms, whatsapp
+    subject: Mapped[str | None] = mapped_column(String(300))
+    body: Mapped[str] = mapped_column(Text)
+    created_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    approved_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    approved_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    twilio_content_sid: Mapped[str | None] = mapped_column(String(64))  # WhatsApp template
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class Document(Base):
+    """A supporting document received from the customer (P4.3), size-capped."""
+
+    __tablename__ = "documents"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    ticket_id: Mapped[int] = mapped_column(ForeignKey("tickets.id"), index=True)
+    contact_id: Mapped[int | None] = mapped_column(ForeignKey("contacts.id"))
+    filename: Mapped[str] = mapped_column(String(255))
+    content_type: Mapped[str] = mapped_column(String(120))
+    size: Mapped[int] = mapped_column(Integer)
+    sha256: Mapped[str] = mapped_column(String(64))
+    data: Mapped[bytes] = mapped_column(LargeBinary)
+    source: Mapped[str] = mapped_column(String(20))  # desk, email, whatsapp, sms
+    received_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class RequiredDocument(Base):
+    """A document the customer still owes (P4.3): the ticket waits until each arrives."""
+
+    __tablename__ = "required_documents"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    ticket_id: Mapped[int] = mapped_column(ForeignKey("tickets.id"), index=True)
+    name: Mapped[str] = mapped_column(String(200))
+    requested_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    document_id: Mapped[int | None] = mapped_column(ForeignKey("documents.id"))
+    received_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class OutboundEmail(Base):
+    """An email we owe the customer, written before the worker sends it over SMTP."""
+
+    __tablename__ = "outbound_emails"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    ticket_id: Mapped[int | None] = mapped_column(ForeignKey("tickets.id"), index=True)
+    to_address: Mapped[str] = mapped_column(String(254))
+    subject: Mapped[str] = mapped_column(String(300))
+    body: Mapped[str] = mapped_column(Text)
+    message_id: Mapped[str] = mapped_column(String(300), unique=True)
+    in_reply_to: Mapped[str | None] = mapped_column(String(300))
+    references: Mapped[str | None] = mapped_column(Text)
+    template_id: Mapped[int | None] = mapped_column(ForeignKey("templates.id"))
+    status: Mapped[str] = mapped_column(String(20), default="pending")  # pending, sent, failed
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    last_error: Mapped[str | None] = mapped_column(String(300))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
 
 class Agent(Base):
