@@ -118,6 +118,28 @@ def agents_unavailable(name: str) -> None:
     _set_available(name, False)
 
 
+@main.group("users")
+def users_group() -> None:
+    """People using the console and the API (agent, supervisor, qa, admin)."""
+
+
+@users_group.command("add")
+@click.argument("username")
+@click.option("--role", type=click.Choice(["agent", "supervisor", "qa", "admin"]),
+              required=True)
+@click.password_option(help="at least 10 characters (asked when omitted)")
+def users_add(username: str, role: str, password: str) -> None:
+    from callcenter.users import UserError, create_user
+
+    settings = Settings.from_env()
+    try:
+        with session_scope(settings.database_url) as session:
+            create_user(session, username, password, role)
+    except UserError as exc:
+        raise click.ClickException(str(exc)) from exc
+    click.echo(f"user {username} added with role {role}")
+
+
 @main.command("seed-demo")
 def seed_demo() -> None:
     """Demo customers (made up) and one available demo agent, for the dev run."""
