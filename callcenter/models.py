@@ -24,7 +24,9 @@ from sqlalchemy import (
     Text,
     TypeDecorator,
     UniqueConstraint,
+    false,
     text,
+    true,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
@@ -156,8 +158,9 @@ class Contact(Base):
     body: Mapped[str | None] = mapped_column(Text)  # stored as sent/received
     body_html: Mapped[str | None] = mapped_column(Text)  # raw; sanitised before display
     in_reply_to: Mapped[str | None] = mapped_column(String(300))
-    sender_verified: Mapped[bool] = mapped_column(Boolean, default=True)
-    asks_customer: Mapped[bool] = mapped_column(Boolean, default=False)  # our question (P2.2b)
+    sender_verified: Mapped[bool] = mapped_column(Boolean, default=True, server_default=true())
+    asks_customer: Mapped[bool] = mapped_column(  # our question: starts the P2.2b clock
+        Boolean, default=False, server_default=false())
     user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))  # the agent who wrote
     callback_id: Mapped[int | None] = mapped_column(ForeignKey("callbacks.id"), index=True)
     answered_by: Mapped[str | None] = mapped_column(String(30))
@@ -323,6 +326,9 @@ class OutboundMessage(Base):
     to_number: Mapped[str] = mapped_column(String(40))
     body: Mapped[str] = mapped_column(Text)
     status: Mapped[str] = mapped_column(String(20), default="pending")  # pending, sent, failed
+    asks_customer: Mapped[bool] = mapped_column(  # starts the P2.2b clock
+        Boolean, default=False, server_default=false())
+    content_sid: Mapped[str | None] = mapped_column(String(64))  # WhatsApp approved template
     message_sid: Mapped[str | None] = mapped_column(String(64))
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     last_error: Mapped[str | None] = mapped_column(String(300))

@@ -125,6 +125,15 @@ def create_app(sim: Simulator) -> Flask:
             return twilio_error(404, 20404)
         return jsonify({k: v for k, v in msg.items() if k not in ("status_callback", "callbacks")})
 
+    @app.get(prefix + "/Messages/<sid>/Media/<media_sid>")
+    def fetch_media(account_sid: str, sid: str, media_sid: str) -> Any:
+        """The bytes of an inbound message's media (MediaUrl{n})."""
+        with sim.lock:
+            found = sim.media.get((sid, media_sid))
+        if found is None:
+            return twilio_error(404, 20404)
+        return Response(found[1], mimetype=found[0])
+
     # --- Calls --------------------------------------------------------------------
     @app.post(prefix + "/Calls.json")
     def create_call(account_sid: str) -> Any:

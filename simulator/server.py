@@ -89,6 +89,7 @@ class Simulator:
         self.calls: list[SimCall] = []
         self.messages: list[dict[str, Any]] = []
         self.inbound_messages: list[dict[str, Any]] = []
+        self.media: dict[tuple[str, str], tuple[str, bytes]] = {}
         self.queues: dict[str, SimQueue] = {}
         self.outcomes: dict[str, str] = {}
         self.rest_requests: list[dict[str, Any]] = []
@@ -346,12 +347,14 @@ class Simulator:
                 raise TimeoutError(f"no message to {to} within {timeout}s")
             return found()[-1]
 
-    def send_sms(self, from_: str, body: str, to: str | None = None) -> list[str]:
+    def send_sms(self, from_: str, body: str, to: str | None = None,
+                 media: list[tuple[str, bytes]] | None = None) -> list[str]:
         """An inbound SMS (or WhatsApp with ``whatsapp:`` prefix) to the hotline; returns the
-        bodies of the ``<Message>`` verbs the service answered."""
+        bodies of the ``<Message>`` verbs the service answered. ``media`` items are
+        (content type, bytes), served at Twilio-style ``MediaUrl{n}`` addresses."""
         whatsapp = from_.startswith("whatsapp:")
         to = to or (("whatsapp:" if whatsapp else "") + self.hotline)
-        sid = new_sid("SM")
+        sid = new_sid("MM" if media else "SM")
         bare_from = from_.removeprefix("whatsapp:")
         params = {
             "ToCountry": country_of(to.removeprefix("whatsapp:")),
@@ -374,6 +377,15 @@ class Simulator:
             "From": from_,
             "ApiVersion": API_VERSION,
         }
+        for index, (content_type, data) in enumerate(media or []):
+            media_sid = new_sid("ME")
+            with self.lock:
+                self.media[(sid, media_sid)] = (content_type, data)
+            params[f"MediaUrl{index}"] = (
+                f"{self.api_url}/{API_VERSION}/Accounts/{self.account_sid}/Messages/{sid}"
+                f"/Media/{media_sid}")
+            params[f"MediaContentType{index}"] = content_type
+        params["NumMedia"] = str(len(media or []))
         if whatsapp:
             params.update({"ProfileName": "Simulator", "WaId": bare_from.lstrip("+")})
         res = send_webhook(self.auth_token, self.messaging_url, params)

@@ -115,8 +115,8 @@ def upgrade() -> None:
         batch_op.add_column(sa.Column('body', sa.Text(), nullable=True))
         batch_op.add_column(sa.Column('body_html', sa.Text(), nullable=True))
         batch_op.add_column(sa.Column('in_reply_to', sa.String(length=300), nullable=True))
-        batch_op.add_column(sa.Column('sender_verified', sa.Boolean(), nullable=False))
-        batch_op.add_column(sa.Column('asks_customer', sa.Boolean(), nullable=False))
+        batch_op.add_column(sa.Column('sender_verified', sa.Boolean(), nullable=False, server_default=sa.true()))
+        batch_op.add_column(sa.Column('asks_customer', sa.Boolean(), nullable=False, server_default=sa.false()))
         batch_op.add_column(sa.Column('user_id', sa.Integer(), nullable=True))
         batch_op.create_foreign_key(batch_op.f('fk_contacts_user_id_users'), 'users', ['user_id'], ['id'])
 
