@@ -83,13 +83,20 @@ def cancel_pending(session: Session, ticket_id: int, why: str) -> int:
     return result.rowcount or 0  # type: ignore[attr-defined]
 
 
+CLAIM_EARLY = timedelta(seconds=1)  # RQ's scheduler works in whole seconds
+
+
 def claim(session: Session, callback_id: int, now: datetime | None = None) -> bool:
-    """``scheduled → dialing`` for a due callback, atomically; False if someone else has it."""
+    """``scheduled → dialing`` for a due callback, atomically; False if someone else has it.
+
+    A job may start up to a second before the due time (RQ rounds scheduled times to the
+    second); that is still "due", or the callback would be skipped.
+    """
     now = now or utcnow()
     result = session.execute(
         update(Callback)
         .where(Callback.id == callback_id, Callback.status == "scheduled",
-               Callback.due_at <= now)
+               Callback.due_at <= now + CLAIM_EARLY)
         .values(status="dialing", attempts=Callback.attempts + 1, dialing_since=now,
                 call_sid=None, updated_at=now)
     )

@@ -155,17 +155,22 @@ def seed_demo() -> None:
 
 @main.command("call")
 @click.option("--from", "from_", required=True, help="caller ID, e.g. 0812-3456-7890")
+@click.option("--answer", is_flag=True,
+              help="instead of calling, wait for the service to call this number back")
 @click.option("--simulator", "control_url", default="http://127.0.0.1:8081",
               show_default=True, help="the local Twilio simulator started by `callcenter dev`")
-def call(from_: str, control_url: str) -> None:
+def call(from_: str, answer: bool, control_url: str) -> None:
     """Phone the hotline from this terminal through the local Twilio simulator."""
-    from simulator.phone import run_phone
+    from simulator.phone import answer_phone, run_phone
 
     try:
         caller = to_e164(from_)
     except InvalidPhone as exc:
         raise click.ClickException(f"--from: {exc}") from exc
-    run_phone(control_url, caller)
+    if answer:
+        answer_phone(control_url, caller)
+    else:
+        run_phone(control_url, caller)
 
 
 @main.command("dev")

@@ -41,6 +41,10 @@ def run_dev(port: int = 5000, simulator_port: int = 8081) -> None:
     env.setdefault("PUBLIC_BASE_URL", web_url)
     env.setdefault("TWILIO_API_URL", simulator_url)
     env.setdefault("CALLCENTER_DEBUG", "1")
+    # So a newcomer can watch a dropped call come back as a callback at any hour: 30 s after
+    # the drop, with the calling window open all day (production: 5 min, 08:00-20:00).
+    env.setdefault("CALLBACK_DROPPED_DELAY", "30")
+    env.setdefault("CALLING_HOURS", "00:00-23:59")
     env["PYTHONUNBUFFERED"] = "1"
     try:
         upgrade(env["DATABASE_URL"])
@@ -51,6 +55,7 @@ def run_dev(port: int = 5000, simulator_port: int = 8081) -> None:
             "web": f"{shlex.quote(_bin('gunicorn'))} webhooks.wsgi:app --bind 127.0.0.1:{port} "
                    f"--workers 2 --no-control-socket",
             "worker": f"{shlex.quote(_bin('rq'))} worker --with-scheduler "
+                      f"--worker-class rq.SimpleWorker "
                       f"--url {shlex.quote(env['REDIS_URL'])} urgent default",
             "scheduler": f"{python} -m manage.cli scheduler",
             "twilio": f"{python} -m simulator serve --port {simulator_port} "

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import sys
 import time
-from typing import TextIO
+from typing import Any, TextIO
 
 import requests
 
@@ -43,9 +43,7 @@ def run_phone(
     """Place a call to the hotline and hand the keypad to the user; returns the final status."""
     stdin = stdin or sys.stdin
     stdout = stdout or sys.stdout
-    base = control_url.rstrip("/")
-    if not base.endswith("/_sim"):
-        base += "/_sim"
+    base = _control_base(control_url)
 
     def show(line: str) -> None:
         print(line, file=stdout, flush=True)
@@ -54,34 +52,79 @@ def run_phone(
         http.trust_env = False
         sid = http.post(f"{base}/calls", json={"from": from_number}, timeout=10).json()["sid"]
         show(f"Calling the hotline from {from_number} ... ({HELP})")
-        seen = 0
+        return _converse(http, base, sid, stdin, show, stdout, poll_interval, timeout)
+
+
+def answer_phone(
+    control_url: str,
+    number: str,
+    stdin: TextIO | None = None,
+    stdout: TextIO | None = None,
+    poll_interval: float = 0.2,
+    timeout: float = 3600.0,
+) -> str:
+    """Wait for the service to call ``number`` (a callback) and pick it up in this terminal."""
+    stdin = stdin or sys.stdin
+    stdout = stdout or sys.stdout
+    base = _control_base(control_url)
+
+    def show(line: str) -> None:
+        print(line, file=stdout, flush=True)
+
+    with requests.Session() as http:
+        http.trust_env = False
+        show(f"Waiting for a call to {number} ... (Ctrl-C to stop)")
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
-            state = http.get(f"{base}/calls/{sid}", params={"after": seen}, timeout=10).json()
-            seen = state["next"]
-            for event in state["events"]:
-                line = _describe(event)
-                if line:
-                    show(line)
-            if state["ended"]:
-                show(f"[call ended: {state['status']}]")
-                return str(state["status"])
-            if not state["waiting"]:
-                time.sleep(poll_interval)
-                continue
-            print("> ", end="", file=stdout, flush=True)
-            line = stdin.readline()
-            if line == "":  # EOF: the user walked away
-                payload: dict = {"hangup": True}
-            else:
-                text = line.strip()
-                if text.lower() in ("q", "quit", "hangup"):
-                    payload = {"hangup": True}
-                elif text == "":
-                    payload = {"no_input": True}
-                else:
-                    payload = {"digits": text.replace(" ", "")}
-            http.post(f"{base}/calls/{sid}/input", json=payload, timeout=10)
-        http.post(f"{base}/calls/{sid}/input", json={"hangup": True}, timeout=10)
-        show("[call ended: timeout]")
+            calls = http.get(f"{base}/state", timeout=10).json()["calls"]
+            ringing = [c for c in calls if c["to"] == number
+                       and c["direction"] == "outbound-api"
+                       and c["status"] in ("queued", "ringing", "in-progress")]
+            if ringing:
+                show(f"Incoming call from {ringing[-1]['from']}. ({HELP})")
+                return _converse(http, base, ringing[-1]["sid"], stdin, show, stdout,
+                                 poll_interval=0.05, timeout=timeout)
+            time.sleep(poll_interval)
+        show("[no call came]")
         return "timeout"
+
+
+def _control_base(control_url: str) -> str:
+    base = control_url.rstrip("/")
+    return base if base.endswith("/_sim") else base + "/_sim"
+
+
+def _converse(http: requests.Session, base: str, sid: str, stdin: TextIO, show: Any,
+              stdout: TextIO, poll_interval: float, timeout: float) -> str:
+    """Print what the call says; hand the keypad to the user whenever a Gather waits."""
+    seen = 0
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        state = http.get(f"{base}/calls/{sid}", params={"after": seen}, timeout=10).json()
+        seen = state["next"]
+        for event in state["events"]:
+            line = _describe(event)
+            if line:
+                show(line)
+        if state["ended"]:
+            show(f"[call ended: {state['status']}]")
+            return str(state["status"])
+        if not state["waiting"]:
+            time.sleep(poll_interval)
+            continue
+        print("> ", end="", file=stdout, flush=True)
+        line = stdin.readline()
+        if line == "":  # EOF: the user walked away
+            payload: dict = {"hangup": True}
+        else:
+            text = line.strip()
+            if text.lower() in ("q", "quit", "hangup"):
+                payload = {"hangup": True}
+            elif text == "":
+                payload = {"no_input": True}
+            else:
+                payload = {"digits": text.replace(" ", "")}
+        http.post(f"{base}/calls/{sid}/input", json=payload, timeout=10)
+    http.post(f"{base}/calls/{sid}/input", json={"hangup": True}, timeout=10)
+    show("[call ended: timeout]")
+    return "timeout"

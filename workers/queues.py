@@ -7,11 +7,12 @@ from __future__ import annotations
 
 import os
 import threading
+from datetime import datetime, timedelta
 
 from redis import Redis
 from rq import Queue, Retry
-from rq.exceptions import DuplicateJobError
-from rq.job import Job
+from rq.exceptions import DuplicateJobError, NoSuchJobError
+from rq.job import Job, JobStatus
 from rq.registry import ScheduledJobRegistry
 
 from callcenter.config import Settings
@@ -51,6 +52,15 @@ def enqueue_send_message(settings: Settings, message_id: int) -> None:
         retry=Retry(max=5, interval=[5, 30, 120, 600, 1800]), failure_ttl=7 * 86400)
 
 
+def enqueue_fetch_media(settings: Settings, contact_id: int, url: str,
+                        content_type: str) -> None:
+    from workers.media import fetch_media
+
+    queue(settings, DEFAULT).enqueue(
+        fetch_media, contact_id, url, content_type, job_timeout=60,
+        retry=Retry(max=5, interval=[5, 30, 120, 600, 1800]), failure_ttl=7 * 86400)
+
+
 def enqueue_dispatch_agents(settings: Settings, base_url: str) -> None:
     from workers.agents import dispatch_agents
 
@@ -65,12 +75,17 @@ def callback_job_id(callback: Callback) -> str:
 
 
 def schedule_callback_job(settings: Settings, callback: Callback, base_url: str) -> bool:
-    """Queue the dial at the callback's due time (RQ's scheduler); False if it exists."""
+    """Queue the dial at the callback's due time (RQ's scheduler); False if already queued.
+
+    RQ stores scheduled times rounded down to the second, so the job is scheduled at the
+    next whole second: never before the row is due (a job that runs early cannot claim it).
+    The finished job is not kept (``result_ttl=0``) so its id never blocks the reconciler.
+    """
     from workers.callbacks import place_callback
 
     q = queue(settings, URGENT)
     job = q.create_job(place_callback, args=(callback.id, base_url),
-                       job_id=callback_job_id(callback), timeout=120, result_ttl=3600,
+                       job_id=callback_job_id(callback), timeout=120, result_ttl=0,
                        failure_ttl=7 * 86400)
     overdue = callback.due_at <= utcnow()
     try:
@@ -79,21 +94,36 @@ def schedule_callback_job(settings: Settings, callback: Callback, base_url: str)
             # by a worker that died; RQ lets it expire only after ~61 s).
             q.enqueue_job(job, unique=True)
         else:
-            q.schedule_job(job, callback.due_at, unique=True)
+            q.schedule_job(job, _next_second(callback.due_at), unique=True)
     except DuplicateJobError:
-        return overdue and _promote_overdue(q, job.id)
+        return overdue and _requeue_overdue(q, job)
     return True
 
 
-def _promote_overdue(q: Queue, job_id: str) -> bool:
-    """An overdue job still waiting in the scheduled registry goes to the queue now.
+def _next_second(when: datetime) -> datetime:
+    return when if when.microsecond == 0 else when.replace(microsecond=0) + timedelta(seconds=1)
 
-    Should the scheduler move it at the same moment, the job runs twice and the second run
-    finds the callback already claimed: the database, not Redis, decides who dials.
+
+def _requeue_overdue(q: Queue, fresh: Job) -> bool:
+    """The row is due and still ``scheduled`` but a job with its id exists.
+
+    Waiting in the scheduled registry (a dead worker's scheduler holds the lock): move it to
+    the queue now. Finished, failed or stopped without claiming the row: replace it. Queued
+    or running: leave it. Should a job run twice, the second finds the row already claimed:
+    the database, not Redis, decides who dials.
     """
-    registry = ScheduledJobRegistry(queue=q)
-    if job_id not in registry:
-        return False
-    registry.remove(job_id)
-    q.enqueue_job(Job.fetch(job_id, connection=q.connection))
-    return True
+    try:
+        existing = Job.fetch(fresh.id, connection=q.connection)
+    except NoSuchJobError:
+        q.enqueue_job(fresh)
+        return True
+    status = existing.get_status()
+    if status == JobStatus.SCHEDULED:
+        ScheduledJobRegistry(queue=q).remove(existing)
+        q.enqueue_job(existing)
+        return True
+    if status in (JobStatus.FINISHED, JobStatus.FAILED, JobStatus.STOPPED, JobStatus.CANCELED):
+        existing.delete()
+        q.enqueue_job(fresh)
+        return True
+    return False

@@ -1,4 +1,5 @@
-"""A real RQ worker in its own process, at a moved clock: fault tests kill it mid-job.
+"""A real RQ worker (the Procfile's SimpleWorker) in its own process, at a moved clock:
+fault tests kill it mid-job.
 
 Usage: python -m tests.support.worker_process ISO-DATETIME [--burst]
 """
@@ -9,7 +10,7 @@ import sys
 from datetime import datetime
 
 import time_machine
-from rq import Worker
+from rq import SimpleWorker
 
 from callcenter.config import Settings
 from workers.queues import queue, queue_names, redis_connection
@@ -20,7 +21,7 @@ def main() -> None:
     with time_machine.travel(when, tick=True):
         settings = Settings.from_env()
         names = [n.removeprefix(settings.queue_prefix) for n in queue_names(settings)]
-        worker = Worker([queue(settings, n) for n in names],
+        worker = SimpleWorker([queue(settings, n) for n in names],
                         connection=redis_connection(settings))
         worker.work(burst="--burst" in sys.argv, with_scheduler=True)
 

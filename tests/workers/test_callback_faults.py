@@ -194,3 +194,28 @@ def test_duplicated_and_out_of_order_status_callbacks_settle_once(hotline, sessi
     assert (after.status, after.attempts, after.last_error) == ("scheduled", 1, "busy")
     rows = session.scalars(select(Callback)).all()
     assert len(rows) == 1 and len(_calls_to_budi(hotline)) == 1
+
+
+def test_a_job_that_starts_a_moment_early_still_places_the_call(hotline, session, clock):
+    """RQ rounds scheduled times down to the second: an early start must not skip the row."""
+    hotline.sim.set_outcome(BUDI_PHONE, "busy")
+    callback = _owe(session, hotline, delay=timedelta(milliseconds=600))
+    queue(hotline.settings, URGENT).enqueue(place_callback, callback.id, hotline.live.url)
+    hotline.run_jobs()
+    assert len(_calls_to_budi(hotline)) == 1
+
+
+def test_a_failed_job_does_not_block_the_reconciler(hotline, session, clock):
+    """A job that died before claiming (e.g. the database was down) keeps its id for days in
+    RQ's failed registry; the reconciler replaces it instead of waiting."""
+    from workers.queues import callback_job_id
+
+    hotline.sim.set_outcome(BUDI_PHONE, "busy")
+    callback = _owe(session, hotline)
+    queue(hotline.settings, URGENT).enqueue("workers.no_such_module.place", callback.id,
+                                            job_id=callback_job_id(callback))
+    hotline.run_jobs()  # fails: nothing dialled, the row is still scheduled
+    assert _calls_to_budi(hotline) == [] and _reload(session, callback).status == "scheduled"
+    assert reconcile(hotline.live.url, hotline.settings)["scheduled"] == 1
+    hotline.run_jobs()
+    assert len(_calls_to_budi(hotline)) == 1
