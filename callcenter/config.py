@@ -24,14 +24,18 @@ class ConfigError(ValueError):
     """A setting is present but unusable; the message names the variable, never a secret."""
 
 
+def instance_dir() -> Path:
+    """Where the dev run keeps its SQLite file and Redis socket (``CALLCENTER_INSTANCE``)."""
+    return Path(os.environ.get("CALLCENTER_INSTANCE") or PROJECT_ROOT / "instance")
+
+
 def _default_database_url() -> str:
-    instance = PROJECT_ROOT / "instance"
-    return f"sqlite:///{instance / 'callcenter.sqlite3'}"
+    return f"sqlite:///{instance_dir() / 'callcenter.sqlite3'}"
 
 
 def embedded_redis_socket() -> Path:
     """Where the dev run's embedded Redis listens (a unix socket: no port to collide on)."""
-    return PROJECT_ROOT / "instance" / "redis.sock"
+    return instance_dir() / "redis.sock"
 
 
 def normalise_database_url(url: str) -> str:
@@ -78,6 +82,9 @@ class Settings:
     debug: bool = False
     # Not in the contract: tuning knobs with safe defaults (README lists them).
     support_email: str = "cs@cankul.co.id"
+    email_domain: str = "cankul.co.id"  # right-hand side of our outgoing Message-IDs
+    email_max_bytes: int = 20 * 1024 * 1024  # one inbound-parse post, attachments included
+    email_max_attachment_bytes: int = 5 * 1024 * 1024  # each attachment
     agent_queue_name: str = "support"
     queue_max_wait_s: int = 90
     max_verification_attempts: int = 3
@@ -114,6 +121,10 @@ class Settings:
             smtp_url=get("SMTP_URL") or None,
             debug=(get("CALLCENTER_DEBUG") or "").lower() in ("1", "true", "yes"),
             support_email=get("CALLCENTER_SUPPORT_EMAIL") or "cs@cankul.co.id",
+            email_domain=get("EMAIL_DOMAIN") or (
+                (get("CALLCENTER_SUPPORT_EMAIL") or "cs@cankul.co.id").rpartition("@")[2]),
+            email_max_bytes=int(get("EMAIL_MAX_BYTES") or 20 * 1024 * 1024),
+            email_max_attachment_bytes=int(get("EMAIL_MAX_ATTACHMENT_BYTES") or 5 * 1024 * 1024),
             queue_max_wait_s=int(get("CALLCENTER_QUEUE_MAX_WAIT") or 90),
             content_path=Path(get("CALLCENTER_CONTENT")) if get("CALLCENTER_CONTENT") else None,
             queue_prefix=get("CALLCENTER_RQ_PREFIX") or "",

@@ -26,6 +26,11 @@ def contact_json(contact: Contact, tz: str) -> dict[str, Any]:
         "kind": contact.kind,
         "menu_path": contact.menu_path,
         "answers": contact.answers,
+        "sender": contact.sender,
+        "sender_verified": contact.sender_verified,
+        "subject": contact.subject,
+        "body": contact.body,
+        "asks_customer": contact.asks_customer,
     }
 
 
@@ -35,6 +40,7 @@ def callback_json(callback: Callback, tz: str) -> dict[str, Any]:
         "status": callback.status,
         "due_at": iso(callback.due_at, tz),
         "attempts": callback.attempts,
+        "last_error": callback.last_error,  # why it failed or was moved, for the agent
     }
 
 
@@ -48,6 +54,6 @@ def ticket_json(ticket: Ticket, tz: str) -> dict[str, Any]:
         "opened_at": iso(ticket.opened_at, tz),
         "due_at": iso(ticket.due_at, tz),
         "summary": ticket.summary,
-        "contacts": [contact_json(c, tz) for c in ticket.contacts],
+        "contacts": [contact_json(c, tz) for c in ticket.contacts],  # one timeline, all channels
         "callbacks": [callback_json(c, tz) for c in ticket.callbacks],
     }

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import os
 import threading
-from datetime import datetime, timedelta
 
 from redis import Redis
 from rq import Queue, Retry
@@ -77,9 +76,9 @@ def callback_job_id(callback: Callback) -> str:
 def schedule_callback_job(settings: Settings, callback: Callback, base_url: str) -> bool:
     """Queue the dial at the callback's due time (RQ's scheduler); False if already queued.
 
-    RQ stores scheduled times rounded down to the second, so the job is scheduled at the
-    next whole second: never before the row is due (a job that runs early cannot claim it).
-    The finished job is not kept (``result_ttl=0``) so its id never blocks the reconciler.
+    RQ stores scheduled times rounded down to the second, so a job may start up to a second
+    early: ``claim()`` accepts that, and ``decide()`` still keeps the calling window. The
+    finished job is not kept (``result_ttl=0``) so its id never blocks the reconciler.
     """
     from workers.callbacks import place_callback
 
@@ -94,14 +93,10 @@ def schedule_callback_job(settings: Settings, callback: Callback, base_url: str)
             # by a worker that died; RQ lets it expire only after ~61 s).
             q.enqueue_job(job, unique=True)
         else:
-            q.schedule_job(job, _next_second(callback.due_at), unique=True)
+            q.schedule_job(job, callback.due_at, unique=True)
     except DuplicateJobError:
         return overdue and _requeue_overdue(q, job)
     return True
-
-
-def _next_second(when: datetime) -> datetime:
-    return when if when.microsecond == 0 else when.replace(microsecond=0) + timedelta(seconds=1)
 
 
 def _requeue_overdue(q: Queue, fresh: Job) -> bool:
