@@ -116,8 +116,8 @@ def decide(session: Session, settings: Settings, callback: Callback,
            now: datetime | None = None) -> Decision:
     """Re-check the calling rules at dial time (the due time was computed earlier)."""
     now = now or utcnow()
-    ticket = session.get(Ticket, callback.ticket_id)
-    customer = session.get(Customer, ticket.customer_id) if ticket and ticket.customer_id else None
+    customer = session.scalars(select(Customer).join(Ticket, Ticket.customer_id == Customer.id)
+                               .where(Ticket.id == callback.ticket_id)).first()
     if customer is None or customer.phone != callback.phone:
         return Decision("fail", reason="number is no longer the customer's registered phone")
     opening = opening_at_or_after(settings, customer, now)
@@ -176,16 +176,22 @@ def placed(session: Session, callback: Callback, call_sid: str) -> Contact:
     """Twilio accepted the call: store its SID first, so a crash after this never redials."""
     callback.call_sid = call_sid
     callback.api_errors = 0
-    return outbound_contact(session, callback, call_sid)
+    return outbound_contact(session, callback, call_sid, look_first=False)
 
 
-def outbound_contact(session: Session, callback: Callback, call_sid: str) -> Contact:
-    """Every attempt is an outbound contact on the ticket (X2); one per CallSid."""
-    contact = session.scalars(
-        select(Contact).where(Contact.channel == "voice", Contact.external_id == call_sid)
-    ).first()
-    if contact is not None:
-        return contact
+def outbound_contact(session: Session, callback: Callback, call_sid: str,
+                     look_first: bool = True) -> Contact:
+    """Every attempt is an outbound contact on the ticket (X2); one per CallSid.
+
+    The worker that just placed the call inserts straight away (``look_first=False``): only
+    a status callback racing it can have written the row, and the unique index catches that.
+    """
+    if look_first:
+        contact = session.scalars(
+            select(Contact).where(Contact.channel == "voice", Contact.external_id == call_sid)
+        ).first()
+        if contact is not None:
+            return contact
     contact = Contact(channel="voice", direction="outbound", kind="callback",
                       external_id=call_sid, status="queued", to_number=callback.phone,
                       ticket_id=callback.ticket_id, callback_id=callback.id)

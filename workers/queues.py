@@ -51,6 +51,15 @@ def enqueue_send_message(settings: Settings, message_id: int) -> None:
         retry=Retry(max=5, interval=[5, 30, 120, 600, 1800]), failure_ttl=7 * 86400)
 
 
+def enqueue_send_email(settings: Settings, email_id: int) -> None:
+    """Send an outbox email (``OutboundEmail``); transient SMTP failures retry with backoff."""
+    from workers.email import send_email
+
+    queue(settings, DEFAULT).enqueue(
+        send_email, email_id, job_id=f"email-{email_id}", job_timeout=60,
+        retry=Retry(max=5, interval=[5, 30, 120, 600, 1800]), failure_ttl=7 * 86400)
+
+
 def enqueue_fetch_media(settings: Settings, contact_id: int, url: str,
                         content_type: str) -> None:
     from workers.media import fetch_media
@@ -77,14 +86,15 @@ def schedule_callback_job(settings: Settings, callback: Callback, base_url: str)
     """Queue the dial at the callback's due time (RQ's scheduler); False if already queued.
 
     RQ stores scheduled times rounded down to the second, so a job may start up to a second
-    early: ``claim()`` accepts that, and ``decide()`` still keeps the calling window. The
-    finished job is not kept (``result_ttl=0``) so its id never blocks the reconciler.
+    early: ``claim()`` accepts that, and ``decide()`` still keeps the calling window. A
+    finished job's id is freed by the reconciler when its row is still due (``result_ttl=0``
+    is not an option: RQ 2.12's worker then fails reading the deleted job's status).
     """
     from workers.callbacks import place_callback
 
     q = queue(settings, URGENT)
     job = q.create_job(place_callback, args=(callback.id, base_url),
-                       job_id=callback_job_id(callback), timeout=120, result_ttl=0,
+                       job_id=callback_job_id(callback), timeout=120, result_ttl=60,
                        failure_ttl=7 * 86400)
     overdue = callback.due_at <= utcnow()
     try:
