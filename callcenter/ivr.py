@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from sqlalchemy.orm import Session
 
@@ -287,9 +288,19 @@ class Ivr:
         if open_ticket is not None and open_ticket.id != contact.ticket_id:
             # P1.6/X1: the repeat caller need not explain again.
             self._set(contact, open_ticket_id=open_ticket.id)
-            return self._ask(contact, turn, "open_ticket",
-                             self._speech(contact, "open_ticket", ticket=open_ticket.number))
+            return self._ask(contact, turn, "open_ticket", self._open_ticket_prompt(
+                contact, open_ticket))
         return self._menu(contact, turn)
+
+    def _open_ticket_prompt(self, contact: Contact, ticket: Ticket) -> list[Speech]:
+        """The ticket's number, status and regulatory due date (the customer may ask for
+        the status at any time, POJK 18/2018)."""
+        lang = self._lang(contact)
+        status = self.content.lookup(lang, "ticket_statuses", ticket.status) or ticket.status
+        due = ticket.due_at.astimezone(ZoneInfo(self.settings.timezone)).date() if (
+            ticket.due_at) else None
+        return self._speech(contact, "open_ticket", ticket=ticket.number, status=status,
+                            due_date=answers.long_date(due, lang) if due else "-")
 
     def _continue_ticket(self, contact: Contact, ticket: Ticket) -> Turn:
         contact.ticket = ticket

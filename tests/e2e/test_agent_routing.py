@@ -110,6 +110,9 @@ def test_repeat_caller_continues_the_open_ticket_without_explaining(hotline, ses
     second = hotline.call(BUDI_PHONE)
     offer = _verify(second)
     assert SPACED(ticket.number) in offer
+    # The status and the regulatory due date, at any time (POJK 18/2018).
+    assert "Status: menunggu balasan Anda" in offer
+    assert "paling lambat diselesaikan pada" in offer
     second.press("1")
     _wait_queued(session, second)
     hotline.run_jobs()
