@@ -56,4 +56,7 @@ def ticket_json(ticket: Ticket, tz: str) -> dict[str, Any]:
         "summary": ticket.summary,
         "contacts": [contact_json(c, tz) for c in ticket.contacts],  # one timeline, all channels
         "callbacks": [callback_json(c, tz) for c in ticket.callbacks],
+        "required_documents": [  # P4.3: what the ticket still waits for
+            {"name": r.name, "requested_at": iso(r.requested_at, tz),
+             "received_at": iso(r.received_at, tz)} for r in ticket.required_documents],
     }

@@ -11,7 +11,7 @@ from datetime import datetime
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from callcenter import calendar, callbacks
+from callcenter import calendar, callbacks, documents
 from callcenter.models import Ticket, utcnow
 from callcenter.ticket_numbers import is_well_formed, number_for
 
@@ -91,7 +91,11 @@ def reopen(ticket: Ticket) -> None:
 
 def resolve(session: Session, ticket: Ticket, summary: str,
             now: datetime | None = None) -> None:
-    """Settle the ticket with what the customer was told (P1.8); no callback is owed now."""
+    """Settle the ticket with what the customer was told (P1.8); no callback is owed now.
+
+    Refused (``documents.DocumentsOutstanding``) while supporting documents are missing (P4.3).
+    """
+    documents.assert_can_resolve(ticket)
     callbacks.cancel_pending(session, ticket.id, "ticket resolved")
     ticket.status = "resolved"
     ticket.summary = summary

@@ -9,7 +9,7 @@ from werkzeug.exceptions import HTTPException
 
 from callcenter.config import Settings
 from callcenter.logs import configure_logging
-from webhooks import api, voice
+from webhooks import api, desk, messaging, voice
 from webhooks.context import close_db
 
 
@@ -23,6 +23,8 @@ def create_app(settings: Settings | None = None) -> Flask:
     app.config["MAX_CONTENT_LENGTH"] = 1024 * 1024
     app.register_blueprint(voice.bp)
     app.register_blueprint(api.bp)
+    app.register_blueprint(messaging.bp)
+    app.register_blueprint(desk.bp)
     app.teardown_appcontext(close_db)
 
     @app.errorhandler(HTTPException)

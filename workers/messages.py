@@ -25,9 +25,15 @@ def send_message(message_id: int) -> str | None:
         to, body = message.to_number, message.body
         session.commit()
         prefix = "whatsapp:" if message.channel == "whatsapp" else ""
+        options: dict[str, str] = {}
+        if current.public_base_url:
+            options["status_callback"] = current.public_base_url + "/twilio/messaging/status"
+        if message.content_sid:
+            options["content_sid"] = message.content_sid  # WhatsApp: an approved template
         try:
             sent = rest_client(current).messages.create(
-                to=prefix + to, from_=prefix + current.twilio_phone_number, body=body)
+                to=prefix + to, from_=prefix + current.twilio_phone_number, body=body,
+                **options)
         except TwilioRestException as exc:
             if exc.status == 429 or exc.status >= 500:
                 message.last_error = f"twilio {exc.status} {exc.code}"
@@ -43,5 +49,6 @@ def send_message(message_id: int) -> str | None:
         # X2: the message is a contact on its ticket, like a call leg.
         session.add(Contact(ticket_id=message.ticket_id, channel=message.channel,
                             direction="outbound", external_id=sent.sid,
-                            status=sent.status or "queued", to_number=to))
+                            status=sent.status or "queued", to_number=to, body=body,
+                            asks_customer=message.asks_customer))
         return sent.sid

@@ -1,0 +1,111 @@
+"""Twilio Messaging webhooks (SMS and WhatsApp) and agents' replies on those channels.
+
+Signature first (403), then input (400); every MessageSid is taken in once, and Twilio's
+retry gets the same auto-reply without a second write.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+
+from flask import Blueprint, Response, abort, g, jsonify, request
+from sqlalchemy import select
+from twilio.twiml.messaging_response import MessagingResponse
+
+from callcenter import audit, calls, social
+from callcenter.models import Contact, Template, Ticket
+from callcenter.ticket_numbers import is_well_formed
+from webhooks.context import content, db, public_url, settings
+from webhooks.twilio_auth import twilio_signed
+from webhooks.user_auth import require_user
+from workers import queues
+
+bp = Blueprint("messaging", __name__)
+log = logging.getLogger(__name__)
+_MESSAGE_SID = re.compile(r"^(SM|MM)[0-9a-fA-F]{32}$")
+
+
+def _message_sid() -> str:
+    sid = request.form.get("MessageSid", "")
+    if not _MESSAGE_SID.match(sid):
+        abort(400, "MessageSid missing or malformed")
+    return sid
+
+
+@bp.post("/twilio/messaging/incoming")
+@twilio_signed
+def incoming() -> Response:
+    """An SMS or WhatsApp message to the hotline: on the customer's ticket, answered with the
+    ticket number (P3.5-like acknowledgement for the social channel)."""
+    _message_sid()
+    if not request.form.get("From"):
+        abort(400, "From missing")
+    session = db()
+    inbound = social.take_in(session, settings(), request.form.to_dict())
+    ticket = inbound.ticket
+    text = content().text(ticket.language or "id", "message_ack", ticket=ticket.number)
+    if not inbound.duplicate:
+        session.add(Contact(ticket_id=ticket.id, channel=inbound.contact.channel,
+                            direction="outbound", status="replied", body=text,
+                            to_number=inbound.contact.sender))
+    contact_id = inbound.contact.id
+    session.commit()
+    if not inbound.duplicate:
+        for url, content_type in inbound.media:
+            queues.enqueue_fetch_media(settings(), contact_id, url, content_type)
+    reply = MessagingResponse()
+    reply.message(text)
+    return Response(str(reply), mimetype="application/xml")
+
+
+@bp.post("/twilio/messaging/status")
+@twilio_signed
+def status() -> Response:
+    """Delivery status of a message we sent (queued, sent, delivered, read, failed)."""
+    sid = _message_sid()
+    state = request.form.get("MessageStatus", "")
+    session = db()
+    if calls.first_time(session, f"message-status:{sid}:{state}"):
+        contact = social.find_message(session, sid)
+        if contact is not None and social.status_moves_forward(contact.status, state):
+            contact.status = state[:30]
+        session.commit()
+    return Response(status=204)
+
+
+@bp.post("/api/tickets/<number>/messages")
+@require_user("agent", "supervisor")
+def reply(number: str) -> tuple[Response, int]:
+    """An agent writes to the customer by SMS or WhatsApp (free text, or an approved
+    template; WhatsApp free text only inside the 24-hour window)."""
+    session = db()
+    ticket = session.scalars(select(Ticket).where(Ticket.number == number)).first() if (
+        is_well_formed(number)) else None
+    if ticket is None:
+        abort(404)
+    body = request.get_json(silent=True) or {}
+    channel = body.get("channel", "sms")
+    if channel not in social.SOCIAL_CHANNELS:
+        abort(400, "channel must be sms or whatsapp")
+    template = None
+    if body.get("template_id") is not None:
+        template = session.get(Template, body["template_id"])
+        if template is None:
+            abort(404, "unknown template")
+    try:
+        message = social.queue_reply(session, ticket, channel=channel, text=body.get("text"),
+                                     template=template)
+    except social.WindowClosed as exc:
+        abort(409, str(exc))
+    except ValueError as exc:
+        abort(400, str(exc))
+    audit.record(session, g.actor, "send_message", f"ticket:{number}", f"{channel} {message.id}")
+    session.commit()
+    queues.enqueue_send_message(settings(), message.id)
+    return jsonify({"id": message.id, "channel": channel, "status": message.status,
+                    "ticket": number, "ticket_status": ticket.status}), 202
+
+
+def status_callback_url() -> str:
+    return public_url("/twilio/messaging/status")
