@@ -1,0 +1,135 @@
+"""Email: the provider's inbound-parse hook (P3.1) and agents' template replies (P3.3, P3.4).
+
+``POST /email/inbound`` is SendGrid Inbound Parse (multipart/form-data), with HTTP basic auth
+per ``EMAIL_WEBHOOK_AUTH`` (401 otherwise, and always when unset). The post is parsed whole
+before anything is written; one commit at the end; the same Message-ID twice changes nothing.
+"""
+
+from __future__ import annotations
+
+import hmac
+import logging
+
+from flask import Blueprint, Response, abort, g, jsonify, request
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from werkzeug.exceptions import RequestEntityTooLarge
+
+from callcenter import audit, email_inbound, email_outbound
+from callcenter.models import Template, Ticket
+from callcenter.templates import find_approved
+from callcenter.ticket_numbers import is_well_formed
+from webhooks.context import content, db, settings
+from webhooks.user_auth import require_user
+from workers import queues
+
+bp = Blueprint("email", __name__)
+log = logging.getLogger(__name__)
+
+
+def _authorised() -> bool:
+    expected = settings().email_webhook_auth
+    auth = request.authorization
+    if not expected or ":" not in expected or auth is None or auth.type != "basic":
+        return False
+    user, _, password = expected.partition(":")
+    return (hmac.compare_digest((auth.username or "").encode(), user.encode())
+            & hmac.compare_digest((auth.password or "").encode(), password.encode()))
+
+
+@bp.post("/email/inbound")
+def inbound() -> tuple[Response, int]:
+    if not _authorised():
+        response = jsonify({"error": "Unauthorized",
+                            "message": "HTTP basic auth per EMAIL_WEBHOOK_AUTH is required"})
+        response.headers["WWW-Authenticate"] = 'Basic realm="email-inbound"'
+        return response, 401
+    current = settings()
+    # Emails with attachments are larger than the app's 1 MB: this endpoint's own limits.
+    request.max_content_length = current.email_max_bytes
+    request.max_form_memory_size = current.email_max_bytes
+    try:
+        form = request.form.to_dict()
+        files = request.files.to_dict()
+    except RequestEntityTooLarge:
+        abort(413, f"the email is larger than {current.email_max_bytes} bytes "
+                   "(EMAIL_MAX_BYTES); nothing was recorded")
+    try:
+        parsed = email_inbound.parse_post(form, files, current)
+    except email_inbound.AttachmentTooLarge as exc:
+        abort(413, f"{exc} (EMAIL_MAX_ATTACHMENT_BYTES); nothing was recorded")
+    except email_inbound.MalformedEmail as exc:
+        abort(400, f"{exc}; nothing was recorded")
+    session = db()
+    try:
+        taken = email_inbound.take_in(session, current, parsed)
+        ack = None
+        if not taken.duplicate and not parsed.auto_generated and (
+                taken.new_ticket or not taken.verified):
+            ack = email_outbound.queue_acknowledgement(session, current, taken.ticket,
+                                                       taken.contact, verified=taken.verified)
+        body = {"ticket": taken.ticket.number, "contact_id": taken.contact.id,
+                "duplicate": taken.duplicate, "new_ticket": taken.new_ticket,
+                "threaded_by": taken.threaded_by, "sender_verified": taken.verified,
+                "documents": 0 if taken.duplicate else len(parsed.attachments),
+                "acknowledgement_id": ack.id if ack else None}
+        session.commit()
+    except IntegrityError:
+        # The provider posted the same email twice at once: the other request has it.
+        session.rollback()
+        existing = email_inbound.find_email(session, parsed.message_id)
+        if existing is None:
+            raise
+        return jsonify({"ticket": existing.ticket.number if existing.ticket else None,
+                        "contact_id": existing.id, "duplicate": True}), 200
+    if ack is not None:
+        try:
+            queues.enqueue_send_email(current, ack.id)
+        except Exception:  # the outbox row is the promise; a sweep can resend pending rows
+            log.exception("could not queue email %s now", ack.id)
+    return jsonify(body), 200
+
+
+@bp.post("/api/tickets/<number>/replies")
+@require_user("agent", "supervisor")
+def reply(number: str) -> tuple[Response, int]:
+    """An agent answers by email with a QA-approved template (P3.3), asking whether there is
+    anything else (P3.4); the ticket then waits for the customer (P2.2b)."""
+    session = db()
+    ticket = session.scalars(select(Ticket).where(Ticket.number == number)).first() if (
+        is_well_formed(number)) else None
+    if ticket is None:
+        abort(404, "no such ticket")
+    body = request.get_json(silent=True)
+    if not isinstance(body, dict):
+        abort(400, 'send JSON {"template_id": N} or {"template_key": "...", "language": "id"}')
+    template = None
+    if body.get("template_id") is not None:
+        if not isinstance(body["template_id"], int) or isinstance(body["template_id"], bool):
+            abort(400, "template_id must be a number")
+        template = session.get(Template, body["template_id"])
+        if template is None:
+            abort(404, "no such template")
+    elif body.get("template_key"):
+        language = body.get("language") or ticket.language or "id"
+        template = find_approved(session, str(body["template_key"]), str(language))
+        if template is None:
+            abort(404, f"no approved template {body['template_key']!r} in {language!r}")
+    else:
+        abort(400, "template_id or template_key is required")
+    try:
+        email = email_outbound.queue_template_reply(session, settings(), ticket, template,
+                                                    content())
+    except email_outbound.ReplyError as exc:
+        abort(exc.status, str(exc))
+    audit.record(session, g.actor, "send_email", f"ticket:{number}",
+                 f"email:{email.id} template:{template.id} v{template.version} "
+                 f"({template.key}/{template.language})")
+    session.commit()
+    queues.enqueue_send_email(settings(), email.id)
+    return jsonify({"id": email.id, "ticket": number, "ticket_status": ticket.status,
+                    "status": email.status, "to": email.to_address, "subject": email.subject,
+                    "message_id": email.message_id, "in_reply_to": email.in_reply_to,
+                    "template": {"id": template.id, "key": template.key,
+                                 "language": template.language,
+                                 "version": template.version}}), 202

@@ -1,0 +1,106 @@
+"""Reply templates (P3.3): list, draft, edit, approve. People only (HTTP basic, with roles);
+every change is in the audit trail."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Blueprint, Response, abort, g, jsonify, request
+from sqlalchemy import select
+
+from callcenter import audit, templates
+from callcenter.models import Template
+from webhooks.context import db
+from webhooks.user_auth import require_user
+
+bp = Blueprint("templates_api", __name__, url_prefix="/api/templates")
+
+
+def _json_body() -> dict[str, Any]:
+    body = request.get_json(silent=True)
+    if not isinstance(body, dict):
+        abort(400, "send a JSON object")
+    return body
+
+
+def _template(template_id: int) -> Template:
+    found = db().get(Template, template_id)
+    if found is None:
+        abort(404, "no such template")
+    return found
+
+
+def _out(template: Template) -> dict[str, Any]:
+    return templates.template_json(template, templates.usernames(db(), [template]))
+
+
+@bp.get("")
+@require_user()
+def list_templates() -> Response:
+    """``?key=&language=&status=&channel=`` → ``{"templates": [...]}``."""
+    query = select(Template).order_by(Template.key, Template.language, Template.version.desc())
+    for name in ("key", "language", "status", "channel"):
+        if request.args.get(name):
+            query = query.where(getattr(Template, name) == request.args[name])
+    found = list(db().scalars(query.limit(500)))
+    names = templates.usernames(db(), found)
+    return jsonify({"templates": [templates.template_json(t, names) for t in found]})
+
+
+@bp.get("/<int:template_id>")
+@require_user()
+def get_template(template_id: int) -> Response:
+    return jsonify(_out(_template(template_id)))
+
+
+@bp.post("")
+@require_user()
+def create() -> tuple[Response, int]:
+    body = _json_body()
+    session = db()
+    try:
+        template = templates.create_draft(
+            session, g.user, key=body.get("key"), language=body.get("language"),
+            body=body.get("body"), subject=body.get("subject"),
+            channel=body.get("channel", "email"))
+    except templates.TemplateError as exc:
+        abort(exc.status, str(exc))
+    audit.record(session, g.actor, "create_template", f"template:{template.id}",
+                 f"{template.key}/{template.language} v{template.version}")
+    session.commit()
+    return jsonify(_out(template)), 201
+
+
+@bp.patch("/<int:template_id>")
+@require_user()
+def edit(template_id: int) -> tuple[Response, int]:
+    """A draft changes in place (200); an approved template gets a new draft version (201)."""
+    body = _json_body()
+    session = db()
+    template = _template(template_id)
+    try:
+        result, created = templates.edit(session, g.user, template, body=body.get("body"),
+                                         subject=body.get("subject"),
+                                         subject_given="subject" in body)
+    except templates.TemplateError as exc:
+        abort(exc.status, str(exc))
+    audit.record(session, g.actor, "edit_template", f"template:{result.id}",
+                 f"{result.key}/{result.language} v{result.version}"
+                 + (f" from template:{template.id}" if created else ""))
+    session.commit()
+    return jsonify(_out(result)), 201 if created else 200
+
+
+@bp.post("/<int:template_id>/approve")
+@require_user("qa")
+def approve(template_id: int) -> Response:
+    session = db()
+    template = _template(template_id)
+    try:
+        templates.approve(session, g.user, template)
+    except templates.TemplateError as exc:
+        abort(exc.status, str(exc))
+    audit.record(session, g.actor, "approve_template", f"template:{template.id}",
+                 f"{template.key}/{template.language} v{template.version}")
+    session.commit()
+    return jsonify(_out(template))
