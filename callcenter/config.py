@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass, field, replace
-from datetime import time
+from datetime import date, time
 from pathlib import Path
 from typing import Any
 
@@ -62,6 +62,33 @@ def parse_calling_hours(value: str) -> tuple[time, time]:
     return start, end
 
 
+COMPLAINT_RULE_SETS = ("pojk22_2023", "pojk18_2018")
+
+
+def parse_complaint_rules(value: str) -> str:
+    """``COMPLAINT_RULES``: which regulation's complaint deadlines apply (callcenter.regulation)."""
+    rules = value.strip().lower()
+    if rules not in COMPLAINT_RULE_SETS:
+        raise ConfigError(f"COMPLAINT_RULES must be one of {', '.join(COMPLAINT_RULE_SETS)}, "
+                          f"got {value!r}")
+    return rules
+
+
+def parse_days_off(value: str) -> tuple[date, ...]:
+    """``COMPANY_DAYS_OFF``: comma-separated ISO dates the company declares non-working."""
+    days: list[date] = []
+    for part in value.split(","):
+        if not part.strip():
+            continue
+        try:
+            days.append(date.fromisoformat(part.strip()))
+        except ValueError as exc:
+            raise ConfigError(
+                f"COMPANY_DAYS_OFF must be ISO dates like 2026-12-31, got {part.strip()!r}"
+            ) from exc
+    return tuple(sorted(set(days)))
+
+
 @dataclass(frozen=True)
 class Settings:
     """Everything configurable, with the contract's defaults."""
@@ -96,6 +123,12 @@ class Settings:
     dropped_call_delay_s: int = 300
     no_response_hours: int = 24
     dial_rate_per_s: float = 1.0
+    # Complaint deadlines (issue 6, callcenter.regulation): POJK 22/2023 figures by default.
+    complaint_rules: str = "pojk22_2023"
+    collective_leave_stops_clock: bool = False  # FACTS: unconfirmed, so a setting
+    company_days_off: tuple[date, ...] = ()
+    complaint_nearing_working_days: int = 1
+    lender_name: str = "Cankul"
 
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None, **overrides: Any) -> Settings:
@@ -135,6 +168,12 @@ class Settings:
             dropped_call_delay_s=int(get("CALLBACK_DROPPED_DELAY") or 300),
             no_response_hours=int(get("CALLBACK_NO_RESPONSE_HOURS") or 24),
             dial_rate_per_s=float(get("CALLBACK_DIAL_RATE") or 1.0),
+            complaint_rules=parse_complaint_rules(get("COMPLAINT_RULES") or "pojk22_2023"),
+            collective_leave_stops_clock=(get("COLLECTIVE_LEAVE_STOPS_CLOCK") or "").lower()
+            in ("1", "true", "yes"),
+            company_days_off=parse_days_off(get("COMPANY_DAYS_OFF") or ""),
+            complaint_nearing_working_days=int(get("COMPLAINT_NEARING_WORKING_DAYS") or 1),
+            lender_name=get("LENDER_NAME") or "Cankul",
         )
         return replace(settings, **overrides) if overrides else settings
 

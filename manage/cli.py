@@ -140,6 +140,43 @@ def users_add(username: str, role: str, password: str) -> None:
     click.echo(f"user {username} added with role {role}")
 
 
+@main.group("report")
+def report_group() -> None:
+    """Regulatory reports (issue 6)."""
+
+
+@report_group.command("quarterly")
+@click.option("--year", type=int, required=True)
+@click.option("--quarter", type=int, required=True, help="1, 2, 3 or 4")
+@click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path),
+              default=Path("."), show_default=True, help="folder for the CSV and XLSX")
+@click.option("--include-inquiries", is_flag=True,
+              help="count questions and information requests as complaints too")
+def report_quarterly(year: int, quarter: int, out_dir: Path, include_inquiries: bool) -> None:
+    """Write the quarterly complaint report (pengaduan-YYYY-QN.csv and .xlsx) for OJK."""
+    from callcenter.reports import ReportError, quarterly_report, write_csv, write_xlsx
+
+    settings = Settings.from_env()
+    try:
+        with session_scope(settings.database_url) as session:
+            report = quarterly_report(session, settings, year, quarter,
+                                      include_inquiries=include_inquiries)
+    except ReportError as exc:
+        raise click.ClickException(str(exc)) from exc
+    out_dir.mkdir(parents=True, exist_ok=True)
+    csv_path = write_csv(report, out_dir / f"{report.basename}.csv")
+    xlsx_path = write_xlsx(report, out_dir / f"{report.basename}.xlsx")
+    total = report.total
+    average = "-" if total.average_days is None else f"{total.average_days} hari"
+    click.echo(f"{report.lender}: laporan pengaduan {report.period_label}")
+    click.echo(f"diterima {total.received}, selesai {total.settled} "
+               f"(tepat waktu {total.settled_in_time}, terlambat {total.settled_late}), "
+               f"dalam proses {total.in_progress}, rata-rata penyelesaian {average}")
+    click.echo(f"batas waktu penyampaian ke OJK: {report.due_label} "
+               f"({report.due_date.isoformat()})")
+    click.echo(f"ditulis: {csv_path} dan {xlsx_path}")
+
+
 @main.command("seed-demo")
 def seed_demo() -> None:
     """Demo customers (made up) and one available demo agent, for the dev run."""
