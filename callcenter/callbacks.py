@@ -291,6 +291,7 @@ def tickets_without_response(session: Session, settings: Settings,
             Ticket.status == "pending_customer",
             Ticket.customer_id.is_not(None),
             Contact.direction == "outbound",
+            Contact.asks_customer.is_(True),  # an acknowledgement asks nothing
             Contact.channel.in_(WRITTEN_CHANNELS),
             latest.c.last < cutoff,
             ~exists(select(Callback.id).where(Callback.ticket_id == Ticket.id,

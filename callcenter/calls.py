@@ -132,7 +132,7 @@ def _settle_customer_call(session: Session, settings: Settings, contact: Contact
         ticket = tickets.open_ticket(
             session, channel="voice", customer_id=state.get("customer_id"),
             category="inquiry" if contact.verified else "unverified",
-            language=state.get("lang", "id"), tz=settings.timezone)
+            language=state.get("lang", "id"), tz=settings.timezone, settings=settings)
         contact.ticket_id = ticket.id
         if not contact.verified:
             tickets.resolve(session, ticket, "Panggilan berakhir sebelum verifikasi.")

@@ -16,9 +16,9 @@ from typing import Any, Protocol
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from callcenter import email_threading, tickets
+from callcenter import documents, email_threading, regulation, tickets
 from callcenter.config import Settings
-from callcenter.models import Contact, Customer, Document, Ticket
+from callcenter.models import Contact, Customer, Ticket
 
 MAX_ATTACHMENTS = 20
 EXTERNAL_ID_MAX = 120  # Contact.external_id
@@ -206,7 +206,7 @@ def take_in(session: Session, settings: Settings, parsed: ParsedEmail) -> Inboun
         ticket = tickets.open_ticket(session, channel="email",
                                      customer_id=customer.id if customer else None,
                                      category="inquiry" if customer else "unverified",
-                                     tz=settings.timezone)
+                                     tz=settings.timezone, settings=settings)
         if customer is None:
             ticket.customer_email = parsed.sender
     verified = _ticket_address(session, ticket) == parsed.sender
@@ -224,12 +224,19 @@ def take_in(session: Session, settings: Settings, parsed: ParsedEmail) -> Inboun
             "to": parsed.to[:20], "threaded_by": threaded_by}})
     session.add(contact)
     session.flush()
+    skipped = []
     for attachment in parsed.attachments:
-        session.add(Document(
-            ticket_id=ticket.id, contact_id=contact.id, filename=attachment.filename,
-            content_type=attachment.content_type, size=len(attachment.data),
-            sha256=hashlib.sha256(attachment.data).hexdigest(), data=attachment.data,
-            source="email"))
+        try:  # P4.3: an attachment can be the document a ticket waits for
+            documents.receive_document(
+                session, ticket, filename=attachment.filename,
+                content_type=attachment.content_type, data=attachment.data, source="email",
+                contact_id=contact.id)
+        except documents.DocumentError as exc:
+            skipped.append(f"{attachment.filename}: {exc}")
+    if skipped:
+        contact.ivr_state = {**contact.ivr_state, "attachments_not_kept": skipped}
+    if parsed.attachments and ticket.required_documents:
+        regulation.refresh_due(ticket, settings)  # complete documents start a written clock
     session.flush()
     return Inbound(contact, ticket, new_ticket=new_ticket, verified=verified,
                    threaded_by=threaded_by)

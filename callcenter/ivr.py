@@ -337,6 +337,7 @@ class Ivr:
         body = self.content.text(lang, "sms_email_handoff", email=email, ticket=ticket.number)
         message = messages.queue_message(self.session, ticket_id=ticket.id,
                                          to_number=customer.phone, body=body)
+        message.asks_customer = True  # we wait for their email: the P2.2b clock runs
         turn.message_ids.append(message.id)
         contact.answers = [*contact.answers, {"topic": topic, "said": plain(speech)}]
         self._set(contact, last_answer=[{"text": s.text, "digits": s.digits} for s in speech])
@@ -443,7 +444,7 @@ class Ivr:
         ticket = tickets.open_ticket(
             self.session, channel="voice", customer_id=state.get("customer_id"),
             category="inquiry" if state.get("customer_id") else "unverified",
-            language=self._lang(contact), tz=self.settings.timezone)
+            language=self._lang(contact), tz=self.settings.timezone, settings=self.settings)
         contact.ticket = ticket
         contact.ticket_id = ticket.id
         return ticket

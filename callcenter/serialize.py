@@ -7,6 +7,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from callcenter.models import Callback, Contact, Ticket
+from callcenter.sanitize import safe_html
 
 
 def iso(value: datetime | None, tz: str) -> str | None:
@@ -30,6 +31,8 @@ def contact_json(contact: Contact, tz: str) -> dict[str, Any]:
         "sender_verified": contact.sender_verified,
         "subject": contact.subject,
         "body": contact.body,
+        # Email HTML is stored raw and only ever shown sanitised (scripts, handlers removed).
+        "body_html": safe_html(contact.body_html) if contact.body_html else None,
         "asks_customer": contact.asks_customer,
     }
 

@@ -105,7 +105,7 @@ def _ticket_for(session: Session, settings: Settings, channel: str, phone: str |
     return tickets.open_ticket(session, channel=channel,
                                customer_id=customer.id if customer else None,
                                category="inquiry" if customer else "unverified",
-                               tz=settings.timezone)
+                               tz=settings.timezone, settings=settings)
 
 
 def last_inbound_at(session: Session, phone: str, channel: str = "whatsapp") -> datetime | None:

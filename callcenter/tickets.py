@@ -11,7 +11,8 @@ from datetime import datetime
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from callcenter import calendar, callbacks, documents
+from callcenter import calendar, callbacks, documents, regulation
+from callcenter.config import Settings
 from callcenter.models import Ticket, utcnow
 from callcenter.ticket_numbers import is_well_formed, number_for
 
@@ -40,17 +41,26 @@ def open_ticket(
     language: str = "id",
     tz: str = "Asia/Jakarta",
     now: datetime | None = None,
+    settings: Settings | None = None,
 ) -> Ticket:
-    """A new ticket with its number and regulatory due date, flushed (not committed)."""
+    """A new ticket with its number and regulatory due date, flushed (not committed).
+
+    With ``settings`` the due date follows the configured rules (POJK 22/2023 or 18/2018,
+    collective leave, company days off); without, the POJK 22/2023 defaults in ``tz``.
+    """
     opened = now or utcnow()
-    days = ORAL_DAYS if channel in ORAL_CHANNELS else WRITTEN_DAYS
+    if settings is not None:
+        due = regulation.due_date(opened, regulation.kind_of(channel), settings)
+    else:
+        days = ORAL_DAYS if channel in ORAL_CHANNELS else WRITTEN_DAYS
+        due = calendar.due_at(opened, days, tz)
     ticket = Ticket(
         channel=channel,
         customer_id=customer_id,
         category=category,
         language=language,
         opened_at=opened,
-        due_at=calendar.due_at(opened, days, tz),
+        due_at=due,
     )
     session.add(ticket)
     session.flush()

@@ -22,6 +22,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from callcenter import answers, audit, documents, tickets
+from callcenter.config import Settings
 from callcenter.content import Content, plain
 from callcenter.messages import queue_message
 from callcenter.models import AuditEntry, Contact, Customer, OutboundMessage, Ticket, User, utcnow
@@ -121,7 +122,7 @@ def verify_visitor(session: Session, *, actor: str, name: str, phone: str, order
 def register_visit(session: Session, content: Content, *, user: User, actor: str,
                    customer: Customer, problem: str, language: str = "id",
                    new_ticket: bool = False, tz: str = "Asia/Jakarta",
-                   now: datetime | None = None) -> Visit:
+                   now: datetime | None = None, settings: Settings | None = None) -> Visit:
     """Record the visit on the customer's unsettled ticket (X1) or a new walk-in ticket (P4.4),
     queue the SMS with the ticket number (P4.5) and audit the visit and the data view."""
     if language not in LANGUAGES:
@@ -132,7 +133,7 @@ def register_visit(session: Session, content: Content, *, user: User, actor: str
         ticket, continued = existing, True
     else:
         ticket = tickets.open_ticket(session, channel="walk_in", customer_id=customer.id,
-                                     language=language, tz=tz, now=when)
+                                     language=language, tz=tz, now=when, settings=settings)
         continued = False
     contact = Contact(
         ticket_id=ticket.id, channel="walk_in", direction="inbound", kind="customer",

@@ -14,7 +14,7 @@ from typing import Any
 from flask import Blueprint, Response, abort, g, jsonify, request
 from werkzeug.exceptions import RequestEntityTooLarge
 
-from callcenter import audit, documents, tickets, walkins
+from callcenter import audit, documents, regulation, tickets, walkins
 from callcenter.messages import queue_message
 from callcenter.models import RequiredDocument, Ticket
 from callcenter.serialize import iso
@@ -122,7 +122,7 @@ def register_visit() -> tuple[Response, int]:
                         "escalate": False}), 422
     visit = walkins.register_visit(
         session, words, user=g.user, actor=g.actor, customer=customer, problem=problem,
-        language=language, new_ticket=new_ticket, tz=current.timezone)
+        language=language, new_ticket=new_ticket, tz=current.timezone, settings=current)
     ticket = visit.ticket
     result = {
         "visit_id": visit.contact.id,
@@ -202,6 +202,7 @@ def require_documents(number: str) -> tuple[Response, int]:
         abort(409, str(exc))
     except documents.DocumentError as exc:
         abort(400, str(exc))
+    regulation.refresh_due(ticket, settings())  # a written clock waits for the documents
     missing = documents.missing_names(ticket)
     words, tz = content(), settings().timezone
     message_id = None
@@ -266,6 +267,7 @@ def upload_document(number: str) -> tuple[Response, int]:
         abort(409, str(exc))
     except documents.DocumentError as exc:
         abort(400, str(exc))
+    regulation.refresh_due(ticket, settings())  # complete documents start a written clock
     fulfilled = next((r for r in ticket.required_documents if r.document_id == document.id),
                      None)
     audit.record(session, g.actor, "receive_document", f"ticket:{number}",

@@ -6,7 +6,7 @@ import logging
 
 import requests
 
-from callcenter import documents
+from callcenter import documents, regulation
 from callcenter.models import Contact, Ticket
 from workers.runtime import job_session, settings
 
@@ -43,5 +43,7 @@ def fetch_media(contact_id: int, url: str, content_type: str) -> int | None:
         except documents.DocumentError as exc:  # empty, too large: retrying will not help
             log.warning("media for contact %s not kept: %s", contact_id, exc)
             return None
+        if ticket.required_documents:
+            regulation.refresh_due(ticket, current)  # complete documents start the clock
         session.flush()
         return document.id

@@ -43,21 +43,49 @@ def queue_names(settings: Settings) -> list[str]:
     return [settings.queue_prefix + URGENT, settings.queue_prefix + DEFAULT]
 
 
-def enqueue_send_message(settings: Settings, message_id: int) -> None:
+def enqueue_send_message(settings: Settings, message_id: int) -> bool:
+    """Send an outbox SMS/WhatsApp; once per row while its job lives (False if queued)."""
     from workers.messages import send_message
 
-    queue(settings, DEFAULT).enqueue(
-        send_message, message_id, job_id=f"sms-{message_id}", job_timeout=30,
-        retry=Retry(max=5, interval=[5, 30, 120, 600, 1800]), failure_ttl=7 * 86400)
+    q = queue(settings, DEFAULT)
+    job = q.create_job(send_message, args=(message_id,), job_id=f"sms-{message_id}",
+                       timeout=30, retry=Retry(max=5, interval=[5, 30, 120, 600, 1800]),
+                       failure_ttl=7 * 86400)
+    return _enqueue_once(q, job)
 
 
-def enqueue_send_email(settings: Settings, email_id: int) -> None:
+def enqueue_send_email(settings: Settings, email_id: int) -> bool:
     """Send an outbox email (``OutboundEmail``); transient SMTP failures retry with backoff."""
     from workers.email import send_email
 
-    queue(settings, DEFAULT).enqueue(
-        send_email, email_id, job_id=f"email-{email_id}", job_timeout=60,
-        retry=Retry(max=5, interval=[5, 30, 120, 600, 1800]), failure_ttl=7 * 86400)
+    q = queue(settings, DEFAULT)
+    job = q.create_job(send_email, args=(email_id,), job_id=f"email-{email_id}", timeout=60,
+                       retry=Retry(max=5, interval=[5, 30, 120, 600, 1800]),
+                       failure_ttl=7 * 86400)
+    return _enqueue_once(q, job)
+
+
+def _enqueue_once(q: Queue, job: Job) -> bool:
+    """Enqueue unless a live job has the id; a finished or failed one is replaced (the outbox
+    row, still pending, says the work is not done). The job re-reads the row, so a rare
+    double run sends nothing twice unless the first died between the provider's "accepted"
+    and our commit (Twilio and SMTP have no idempotency key)."""
+    try:
+        q.enqueue_job(job, unique=True)
+        return True
+    except DuplicateJobError:
+        pass
+    try:
+        existing = Job.fetch(job.id, connection=q.connection)
+    except NoSuchJobError:
+        q.enqueue_job(job)
+        return True
+    if existing.get_status() in (JobStatus.FINISHED, JobStatus.FAILED, JobStatus.STOPPED,
+                                 JobStatus.CANCELED):
+        existing.delete()
+        q.enqueue_job(job)
+        return True
+    return False
 
 
 def enqueue_fetch_media(settings: Settings, contact_id: int, url: str,

@@ -9,6 +9,8 @@ import time
 from callcenter import agents, callbacks
 from callcenter.config import Settings
 from workers.callbacks import reconcile
+from workers.email import requeue_pending as requeue_pending_emails
+from workers.messages import requeue_pending_messages
 from workers.queues import enqueue_dispatch_agents, schedule_callback_job
 from workers.runtime import job_session
 
@@ -30,13 +32,16 @@ def sweep_no_response(settings: Settings) -> int:
 
 
 def sweep_once(settings: Settings) -> None:
-    """Route waiting callers, recreate lost callback jobs, find silent customers."""
+    """Route waiting callers, recreate lost callback jobs, find silent customers, and send
+    outbox SMS and emails whose jobs were lost."""
     with job_session(settings) as session:
         waiting = agents.callers_waiting(session)
     if waiting:
         enqueue_dispatch_agents(settings, base_url(settings))
     reconcile(base_url(settings), settings)
     sweep_no_response(settings)
+    requeue_pending_messages()
+    requeue_pending_emails()
 
 
 def run_forever(interval: float) -> None:

@@ -229,7 +229,8 @@ def test_silence_after_our_sms_owes_a_no_response_callback_once(session, setting
     ticket.status = "pending_customer"
     sent = datetime(2026, 11, 24, 3, 0, tzinfo=UTC)
     session.add(Contact(ticket_id=ticket.id, channel="sms", direction="outbound",
-                        external_id="SM" + "1" * 32, status="delivered", started_at=sent))
+                        external_id="SM" + "1" * 32, status="delivered", started_at=sent,
+                        asks_customer=True))
     session.commit()
     too_soon = sent + timedelta(hours=settings.no_response_hours - 1)
     assert callbacks.schedule_no_response(session, settings, now=too_soon) == []
@@ -246,7 +247,8 @@ def test_a_customer_reply_stops_the_no_response_clock(session, settings):
     sent = datetime(2026, 11, 24, 3, 0, tzinfo=UTC)
     session.add_all([
         Contact(ticket_id=ticket.id, channel="sms", direction="outbound",
-                external_id="SM" + "1" * 32, status="delivered", started_at=sent),
+                external_id="SM" + "1" * 32, status="delivered", started_at=sent,
+                asks_customer=True),
         Contact(ticket_id=ticket.id, channel="email", direction="inbound",
                 external_id="<reply@example.com>", status="received",
                 started_at=sent + timedelta(hours=2)),
@@ -255,3 +257,15 @@ def test_a_customer_reply_stops_the_no_response_clock(session, settings):
     later = sent + timedelta(hours=settings.no_response_hours + 5)
     assert callbacks.schedule_no_response(session, settings, now=later) == []
 
+
+
+def test_an_acknowledgement_that_asks_nothing_starts_no_clock(session, settings):
+    """P2.2b is about our unanswered *question*, not a receipt."""
+    ticket = _ticket(session)
+    ticket.status = "pending_customer"
+    sent = datetime(2026, 11, 24, 3, 0, tzinfo=UTC)
+    session.add(Contact(ticket_id=ticket.id, channel="sms", direction="outbound",
+                        external_id="SM" + "2" * 32, status="delivered", started_at=sent))
+    session.commit()
+    later = sent + timedelta(hours=settings.no_response_hours + 1)
+    assert callbacks.schedule_no_response(session, settings, now=later) == []

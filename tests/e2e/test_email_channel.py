@@ -312,3 +312,22 @@ def test_a_pending_email_whose_job_was_lost_is_sent_by_the_safety_net(email_app,
     assert requeue_pending() == 1
     run_jobs(Settings.from_env())
     assert mail_sink.wait_for(1)[0]["Message-ID"] == outbox.message_id
+
+
+def test_ticket_timeline_shows_email_html_only_sanitised(hotline, session):
+    """The API never hands raw customer HTML to a browser."""
+    from callcenter import tickets as ticket_ops
+    from callcenter.models import Contact, Ticket
+
+    ticket = ticket_ops.open_ticket(session, channel="email", customer_id=None)
+    session.add(Contact(ticket_id=ticket.id, channel="email", direction="inbound",
+                        external_id="<x@example.com>", sender="x@example.com",
+                        body="hi",
+                        body_html='<p onclick="steal()">hi<script>alert(1)</script></p>'))
+    session.commit()
+    body = hotline.live.app.test_client().get(
+        f"/api/tickets/{ticket.number}",
+        headers={"Authorization": "Bearer test-api-token"}).get_json()
+    html = body["contacts"][0]["body_html"]
+    assert html == "<p>hi</p>"
+    assert session.get(Ticket, ticket.id) is not None
