@@ -7,7 +7,7 @@ SequenceNumber) has its effect once (FACTS: de-duplicate on the event, not the C
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
@@ -146,3 +146,19 @@ def _settle_customer_call(session: Session, settings: Settings, contact: Contact
                 earliest=utcnow() + timedelta(seconds=settings.dropped_call_delay_s))
             if callback is not None and created:
                 effects.callback_ids.append(callback.id)
+
+
+UNSETTLED_AFTER = timedelta(hours=2)
+
+
+def unsettled_calls(session: Session, now: datetime | None = None,
+                    limit: int = 200) -> list[Contact]:
+    """Call legs with no final status long after they began: their status callback was lost
+    (service down, or it failed). The sweep asks Twilio how they ended."""
+    cutoff = (now or utcnow()) - UNSETTLED_AFTER
+    return list(session.scalars(
+        select(Contact).where(Contact.channel == "voice",
+                              Contact.status.not_in(FINAL_STATUSES),
+                              Contact.external_id.is_not(None),
+                              Contact.started_at < cutoff)
+        .order_by(Contact.started_at).limit(limit)))

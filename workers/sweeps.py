@@ -6,8 +6,12 @@ import logging
 import signal
 import time
 
-from callcenter import agents, callbacks
+from twilio.base.exceptions import TwilioRestException
+
+from callcenter import agents, callbacks, calls
 from callcenter.config import Settings
+from callcenter.models import Callback
+from callcenter.telephony import rest_client
 from workers.callbacks import reconcile
 from workers.email import requeue_pending as requeue_pending_emails
 from workers.messages import requeue_pending_messages
@@ -31,6 +35,34 @@ def sweep_no_response(settings: Settings) -> int:
     return len(created)
 
 
+def settle_lost_calls(settings: Settings) -> int:
+    """Ask Twilio how calls ended whose status callback never arrived, and apply it as the
+    callback would have: the contact closes, and a dropped verified call is owed its
+    callback (nothing lost)."""
+    client = rest_client(settings)
+    settled = 0
+    with job_session(settings) as session:
+        for contact in calls.unsettled_calls(session):
+            try:
+                call = client.calls(contact.external_id).fetch()
+            except TwilioRestException as exc:
+                log.warning("cannot fetch call %s: %s", contact.external_id, exc.code)
+                continue
+            if call.status not in calls.FINAL_STATUSES:
+                continue
+            effects = calls.record_status(session, settings, {
+                "CallSid": contact.external_id, "CallStatus": call.status,
+                "CallDuration": str(call.duration or ""), "SequenceNumber": "sweep",
+                "AnsweredBy": call.answered_by or ""}, callback_id=contact.callback_id)
+            session.commit()
+            for callback_id in effects.callback_ids:
+                callback = session.get(Callback, callback_id)
+                if callback is not None:
+                    schedule_callback_job(settings, callback, base_url(settings))
+            settled += 1
+    return settled
+
+
 def sweep_once(settings: Settings) -> None:
     """Route waiting callers, recreate lost callback jobs, find silent customers, and send
     outbox SMS and emails whose jobs were lost."""
@@ -42,6 +74,7 @@ def sweep_once(settings: Settings) -> None:
     sweep_no_response(settings)
     requeue_pending_messages()
     requeue_pending_emails()
+    settle_lost_calls(settings)
 
 
 def run_forever(interval: float) -> None:
