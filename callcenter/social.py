@@ -7,14 +7,18 @@ that window only approved template messages may go out (Meta's customer-service 
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from callcenter import messages, tickets
+from callcenter.answers import long_date
 from callcenter.config import Settings
+from callcenter.content import Content
 from callcenter.models import Contact, Customer, OutboundMessage, Template, Ticket, utcnow
 from callcenter.phones import try_e164
 
@@ -106,6 +110,36 @@ def _ticket_for(session: Session, settings: Settings, channel: str, phone: str |
                                customer_id=customer.id if customer else None,
                                category="inquiry" if customer else "unverified",
                                tz=settings.timezone, settings=settings)
+
+
+_STATUS_QUERY = re.compile(r"^\s*(?:status|cek|cek status)\s*#?\s*(\d{2,10})\s*$", re.I)
+
+
+@dataclass
+class StatusAnswer:
+    ticket: Ticket | None
+    text: str
+
+
+def status_query(session: Session, settings: Settings, content: Content,
+                 params: dict[str, str]) -> StatusAnswer | None:
+    """``STATUS 1000015`` (or ``CEK …``): the customer asks for their ticket's status, which
+    they may do at any time (POJK 18/2018). Answered only to the ticket's own customer's
+    number; anyone else learns nothing."""
+    match = _STATUS_QUERY.match(params.get("Body", ""))
+    if match is None:
+        return None
+    _channel, phone = split_address(params.get("From", ""))
+    ticket = tickets.find_by_number(session, match.group(1))
+    owner = _ticket_phone(session, ticket) if ticket is not None else None
+    if ticket is None or phone is None or owner != phone:
+        return StatusAnswer(None, content.text("id", "message_status_unknown"))
+    lang = ticket.language or "id"
+    status = content.lookup(lang, "ticket_statuses", ticket.status) or ticket.status
+    due = (long_date(ticket.due_at.astimezone(ZoneInfo(settings.timezone)).date(), lang)
+           if ticket.due_at else "-")
+    return StatusAnswer(ticket, content.text(lang, "message_status", ticket=ticket.number,
+                                             status=status, due_date=due))
 
 
 def last_inbound_at(session: Session, phone: str, channel: str = "whatsapp") -> datetime | None:

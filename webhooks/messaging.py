@@ -42,6 +42,17 @@ def incoming() -> Response:
     if not request.form.get("From"):
         abort(400, "From missing")
     session = db()
+    query = social.status_query(session, settings(), content(), request.form.to_dict())
+    if query is not None:
+        if query.ticket is not None and social.find_message(session, _message_sid()) is None:
+            channel, phone = social.split_address(request.form["From"])
+            session.add(Contact(ticket_id=query.ticket.id, channel=channel, direction="inbound",
+                                external_id=_message_sid(), status="received", sender=phone,
+                                body=request.form.get("Body", "")[:4000]))
+            session.commit()
+        reply = MessagingResponse()
+        reply.message(query.text)
+        return Response(str(reply), mimetype="application/xml")
     inbound = social.take_in(session, settings(), request.form.to_dict())
     ticket = inbound.ticket
     text = content().text(ticket.language or "id", "message_ack", ticket=ticket.number)

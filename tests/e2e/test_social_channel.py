@@ -162,3 +162,20 @@ def test_whatsapp_photo_is_kept_as_a_supporting_document(hotline, session):
         select(Document)).first())
     assert document.data == photo and document.content_type == "image/png"
     assert document.source == "whatsapp" and document.ticket_id == _ticket(session).id
+
+
+def test_status_keyword_answers_the_customer_and_nobody_else(hotline, session):
+    """A customer may ask for the status at any time (POJK 18/2018): by SMS keyword."""
+    customer = make_customer(session)
+    ticket = tickets.open_ticket(session, channel="voice", customer_id=customer.id)
+    session.commit()
+    answer = hotline.sim.send_sms(from_=BUDI_PHONE, body=f"status {ticket.number}")[0]
+    assert ticket.number in answer and "sedang kami proses" in answer
+    assert "paling lambat" in answer.lower()
+    stranger = hotline.sim.send_sms(from_="+6289912345678", body=f"CEK {ticket.number}")[0]
+    assert "tidak menemukan" in stranger and ticket.number not in stranger
+    mistyped = hotline.sim.send_sms(from_=BUDI_PHONE, body="status 1234567")[0]
+    assert "tidak menemukan" in mistyped
+    assert len(session.scalars(select(Ticket)).all()) == 1  # a query opens no ticket
+    queries = session.scalars(select(Contact).where(Contact.direction == "inbound")).all()
+    assert [c.ticket_id for c in queries] == [ticket.id]  # X2: logged on its ticket
