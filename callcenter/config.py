@@ -123,6 +123,7 @@ class Settings:
     dropped_call_delay_s: int = 300
     no_response_hours: int = 24
     dial_rate_per_s: float = 1.0
+    retention_days: int = 5 * 365
     # Complaint deadlines (issue 6, callcenter.regulation): POJK 22/2023 figures by default.
     complaint_rules: str = "pojk22_2023"
     collective_leave_stops_clock: bool = False  # FACTS: unconfirmed, so a setting
@@ -168,6 +169,7 @@ class Settings:
             dropped_call_delay_s=int(get("CALLBACK_DROPPED_DELAY") or 300),
             no_response_hours=int(get("CALLBACK_NO_RESPONSE_HOURS") or 24),
             dial_rate_per_s=float(get("CALLBACK_DIAL_RATE") or 1.0),
+            retention_days=int(get("RETENTION_DAYS") or 5 * 365),
             complaint_rules=parse_complaint_rules(get("COMPLAINT_RULES") or "pojk22_2023"),
             collective_leave_stops_clock=(get("COLLECTIVE_LEAVE_STOPS_CLOCK") or "").lower()
             in ("1", "true", "yes"),

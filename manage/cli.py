@@ -220,6 +220,18 @@ def dev(port: int, simulator_port: int) -> None:
     run_dev(port=port, simulator_port=simulator_port)
 
 
+@main.command("purge")
+def purge_command() -> None:
+    """Anonymise personal data past RETENTION_DAYS now (the sweep does it hourly)."""
+    from callcenter.retention import purge
+
+    settings = Settings.from_env()
+    with session_scope(settings.database_url) as session:
+        result = purge(session, settings)
+    click.echo(f"anonymised {result.tickets} tickets and {result.customers} customers "
+               f"older than {settings.retention_days} days")
+
+
 @main.command("scheduler")
 @click.option("--interval", default=10.0, show_default=True)
 def scheduler(interval: float) -> None:

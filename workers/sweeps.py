@@ -8,14 +8,14 @@ import time
 
 from twilio.base.exceptions import TwilioRestException
 
-from callcenter import agents, callbacks, calls
+from callcenter import agents, callbacks, calls, retention
 from callcenter.config import Settings
 from callcenter.models import Callback
 from callcenter.telephony import rest_client
 from workers.callbacks import reconcile
 from workers.email import requeue_pending as requeue_pending_emails
 from workers.messages import requeue_pending_messages
-from workers.queues import enqueue_dispatch_agents, schedule_callback_job
+from workers.queues import enqueue_dispatch_agents, redis_connection, schedule_callback_job
 from workers.runtime import job_session
 
 log = logging.getLogger(__name__)
@@ -63,6 +63,21 @@ def settle_lost_calls(settings: Settings) -> int:
     return settled
 
 
+def purge_expired(settings: Settings) -> retention.PurgeResult | None:
+    """Anonymise personal data past retention, at most once an hour across all schedulers."""
+    lock = redis_connection(settings).set(settings.queue_prefix + "callcenter:retention-run",
+                                          "1", nx=True, ex=3600)
+    if not lock:
+        return None
+    with job_session(settings) as session:
+        result = retention.purge(session, settings)
+        session.commit()
+    if result.tickets or result.customers:
+        log.info("retention: anonymised %s tickets and %s customers", result.tickets,
+                 result.customers)
+    return result
+
+
 def sweep_once(settings: Settings) -> None:
     """Route waiting callers, recreate lost callback jobs, find silent customers, and send
     outbox SMS and emails whose jobs were lost."""
@@ -75,6 +90,7 @@ def sweep_once(settings: Settings) -> None:
     requeue_pending_messages()
     requeue_pending_emails()
     settle_lost_calls(settings)
+    purge_expired(settings)
 
 
 def run_forever(interval: float) -> None:
