@@ -190,7 +190,20 @@ def _thread(session: Session, settings: Settings, parsed: ParsedEmail) -> tuple[
         ticket = tickets.find_by_number(session, number)
         if ticket is not None:
             return ticket, "subject"
+    waiting = _ticket_waiting_for(session, parsed.sender)
+    if waiting is not None:
+        return waiting, "awaited"
     return None, "new"
+
+
+def _ticket_waiting_for(session: Session, address: str) -> Ticket | None:
+    """X1: we asked this customer to write (P1.3 hand-off, a reply of ours): their email
+    continues that ticket even without its number, or its no-response clock would call them
+    about an email they did send."""
+    return session.scalars(
+        select(Ticket).join(Customer, Ticket.customer_id == Customer.id)
+        .where(func.lower(Customer.email) == address, Ticket.status == "pending_customer")
+        .order_by(Ticket.updated_at.desc(), Ticket.id.desc()).limit(1)).first()
 
 
 def take_in(session: Session, settings: Settings, parsed: ParsedEmail) -> Inbound:

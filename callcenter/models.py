@@ -25,6 +25,7 @@ from sqlalchemy import (
     TypeDecorator,
     UniqueConstraint,
     false,
+    func,
     text,
     true,
 )
@@ -72,6 +73,8 @@ class Customer(Base):
     """A borrower, imported from the lender's CSV (CONTRACT "Customer data import")."""
 
     __tablename__ = "customers"
+    # Inbound email is matched by address, case-insensitively (bench: a full scan per email).
+    __table_args__ = (Index("ix_customers_email_lower", func.lower(text("email"))),)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     order_id: Mapped[str] = mapped_column(String(64), unique=True)
@@ -153,7 +156,7 @@ class Contact(Base):
     last_response: Mapped[str | None] = mapped_column(Text)  # replayed on a Twilio retry
     agent_id: Mapped[int | None] = mapped_column(ForeignKey("agents.id"))
     # Written channels (email, sms, whatsapp) and visits: what was said, by whom (X2).
-    sender: Mapped[str | None] = mapped_column(String(254))  # email address or phone
+    sender: Mapped[str | None] = mapped_column(String(254), index=True)  # address or phone
     subject: Mapped[str | None] = mapped_column(String(300))
     body: Mapped[str | None] = mapped_column(Text)  # stored as sent/received
     body_html: Mapped[str | None] = mapped_column(Text)  # raw; sanitised before display

@@ -331,3 +331,17 @@ def test_ticket_timeline_shows_email_html_only_sanitised(hotline, session):
     html = body["contacts"][0]["body_html"]
     assert html == "<p>hi</p>"
     assert session.get(Ticket, ticket.id) is not None
+
+
+def test_an_email_we_asked_for_lands_on_the_waiting_ticket_without_its_number(
+        email_app, session, mail_sink):
+    """X1 after P1.3: the caller was told to email the details; they forgot the ticket
+    number. The email continues the waiting ticket (and stops its no-response clock)."""
+    customer = make_customer(session)
+    waiting = tickets.open_ticket(session, channel="voice", customer_id=customer.id)
+    waiting.status = "pending_customer"
+    session.commit()
+    answer = post_email(email_app.test_client(), inbound_form(subject="Detail pembayaran"))
+    assert answer.status_code == 200 and answer.get_json()["threaded_by"] == "awaited"
+    assert [t.id for t in _tickets(session)] == [waiting.id]
+    assert _tickets(session)[0].status == "open"
