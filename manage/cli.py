@@ -213,11 +213,13 @@ def call(from_: str, answer: bool, control_url: str) -> None:
 @main.command("dev")
 @click.option("--port", default=5000, show_default=True)
 @click.option("--simulator-port", default=8081, show_default=True)
-def dev(port: int, simulator_port: int) -> None:
+@click.option("--mail-port", default=8025, show_default=True,
+              help="the local mail sink that prints outgoing email (unless SMTP_URL is set)")
+def dev(port: int, simulator_port: int, mail_port: int) -> None:
     """Run web + worker + scheduler + the Twilio simulator with embedded defaults."""
     from manage.dev import run_dev
 
-    run_dev(port=port, simulator_port=simulator_port)
+    run_dev(port=port, simulator_port=simulator_port, mail_port=mail_port)
 
 
 @main.command("purge")

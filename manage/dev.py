@@ -26,7 +26,7 @@ def _bin(name: str) -> str:
     return str(Path(sys.executable).with_name(name))
 
 
-def run_dev(port: int = 5000, simulator_port: int = 8081) -> None:
+def run_dev(port: int = 5000, simulator_port: int = 8081, mail_port: int = 8025) -> None:
     settings = Settings.from_env()
     embedded: EmbeddedRedis | None = None
     env = dict(os.environ)
@@ -41,6 +41,10 @@ def run_dev(port: int = 5000, simulator_port: int = 8081) -> None:
     env.setdefault("PUBLIC_BASE_URL", web_url)
     env.setdefault("TWILIO_API_URL", simulator_url)
     env.setdefault("CALLCENTER_DEBUG", "1")
+    # CONTRACT: in dev, outgoing mail goes to a local sink that prints it (no login, no TLS).
+    local_mail = "SMTP_URL" not in env
+    env.setdefault("SMTP_URL", f"smtp://127.0.0.1:{mail_port}")
+    env.setdefault("EMAIL_WEBHOOK_AUTH", "dev:dev-password")
     # So a newcomer can watch a dropped call come back as a callback at any hour: 30 s after
     # the drop, with the calling window open all day (production: 5 min, 08:00-20:00).
     env.setdefault("CALLBACK_DROPPED_DELAY", "30")
@@ -64,6 +68,9 @@ def run_dev(port: int = 5000, simulator_port: int = 8081) -> None:
                       f"--auth-token {shlex.quote(settings.twilio_auth_token)} "
                       f"--hotline {shlex.quote(settings.twilio_phone_number)}",
         }
+        if local_mail:
+            processes["mail"] = (f"{python} -m aiosmtpd -n -u -l 127.0.0.1:{mail_port} "
+                                 "-c aiosmtpd.handlers.Debugging stdout")
         for name, cmd in processes.items():
             manager.add_process(name, cmd, env=env, cwd=str(PROJECT_ROOT))
         click.echo(f"\nHotline webhooks on {web_url}; local Twilio on {simulator_url}.\n"

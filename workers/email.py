@@ -14,7 +14,7 @@ import smtplib
 from sqlalchemy.exc import IntegrityError
 
 from callcenter import email_outbound
-from callcenter.config import ConfigError
+from callcenter.config import ConfigError, Settings
 from callcenter.models import Contact, OutboundEmail, utcnow
 from workers.runtime import job_session, settings
 
@@ -94,17 +94,17 @@ def send_email(email_id: int) -> str | None:
 MAX_ATTEMPTS = 8  # RQ's 5 retries, plus what a sweep re-queues
 
 
-def requeue_pending(min_age_s: int = 900) -> int:
+def requeue_pending(min_age_s: int = 900, current: Settings | None = None) -> int:
     """Safety net for a sweep: pending emails whose job was lost (Redis flushed, retries used
     up) are queued again; past ``MAX_ATTEMPTS`` they are marked failed. Returns how many were
-    queued. (Not wired into ``workers/sweeps.py`` here: that file has another owner.)"""
+    queued (the periodic sweep calls it)."""
     from datetime import timedelta
 
     from sqlalchemy import select
 
     from workers.queues import enqueue_send_email
 
-    current = settings()
+    current = current or settings()
     cutoff = utcnow() - timedelta(seconds=min_age_s)
     with job_session(current) as session:
         stale = list(session.scalars(select(OutboundEmail).where(

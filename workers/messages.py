@@ -6,6 +6,7 @@ import logging
 
 from twilio.base.exceptions import TwilioRestException
 
+from callcenter.config import Settings
 from callcenter.models import Contact, OutboundMessage, utcnow
 from callcenter.phones import mask_phone
 from callcenter.telephony import rest_client
@@ -54,7 +55,7 @@ def send_message(message_id: int) -> str | None:
         return sent.sid
 
 
-def requeue_pending_messages(min_age_s: int = 900) -> int:
+def requeue_pending_messages(min_age_s: int = 900, current: Settings | None = None) -> int:
     """Safety net for the sweep: an outbox message still pending after ``min_age_s`` (its job
     lost with Redis, or failed for good) is queued again; past 8 attempts it fails."""
     from datetime import timedelta
@@ -63,7 +64,7 @@ def requeue_pending_messages(min_age_s: int = 900) -> int:
 
     from workers.queues import enqueue_send_message
 
-    current = settings()
+    current = current or settings()
     cutoff = utcnow() - timedelta(seconds=min_age_s)
     with job_session(current) as session:
         stale = list(session.scalars(select(OutboundMessage).where(

@@ -87,8 +87,8 @@ def sweep_once(settings: Settings) -> None:
         enqueue_dispatch_agents(settings, base_url(settings))
     reconcile(base_url(settings), settings)
     sweep_no_response(settings)
-    requeue_pending_messages()
-    requeue_pending_emails()
+    requeue_pending_messages(current=settings)
+    requeue_pending_emails(current=settings)
     settle_lost_calls(settings)
     purge_expired(settings)
 

@@ -52,13 +52,14 @@ def _say_until_prompt(http: requests.Session, base: str, sid: str, seen: int) ->
 
 
 def test_dev_run_answers_a_call_and_stops_cleanly(tmp_path: Path):
-    web, sim = _free_port(), _free_port()
+    web, sim, mail = _free_port(), _free_port(), _free_port()
     env = {k: v for k, v in os.environ.items()
-           if k not in ("DATABASE_URL", "REDIS_URL", "TWILIO_API_URL", "PUBLIC_BASE_URL")}
+           if k not in ("DATABASE_URL", "REDIS_URL", "TWILIO_API_URL", "PUBLIC_BASE_URL",
+                        "SMTP_URL", "EMAIL_WEBHOOK_AUTH")}
     env["CALLCENTER_INSTANCE"] = str(tmp_path)
     dev = subprocess.Popen(
         [sys.executable, "-m", "manage.cli", "dev", "--port", str(web),
-         "--simulator-port", str(sim)],
+         "--simulator-port", str(sim), "--mail-port", str(mail)],
         cwd=PROJECT_ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
         start_new_session=True)
     try:
@@ -80,6 +81,8 @@ def test_dev_run_answers_a_call_and_stops_cleanly(tmp_path: Path):
             assert "Nomor tiket Anda adalah 1 0 0" in heard
         children = psutil.Process(dev.pid).children(recursive=True)
         assert any("redis-server" in " ".join(c.cmdline()) for c in children)
+        with socket.create_connection(("127.0.0.1", mail), timeout=5) as smtp:
+            assert smtp.recv(100).startswith(b"220")  # the dev mail sink answers
     finally:
         os.killpg(dev.pid, signal.SIGINT)  # Ctrl-C in the terminal
         dev.wait(timeout=30)
