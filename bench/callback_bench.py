@@ -512,7 +512,7 @@ def seed_sweep(ctx: Ctx, tickets: int, customers: int) -> dict[str, int]:
                 status=status, category="inquiry", language="id", reason=None, summary=None,
                 opened_at=opened, due_at=opened + timedelta(days=2), updated_at=opened,
                 resolved_at=opened + timedelta(hours=3) if status == "resolved" else None))
-            contact_rows.append(dict(
+            contact_rows.append(dict(asks_customer=False,
                 id=k, ticket_id=tid, channel="voice", direction="inbound", kind="customer",
                 external_id="CA" + uuid.UUID(int=rng.getrandbits(128)).hex, status="completed",
                 from_number=None, to_number=HOTLINE, started_at=opened, ended_at=opened,
@@ -524,7 +524,7 @@ def seed_sweep(ctx: Ctx, tickets: int, customers: int) -> dict[str, int]:
                 if sent < opened:
                     sent = opened + timedelta(minutes=5)
                     sent = min(sent, now - timedelta(hours=25))
-                contact_rows.append(dict(
+                contact_rows.append(dict(asks_customer=True,
                     id=k, ticket_id=tid, channel="sms", direction="outbound", kind="customer",
                     external_id="SM" + uuid.UUID(int=rng.getrandbits(128)).hex,
                     status="delivered", from_number=HOTLINE, to_number=None, started_at=sent,
@@ -642,7 +642,7 @@ def sweep_phase(ctx: Ctx) -> tuple[dict[str, int], list[tuple[str, float, str]],
                     .join(Contact, and_(Contact.ticket_id == Ticket.id,
                                         Contact.started_at == latest.c.last))
                     .where(Ticket.status == "pending_customer", Ticket.customer_id.is_not(None),
-                           Contact.direction == "outbound",
+                           Contact.direction == "outbound", Contact.asks_customer.is_(True),
                            Contact.channel.in_(cbs.WRITTEN_CHANNELS), latest.c.last < cutoff,
                            ~exists(select(Callback.id).where(
                                Callback.ticket_id == Ticket.id,
