@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import sys
 import time
+from collections.abc import Callable
 from typing import Any, TextIO
 
 import requests
@@ -41,15 +42,9 @@ def run_phone(
     timeout: float = 600.0,
 ) -> str:
     """Place a call to the hotline and hand the keypad to the user; returns the final status."""
-    stdin = stdin or sys.stdin
-    stdout = stdout or sys.stdout
+    stdin, stdout, show = _terminal(stdin, stdout)
     base = _control_base(control_url)
-
-    def show(line: str) -> None:
-        print(line, file=stdout, flush=True)
-
-    with requests.Session() as http:
-        http.trust_env = False
+    with _session() as http:
         sid = http.post(f"{base}/calls", json={"from": from_number}, timeout=10).json()["sid"]
         show(f"Calling the hotline from {from_number} ... ({HELP})")
         return _converse(http, base, sid, stdin, show, stdout, poll_interval, timeout)
@@ -64,15 +59,9 @@ def answer_phone(
     timeout: float = 3600.0,
 ) -> str:
     """Wait for the service to call ``number`` (a callback) and pick it up in this terminal."""
-    stdin = stdin or sys.stdin
-    stdout = stdout or sys.stdout
+    stdin, stdout, show = _terminal(stdin, stdout)
     base = _control_base(control_url)
-
-    def show(line: str) -> None:
-        print(line, file=stdout, flush=True)
-
-    with requests.Session() as http:
-        http.trust_env = False
+    with _session() as http:
         show(f"Waiting for a call to {number} ... (Ctrl-C to stop)")
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
@@ -87,6 +76,23 @@ def answer_phone(
             time.sleep(poll_interval)
         show("[no call came]")
         return "timeout"
+
+
+def _terminal(stdin: TextIO | None,
+              stdout: TextIO | None) -> tuple[TextIO, TextIO, Callable[[str], None]]:
+    """The keypad and the loudspeaker: the process's terminal unless tests pass others."""
+    out = stdout or sys.stdout
+
+    def show(line: str) -> None:
+        print(line, file=out, flush=True)
+
+    return stdin or sys.stdin, out, show
+
+
+def _session() -> requests.Session:
+    http = requests.Session()
+    http.trust_env = False  # the simulator is local: never through a proxy
+    return http
 
 
 def _control_base(control_url: str) -> str:

@@ -158,3 +158,25 @@ def test_caller_who_calls_in_and_continues_the_ticket_cancels_the_callback(hotli
     assert eventually(lambda: _reload(session, callback).status == "cancelled")
     hotline.run_jobs()
     assert hotline.sim.find_calls(to=BUDI_PHONE, direction="outbound-api") == []
+
+
+def test_the_terminal_phone_picks_up_a_callback(hotline, session, open_hours):
+    """`callcenter call --answer`: the README's way to watch a callback in the dev run."""
+    import io
+    import threading
+
+    from simulator.phone import answer_phone
+
+    _owe_callback(session, hotline)
+    keys = io.StringIO(f"{BUDI_ORDER}#\n1\n2\n")
+    screen = io.StringIO()
+    status: list[str] = []
+    phone = threading.Thread(target=lambda: status.append(answer_phone(
+        hotline.sim.control_url, BUDI_PHONE, stdin=keys, stdout=screen, timeout=20)))
+    phone.start()
+    hotline.run_jobs()
+    phone.join(30)
+    shown = screen.getvalue()
+    assert status == ["completed"]
+    assert "Incoming call from +622150001234" in shown
+    assert "Halo Bapak/Ibu Budi" in shown and "Apakah Anda Budi Santoso" in shown
