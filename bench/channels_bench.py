@@ -7,7 +7,7 @@ Same gunicorn command line, client and figures as ``bench/webhook_bench.py`` (wh
 imports). Three targets, driven one at a time in alternating rounds:
 
 - ``floor``: ``bench/floor_app.py`` (bare Flask, fixed TwiML), sent the same form bodies as
-  ``message``; a response counts when it is 200 and contains ``<Gather``;
+  ``message``; a response counts when it is 200 and contains a Gather verb;
 - ``message``: ``POST /twilio/messaging/incoming``, Twilio's inbound SMS fields (half of them
   from ``whatsapp:+62…``), a fresh MessageSid each, signed (``X-Twilio-Signature``); counts
   when 200 with a TwiML ``<Message>`` carrying the ticket number;
@@ -59,7 +59,7 @@ _TICKET_IN_MESSAGE = re.compile(rb"<Message>[^<]*\b\d{7,10}\b[^<]*</Message>")
 # -- the client (webhook_bench's, with a check per target) ---------------------------------
 
 def _ok_floor(status: int, body: bytes) -> bool:
-    return status == 200 and b"<Gather" in body
+    return status == 200 and b"Gather" in body
 
 
 def _ok_message(status: int, body: bytes) -> bool:

@@ -7,7 +7,7 @@ Both targets run under the same gunicorn command line (workers, worker class, th
 driven one after the other by the same closed-loop client: ``--concurrency`` client processes,
 each with one keep-alive connection, sending requests that were built and signed before the
 clock starts. Every request is a new call (fresh CallSid). A response counts as an error
-unless it is 200 and contains ``<Gather``.
+unless it is 200 and contains a Gather verb.
 
 Three targets, one round each in turn: ``floor`` (bare Flask), ``greeting`` (the service's
 ``POST /twilio/voice/incoming``, which must write nothing to the database: checked) and,
@@ -138,7 +138,7 @@ def _client(port: int, requests: list[bytes], barrier, results, timeout: float) 
         t0 = time.perf_counter()
         try:
             status, body = conn.exchange(data)
-            ok = status == 200 and b"<Gather" in body
+            ok = status == 200 and b"Gather" in body
             if not ok and not first_error:
                 first_error = f"HTTP {status}: {body[:200]!r}"
         except Exception as exc:  # a failed request is a result, not a crash

@@ -3,8 +3,8 @@
 Everything the caller (a test, or the terminal phone) does arrives through the
 call's inbox queue: digits, "no input", hang-up, a REST redirect, or an agent
 bridging it out of a queue. The call thread blocks only on that inbox, so a
-hang-up or a bridge can happen at any moment, including mid-``<Gather>``.
-Time inside TwiML (``<Say>``, ``<Pause>``, gather timeouts) runs on a virtual
+hang-up or a bridge can happen at any moment, including mid-Gather.
+Time inside TwiML (Say, Pause, gather timeouts) runs on a virtual
 clock so tests stay fast.
 """
 
@@ -37,7 +37,7 @@ API_VERSION = "2010-04-01"
 APP_ERROR_TEXT = "We are sorry, an application error has occurred. Goodbye."
 SAY_SECONDS_PER_CHAR = 0.07
 FINAL_STATUSES = {"completed", "busy", "no-answer", "failed", "canceled"}
-# How long the call thread waits for an answer to a <Gather> in real time before
+# How long the call thread waits for an answer to a Gather in real time before
 # treating it as "no input" (tests answer in milliseconds; people are slower).
 GATHER_REAL_TIMEOUT = 300.0
 QUEUE_LOOP_SLEEP = 0.02
@@ -177,7 +177,7 @@ class SimCall:
 
     @property
     def waiting(self) -> bool:
-        """True while a ``<Gather>`` waits for input."""
+        """True while a Gather verb waits for input."""
         return self._waiting
 
     def wait_for_prompt(self, timeout: float = 10.0) -> str:
