@@ -14,6 +14,8 @@ from datetime import datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import and_, exists, func, select, update
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -86,21 +88,23 @@ def cancel_pending(session: Session, ticket_id: int, why: str) -> int:
 CLAIM_EARLY = timedelta(seconds=1)  # RQ's scheduler works in whole seconds
 
 
-def claim(session: Session, callback_id: int, now: datetime | None = None) -> bool:
-    """``scheduled → dialing`` for a due callback, atomically; False if someone else has it.
+def claim(session: Session, callback_id: int, now: datetime | None = None) -> Callback | None:
+    """``scheduled → dialing`` for a due callback, atomically; None if someone else has it.
 
-    A job may start up to a second before the due time (RQ rounds scheduled times to the
-    second); that is still "due", or the callback would be skipped.
+    One UPDATE … RETURNING: the claimed row comes back without a second round trip. A job
+    may start up to a second before the due time (RQ rounds scheduled times to the second);
+    that is still "due", or the callback would be skipped.
     """
     now = now or utcnow()
-    result = session.execute(
+    return session.scalars(
         update(Callback)
         .where(Callback.id == callback_id, Callback.status == "scheduled",
                Callback.due_at <= now + CLAIM_EARLY)
         .values(status="dialing", attempts=Callback.attempts + 1, dialing_since=now,
                 call_sid=None, updated_at=now)
-    )
-    return (result.rowcount or 0) == 1  # type: ignore[attr-defined]
+        .returning(Callback),
+        execution_options={"synchronize_session": False},
+    ).first()
 
 
 @dataclass(frozen=True)
@@ -172,26 +176,32 @@ def api_error(callback: Callback, status: int, code: int | None, message: str,
     return None
 
 
-def placed(session: Session, callback: Callback, call_sid: str) -> Contact:
-    """Twilio accepted the call: store its SID first, so a crash after this never redials."""
+def placed(session: Session, callback: Callback, call_sid: str) -> None:
+    """Twilio accepted the call: store its SID first, so a crash after this never redials.
+
+    The attempt's contact is inserted with ON CONFLICT DO NOTHING: the first status
+    callback may have written it already (it names the callback), and one statement is
+    cheaper than a savepoint round trip on every placed call.
+    """
     callback.call_sid = call_sid
     callback.api_errors = 0
-    return outbound_contact(session, callback, call_sid, look_first=False)
+    dialect = session.get_bind().dialect.name
+    insert = postgresql_insert if dialect == "postgresql" else sqlite_insert
+    session.execute(insert(Contact).values(
+        channel="voice", direction="outbound", kind="callback", external_id=call_sid,
+        status="queued", to_number=callback.phone, ticket_id=callback.ticket_id,
+        callback_id=callback.id, started_at=utcnow(), verified=False, menu_path=[],
+        answers=[], ivr_state={}, sender_verified=True, asks_customer=False,
+    ).on_conflict_do_nothing(index_elements=["channel", "external_id"]))
 
 
-def outbound_contact(session: Session, callback: Callback, call_sid: str,
-                     look_first: bool = True) -> Contact:
-    """Every attempt is an outbound contact on the ticket (X2); one per CallSid.
-
-    The worker that just placed the call inserts straight away (``look_first=False``): only
-    a status callback racing it can have written the row, and the unique index catches that.
-    """
-    if look_first:
-        contact = session.scalars(
-            select(Contact).where(Contact.channel == "voice", Contact.external_id == call_sid)
-        ).first()
-        if contact is not None:
-            return contact
+def outbound_contact(session: Session, callback: Callback, call_sid: str) -> Contact:
+    """Every attempt is an outbound contact on the ticket (X2); one per CallSid."""
+    contact = session.scalars(
+        select(Contact).where(Contact.channel == "voice", Contact.external_id == call_sid)
+    ).first()
+    if contact is not None:
+        return contact
     contact = Contact(channel="voice", direction="outbound", kind="callback",
                       external_id=call_sid, status="queued", to_number=callback.phone,
                       ticket_id=callback.ticket_id, callback_id=callback.id)

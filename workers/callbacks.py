@@ -32,12 +32,11 @@ def place_callback(callback_id: int, base_url: str) -> str | None:
     """Dial one due callback; returns the Call SID when Twilio accepted the call."""
     current = settings()
     with job_session(current) as session:
-        if not callbacks.claim(session, callback_id):
+        callback = callbacks.claim(session, callback_id)
+        if callback is None:
             return None  # not due, cancelled, or another worker has it
-        session.commit()
-        callback = session.get(Callback, callback_id)
-        assert callback is not None
-        decision = callbacks.decide(session, current, callback)
+        decision = callbacks.decide(session, current, callback)  # same transaction as claim
+        session.commit()  # the claim is durable before Twilio is asked
         if decision.action == "reschedule" and decision.when is not None:
             callbacks.unclaim(callback, decision.when, decision.reason or "rescheduled")
             session.commit()
