@@ -95,29 +95,10 @@ MAX_ATTEMPTS = 8  # RQ's 5 retries, plus what a sweep re-queues
 
 
 def requeue_pending(min_age_s: int = 900, current: Settings | None = None) -> int:
-    """Safety net for a sweep: pending emails whose job was lost (Redis flushed, retries used
-    up) are queued again; past ``MAX_ATTEMPTS`` they are marked failed. Returns how many were
-    queued (the periodic sweep calls it)."""
-    from datetime import timedelta
-
-    from sqlalchemy import select
-
+    """Safety net for the sweep: pending emails whose job was lost are queued again; past
+    ``MAX_ATTEMPTS`` they are marked failed. Returns how many were queued."""
+    from workers.outbox import requeue_stale
     from workers.queues import enqueue_send_email
 
-    current = current or settings()
-    cutoff = utcnow() - timedelta(seconds=min_age_s)
-    with job_session(current) as session:
-        stale = list(session.scalars(select(OutboundEmail).where(
-            OutboundEmail.status == "pending", OutboundEmail.created_at < cutoff).limit(500)))
-        queued = []
-        for email in stale:
-            if email.attempts >= MAX_ATTEMPTS:
-                email.status = "failed"
-                email.last_error = (f"gave up after {email.attempts} attempts: "
-                                    f"{email.last_error or ''}")[:300]
-            else:
-                queued.append(email.id)
-        session.commit()
-    for email_id in queued:
-        enqueue_send_email(current, email_id)
-    return len(queued)
+    return requeue_stale(current or settings(), OutboundEmail, enqueue_send_email,
+                         min_age_s=min_age_s, max_attempts=MAX_ATTEMPTS)

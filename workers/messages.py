@@ -58,23 +58,8 @@ def send_message(message_id: int) -> str | None:
 def requeue_pending_messages(min_age_s: int = 900, current: Settings | None = None) -> int:
     """Safety net for the sweep: an outbox message still pending after ``min_age_s`` (its job
     lost with Redis, or failed for good) is queued again; past 8 attempts it fails."""
-    from datetime import timedelta
-
-    from sqlalchemy import select
-
+    from workers.outbox import requeue_stale
     from workers.queues import enqueue_send_message
 
-    current = current or settings()
-    cutoff = utcnow() - timedelta(seconds=min_age_s)
-    with job_session(current) as session:
-        stale = list(session.scalars(select(OutboundMessage).where(
-            OutboundMessage.status == "pending", OutboundMessage.created_at < cutoff).limit(500)))
-        retry = []
-        for message in stale:
-            if message.attempts >= 8:
-                message.status = "failed"
-                message.last_error = f"gave up after {message.attempts} attempts"
-            else:
-                retry.append(message.id)
-        session.commit()
-    return sum(enqueue_send_message(current, message_id) for message_id in retry)
+    return requeue_stale(current or settings(), OutboundMessage, enqueue_send_message,
+                         min_age_s=min_age_s, max_attempts=8)
