@@ -9,7 +9,7 @@ from werkzeug.exceptions import HTTPException
 
 from callcenter.config import Settings
 from callcenter.logs import configure_logging
-from webhooks import api, desk, email, messaging, templates_api, voice
+from webhooks import api, desk, email, extensions, messaging, templates_api, voice
 from webhooks.context import close_db
 
 
@@ -27,6 +27,7 @@ def create_app(settings: Settings | None = None) -> Flask:
     app.register_blueprint(email.bp)
     app.register_blueprint(templates_api.bp)
     app.register_blueprint(desk.bp)
+    app.register_blueprint(extensions.bp)
     app.teardown_appcontext(close_db)
 
     @app.errorhandler(HTTPException)
