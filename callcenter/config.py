@@ -124,6 +124,7 @@ class Settings:
     no_response_hours: int = 24
     dial_rate_per_s: float = 1.0
     retention_days: int = 5 * 365
+    supervisor_emails: tuple[str, ...] = ()
     # Complaint deadlines (issue 6, callcenter.regulation): POJK 22/2023 figures by default.
     complaint_rules: str = "pojk22_2023"
     collective_leave_stops_clock: bool = False  # FACTS: unconfirmed, so a setting
@@ -170,6 +171,8 @@ class Settings:
             no_response_hours=int(get("CALLBACK_NO_RESPONSE_HOURS") or 24),
             dial_rate_per_s=float(get("CALLBACK_DIAL_RATE") or 1.0),
             retention_days=int(get("RETENTION_DAYS") or 5 * 365),
+            supervisor_emails=tuple(a.strip() for a in (get("SUPERVISOR_EMAILS") or "").split(",")
+                                    if a.strip()),
             complaint_rules=parse_complaint_rules(get("COMPLAINT_RULES") or "pojk22_2023"),
             collective_leave_stops_clock=(get("COLLECTIVE_LEAVE_STOPS_CLOCK") or "").lower()
             in ("1", "true", "yes"),

@@ -5,14 +5,17 @@ from __future__ import annotations
 import logging
 import signal
 import time
+from datetime import datetime
+from zoneinfo import ZoneInfo
 
 from twilio.base.exceptions import TwilioRestException
 
 from callcenter import agents, callbacks, calls, retention
 from callcenter.config import Settings
-from callcenter.models import Callback
+from callcenter.models import Callback, utcnow
 from callcenter.telephony import rest_client
 from workers.callbacks import reconcile
+from workers.digest import send_breach_digest
 from workers.email import requeue_pending as requeue_pending_emails
 from workers.messages import requeue_pending_messages
 from workers.queues import enqueue_dispatch_agents, redis_connection, schedule_callback_job
@@ -78,6 +81,21 @@ def purge_expired(settings: Settings) -> retention.PurgeResult | None:
     return result
 
 
+def daily_digest(settings: Settings, now: datetime | None = None) -> bool:
+    """Once a day, from 08:00 in the centre's zone, across all schedulers."""
+    local = (now or utcnow()).astimezone(ZoneInfo(settings.timezone))
+    if local.hour < 8 or not settings.supervisor_emails:
+        return False
+    key = f"{settings.queue_prefix}callcenter:digest:{local.date().isoformat()}"
+    if not redis_connection(settings).set(key, "1", nx=True, ex=2 * 86400):
+        return False
+    try:
+        return send_breach_digest(settings, now)
+    except Exception:
+        redis_connection(settings).delete(key)  # try again at the next sweep
+        raise
+
+
 def sweep_once(settings: Settings) -> None:
     """Route waiting callers, recreate lost callback jobs, find silent customers, and send
     outbox SMS and emails whose jobs were lost."""
@@ -91,6 +109,7 @@ def sweep_once(settings: Settings) -> None:
     requeue_pending_emails(current=settings)
     settle_lost_calls(settings)
     purge_expired(settings)
+    daily_digest(settings)
 
 
 def run_forever(interval: float) -> None:
