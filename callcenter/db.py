@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 import threading
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.orm import Session, sessionmaker
@@ -80,14 +80,24 @@ def session_factory(url: str) -> sessionmaker[Session]:
 
 
 @contextmanager
-def session_scope(url: str) -> Iterator[Session]:
-    """One unit of work: commit on success, roll back on error, always close."""
-    session = session_factory(url)()
-    try:
-        yield session
-        session.commit()
-    except BaseException:
-        session.rollback()
-        raise
-    finally:
-        session.close()
+def session_scope(url: str, *, one_connection: bool = False) -> Iterator[Session]:
+    """One unit of work: commit on success, roll back on error, always close.
+
+    ``one_connection`` pins a single pooled connection for every transaction of the scope
+    (a job commits several times): the pool is checked out, and pinged, once.
+    """
+    with ExitStack() as stack:
+        if one_connection:
+            connection = stack.enter_context(get_engine(url).connect())
+            session = Session(bind=connection, expire_on_commit=False,
+                              join_transaction_mode="rollback_only")
+        else:
+            session = session_factory(url)()
+        try:
+            yield session
+            session.commit()
+        except BaseException:
+            session.rollback()
+            raise
+        finally:
+            session.close()

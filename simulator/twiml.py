@@ -12,12 +12,12 @@ from dataclasses import dataclass, field
 
 
 class TwimlError(ValueError):
-    """The service answered something that is not a TwiML ``<Response>``."""
+    """The service answered something that is not a TwiML Response document."""
 
 
 @dataclass
 class Verb:
-    """One TwiML element (``<Say>``, ``<Gather>``, ``<Number>``...)."""
+    """One TwiML element (Say, Gather, Number...)."""
 
     name: str
     attrs: dict[str, str] = field(default_factory=dict)
@@ -40,13 +40,13 @@ def _convert(el: ET.Element) -> Verb:
 
 
 def parse_twiml(xml: str | bytes) -> list[Verb]:
-    """Return the verbs of a ``<Response>`` document, in order."""
+    """Return the verbs of a Response document, in order."""
     try:
         root = ET.fromstring(xml)
     except ET.ParseError as exc:
         raise TwimlError(f"TwiML is not well-formed XML: {exc}") from exc
     if root.tag != "Response":
-        raise TwimlError(f"TwiML root must be <Response>, got <{root.tag}>")
+        raise TwimlError(f"TwiML root must be the Response element, got {root.tag!r}")
     return [_convert(child) for child in root]
 
 

@@ -8,7 +8,7 @@ from contextlib import contextmanager
 from sqlalchemy.orm import Session
 
 from callcenter.config import Settings
-from callcenter.db import get_engine
+from callcenter.db import session_scope
 
 
 def settings() -> Settings:
@@ -17,18 +17,6 @@ def settings() -> Settings:
 
 @contextmanager
 def job_session(current: Settings) -> Iterator[Session]:
-    """One connection for the whole job: its transactions commit on it in turn, so the pool
-    is checked out (and pinged) once per job, not once per transaction."""
-    with get_engine(current.database_url).connect() as connection:
-        session = Session(bind=connection, expire_on_commit=False,
-                          join_transaction_mode="rollback_only")
-        try:
-            yield session
-            session.commit()
-        except BaseException:
-            session.rollback()
-            raise
-        finally:
-            session.close()
-        if connection.in_transaction():
-            connection.commit()
+    """A job's unit of work on one connection (several commits, one pool checkout)."""
+    with session_scope(current.database_url, one_connection=True) as session:
+        yield session
