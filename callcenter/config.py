@@ -131,6 +131,12 @@ class Settings:
     company_days_off: tuple[date, ...] = ()
     complaint_nearing_working_days: int = 1
     lender_name: str = "Cankul"
+    # Agent console (issue 5): browser phones get a Twilio Voice access token signed with an
+    # API key; without these the console says the browser phone is not configured.
+    twilio_api_key_sid: str | None = None
+    twilio_api_key_secret: str | None = None
+    twilio_twiml_app_sid: str | None = None
+    console_session_hours: int = 10  # one shift; the cookie expires after it
 
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None, **overrides: Any) -> Settings:
@@ -179,6 +185,10 @@ class Settings:
             company_days_off=parse_days_off(get("COMPANY_DAYS_OFF") or ""),
             complaint_nearing_working_days=int(get("COMPLAINT_NEARING_WORKING_DAYS") or 1),
             lender_name=get("LENDER_NAME") or "Cankul",
+            twilio_api_key_sid=get("TWILIO_API_KEY_SID") or None,
+            twilio_api_key_secret=get("TWILIO_API_KEY_SECRET") or None,
+            twilio_twiml_app_sid=get("TWILIO_TWIML_APP_SID") or None,
+            console_session_hours=int(get("CONSOLE_SESSION_HOURS") or 10),
         )
         return replace(settings, **overrides) if overrides else settings
 

@@ -94,10 +94,25 @@ class Customer(Base):
     tickets: Mapped[list[Ticket]] = relationship(back_populates="customer")
 
 
+ORAL_CHANNELS = ("voice", "walk_in")
+
+
+def _kind_for_channel(context: Any) -> str:
+    """POJK: a complaint by phone or in person is oral, any other is written."""
+    return "oral" if context.get_current_parameters().get("channel") in ORAL_CHANNELS else "written"
+
+
 class Ticket(Base):
     """One problem of one customer, whatever the channel (X1)."""
 
     __tablename__ = "tickets"
+    # The console's queue filters by status/owner/channel and sorts by due date (issue 5 bench).
+    __table_args__ = (
+        Index("ix_tickets_status_due_at", "status", "due_at"),
+        Index("ix_tickets_owner_status", "owner_id", "status"),
+        Index("ix_tickets_channel_status", "channel", "status"),
+        Index("ix_tickets_opened_at", "opened_at"),
+    )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     number: Mapped[str | None] = mapped_column(String(10), unique=True)
@@ -113,6 +128,11 @@ class Ticket(Base):
     resolved_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     owner_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     customer_email: Mapped[str | None] = mapped_column(String(254))  # unmatched email sender
+    # POJK complaint kind: oral (phone, walk-in) or written; an oral complaint not settled in
+    # its period is converted to written (issue 6), ``converted_at`` says when.
+    kind: Mapped[str] = mapped_column(String(10), default=_kind_for_channel,
+                                      server_default="written")
+    converted_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
 
     customer: Mapped[Customer | None] = relationship(back_populates="tickets")
@@ -135,7 +155,8 @@ class Contact(Base):
     """
 
     __tablename__ = "contacts"
-    __table_args__ = (UniqueConstraint("channel", "external_id", name="uq_contacts_channel_ext"),)
+    __table_args__ = (UniqueConstraint("channel", "external_id", name="uq_contacts_channel_ext"),
+                      Index("ix_contacts_started_at", "started_at"))
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     ticket_id: Mapped[int | None] = mapped_column(ForeignKey("tickets.id"), index=True)
@@ -276,7 +297,9 @@ class Agent(Base):
     name: Mapped[str] = mapped_column(String(120), unique=True)
     phone: Mapped[str | None] = mapped_column(String(20))
     client_identity: Mapped[str | None] = mapped_column(String(120))
-    available: Mapped[bool] = mapped_column(Boolean, default=False)
+    available: Mapped[bool] = mapped_column(Boolean, default=False)  # routing: offered calls
+    # What the agent chose in the console: available, busy (after-call work), away.
+    presence: Mapped[str] = mapped_column(String(10), default="away", server_default="away")
     current_call_sid: Mapped[str | None] = mapped_column(String(64))  # set while ringing/talking
     last_offered_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
@@ -353,6 +376,7 @@ class AuditEntry(Base):
     """Who saw or changed what (privacy); append-only through the product."""
 
     __tablename__ = "audit_log"
+    __table_args__ = (Index("ix_audit_log_subject_at", "subject", "at"),)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)

@@ -3,14 +3,36 @@
 from __future__ import annotations
 
 import logging
+from datetime import timedelta
 
-from flask import Flask, Response, jsonify
+from flask import Flask, Response, jsonify, render_template, request
+from flask_wtf.csrf import CSRFProtect
 from werkzeug.exceptions import HTTPException
 
 from callcenter.config import Settings
 from callcenter.logs import configure_logging
-from webhooks import api, desk, email, extensions, messaging, templates_api, voice
+from webhooks import api, console, desk, email, extensions, messaging, templates_api, voice
 from webhooks.context import close_db
+
+# Machine-to-machine endpoints authenticate by signature, basic auth or bearer token, never by
+# a browser cookie: CSRF tokens are for the console and the public pages only.
+MACHINE_BLUEPRINTS = (voice.bp, api.bp, messaging.bp, email.bp, templates_api.bp, desk.bp,
+                      extensions.bp)
+MACHINE_PREFIXES = ("/twilio/", "/api/", "/email/")
+
+# Pages people open in a browser: no framing, no inline script, no referrer leaks.
+PAGE_HEADERS = {
+    "Content-Security-Policy": "default-src 'self'; img-src 'self' data:; "
+                               "frame-ancestors 'none'; form-action 'self'; base-uri 'none'",
+    "X-Frame-Options": "DENY",
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "same-origin",
+}
+
+
+def wants_html() -> bool:
+    """Errors are pages for people and JSON for machines."""
+    return not request.path.startswith(MACHINE_PREFIXES)
 
 
 def create_app(settings: Settings | None = None) -> Flask:
@@ -21,6 +43,15 @@ def create_app(settings: Settings | None = None) -> Flask:
     app.config["SETTINGS"] = settings
     app.config["SECRET_KEY"] = settings.secret_key
     app.config["MAX_CONTENT_LENGTH"] = 1024 * 1024
+    app.config["SESSION_COOKIE_SAMESITE"] = "Lax"
+    app.config["SESSION_COOKIE_SECURE"] = bool(
+        settings.public_base_url and settings.public_base_url.startswith("https://"))
+    app.config["PERMANENT_SESSION_LIFETIME"] = timedelta(hours=settings.console_session_hours)
+    app.config["WTF_CSRF_TIME_LIMIT"] = settings.console_session_hours * 3600
+    csrf = CSRFProtect(app)
+    for blueprint in MACHINE_BLUEPRINTS:
+        csrf.exempt(blueprint)
+    app.register_blueprint(console.bp)
     app.register_blueprint(voice.bp)
     app.register_blueprint(api.bp)
     app.register_blueprint(messaging.bp)
@@ -30,15 +61,28 @@ def create_app(settings: Settings | None = None) -> Flask:
     app.register_blueprint(extensions.bp)
     app.teardown_appcontext(close_db)
 
+    @app.after_request
+    def page_headers(response: Response) -> Response:
+        if response.mimetype == "text/html":
+            for name, value in PAGE_HEADERS.items():
+                response.headers.setdefault(name, value)
+        return response
+
     @app.errorhandler(HTTPException)
-    def http_error(exc: HTTPException) -> tuple[Response, int]:
-        """Clear errors in JSON, never a stack trace."""
+    def http_error(exc: HTTPException) -> tuple[Response | str, int]:
+        """Clear errors in JSON for machines, a plain page for people; never a stack trace."""
+        if wants_html():
+            return render_template("error.html", code=exc.code, title=exc.name,
+                                   message=exc.description), exc.code or 500
         return jsonify({"error": exc.name, "message": exc.description}), exc.code or 500
 
     @app.errorhandler(Exception)
-    def internal_error(exc: Exception) -> tuple[Response, int]:
+    def internal_error(exc: Exception) -> tuple[Response | str, int]:
         logging.getLogger(__name__).exception("unhandled error")
-        return jsonify({"error": "Internal Server Error",
-                        "message": "The error was logged; nothing was changed."}), 500
+        message = "The error was logged; nothing was changed."
+        if wants_html():
+            return render_template("error.html", code=500, title="Something went wrong",
+                                   message=message), 500
+        return jsonify({"error": "Internal Server Error", "message": message}), 500
 
     return app

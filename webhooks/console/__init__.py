@@ -1,0 +1,9 @@
+"""The agent console (issue 5): server-rendered pages for agents, supervisors, QA and admins.
+
+Importing the page modules registers their routes on :data:`bp`; each module owns its pages.
+"""
+
+from webhooks.console import auth  # noqa: F401  (routes)
+from webhooks.console.blueprint import bp
+
+__all__ = ["bp"]
