@@ -11,7 +11,17 @@ from werkzeug.exceptions import HTTPException
 
 from callcenter.config import Settings
 from callcenter.logs import configure_logging
-from webhooks import api, console, desk, email, extensions, messaging, templates_api, voice
+from webhooks import (
+    api,
+    console,
+    desk,
+    email,
+    extensions,
+    messaging,
+    public,
+    templates_api,
+    voice,
+)
 from webhooks.context import close_db
 
 # Machine-to-machine endpoints authenticate by signature, basic auth or bearer token, never by
@@ -52,6 +62,7 @@ def create_app(settings: Settings | None = None) -> Flask:
     for blueprint in MACHINE_BLUEPRINTS:
         csrf.exempt(blueprint)
     app.register_blueprint(console.bp)
+    app.register_blueprint(public.bp)
     app.register_blueprint(voice.bp)
     app.register_blueprint(api.bp)
     app.register_blueprint(messaging.bp)

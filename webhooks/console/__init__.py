@@ -3,7 +3,14 @@
 Importing the page modules registers their routes on :data:`bp`; each module owns its pages.
 """
 
-from webhooks.console import auth  # noqa: F401  (routes)
+from webhooks.console import (  # noqa: F401  (routes)
+    audit_trail,
+    auth,
+    floor,
+    presence,
+    templates_ui,
+    tickets,
+)
 from webhooks.console.blueprint import bp
 
 __all__ = ["bp"]
