@@ -15,6 +15,7 @@ from callcenter.importer import BadFile, import_customers
 from callcenter.migrate import upgrade
 from callcenter.models import Agent
 from callcenter.phones import InvalidPhone, mask_phone, to_e164
+from manage import demo
 
 DEMO_CSV = PROJECT_ROOT / "data" / "demo_customers.csv"
 
@@ -179,15 +180,18 @@ def report_quarterly(year: int, quarter: int, out_dir: Path, include_inquiries: 
 
 @main.command("seed-demo")
 def seed_demo() -> None:
-    """Demo customers (made up) and one available demo agent, for the dev run."""
+    """Demo customers (made up), one available demo agent, console users and an approved
+    reply template, for the dev run. The users' password is printed: demo only."""
     settings = Settings.from_env()
     with DEMO_CSV.open(encoding="utf-8", newline="") as stream, session_scope(
         settings.database_url
     ) as session:
         report = import_customers(session, stream)
-        if session.scalars(select(Agent).where(Agent.name == "Sari")).first() is None:
-            agent_registry.add_agent(session, "Sari", phone="+628110000001", available=True)
+        created = demo.seed_console(session)
     click.echo(f"demo data: {report.inserted} new customers, {report.updated} updated")
+    if created:
+        click.echo(f"console users (password {demo.DEMO_PASSWORD!r}): " + ", ".join(
+            f"{name} ({role})" for name, role in created))
 
 
 @main.command("call")
