@@ -137,6 +137,7 @@ class Settings:
     twilio_api_key_secret: str | None = None
     twilio_twiml_app_sid: str | None = None
     console_session_hours: int = 10  # one shift; the cookie expires after it
+    trusted_proxy_hops: int = 0  # proxies in front that set X-Forwarded-For (rate limits, URLs)
 
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None, **overrides: Any) -> Settings:
@@ -189,6 +190,7 @@ class Settings:
             twilio_api_key_secret=get("TWILIO_API_KEY_SECRET") or None,
             twilio_twiml_app_sid=get("TWILIO_TWIML_APP_SID") or None,
             console_session_hours=int(get("CONSOLE_SESSION_HOURS") or 10),
+            trusted_proxy_hops=int(get("TRUSTED_PROXY_HOPS") or 0),
         )
         return replace(settings, **overrides) if overrides else settings
 

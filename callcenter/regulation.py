@@ -22,8 +22,14 @@ zone (``CALLCENTER_TZ``); the day a complaint arrives is not counted, and a dead
 of its last working day. The clock does not pause for ``pending_customer``: the regulations know
 only the documents-complete start of a written complaint.
 
-Nothing here needs a schema change: every figure is derived from ``Ticket`` (channel, opened_at,
-due_at, status, resolved_at) and its ``RequiredDocument`` rows. Nothing here commits.
+A ticket's kind is the stored ``Ticket.kind`` (migration 0005), set from its channel when it
+is opened (:func:`kind_of`) and turned to ``written`` when an overdue oral complaint is converted
+(``converted_at`` says when; :mod:`callcenter.complaint_kind` applies it). Everything here reads
+the stored kind through :func:`ticket_kind`, so a converted ticket — whose channel is still
+``voice`` or ``walk_in`` — is a written complaint: its clock runs from the end of the oral period
+(or its documents, if later), and the one extension is allowed for it. Every other figure is
+derived from ``Ticket`` (channel, opened_at, due_at, status, resolved_at, converted_at) and its
+``RequiredDocument`` rows. Nothing here commits.
 """
 
 from __future__ import annotations
@@ -39,11 +45,10 @@ import holidays
 from sqlalchemy.orm import Session
 
 from callcenter.config import Settings
-from callcenter.models import Ticket
+from callcenter.models import ORAL_CHANNELS, Ticket
 
 Kind = Literal["oral", "written"]
 
-ORAL_CHANNELS = frozenset({"voice", "walk_in"})
 OPEN_STATUSES = ("open", "pending_customer", "pending_documents")
 # FACTS "Complaint categories": questions and information requests are counted apart.
 NON_COMPLAINT_CATEGORIES = frozenset({"inquiry", "unverified"})
@@ -149,8 +154,28 @@ def working_days_between(a: datetime, b: datetime, calendar: WorkCalendar) -> in
 
 
 def kind_of(channel: str) -> Kind:
-    """Oral for phone and walk-in (POJK 22/2023, 18/2018: *pengaduan lisan*), else written."""
+    """A new complaint's kind: oral for phone and walk-in (POJK 22/2023, 18/2018: *pengaduan
+    lisan*), else written. For an existing ticket use :func:`ticket_kind`."""
     return "oral" if channel in ORAL_CHANNELS else "written"
+
+
+def ticket_kind(ticket: Ticket) -> Kind:
+    """The ticket's stored kind (``written`` once converted); from its channel only while the
+    row is not yet flushed and the column default has not filled it in."""
+    if ticket.kind in ("oral", "written"):
+        return "oral" if ticket.kind == "oral" else "written"
+    return kind_of(ticket.channel)
+
+
+def is_converted(ticket: Ticket) -> bool:
+    """An oral complaint turned written (POJK 18/2018 art. 34): written, yet opened orally."""
+    return ticket_kind(ticket) == "written" and (
+        ticket.converted_at is not None or kind_of(ticket.channel) == "oral")
+
+
+def oral_due_at(ticket: Ticket, settings: Settings) -> datetime:
+    """The end of the oral period of a complaint received orally at ``opened_at``."""
+    return due_date(ticket.opened_at, "oral", settings)
 
 
 def is_complaint(ticket: Ticket) -> bool:
@@ -174,18 +199,25 @@ def documents_complete_at(ticket: Ticket) -> datetime | None:
     return max(r.received_at for r in required if r.received_at is not None)
 
 
-def clock_start(ticket: Ticket, session: Session | None = None) -> datetime | None:
+def clock_start(ticket: Ticket, session: Session | None = None,
+                settings: Settings | None = None) -> datetime | None:
     """When the ticket's own period starts running; ``None`` while it has not started.
 
     Oral: when received (``opened_at``). Written: when its documents are complete (POJK
     22/2023; POJK 18/2018 art. 35) — the last ``RequiredDocument.received_at`` if any were
-    required, else ``opened_at``; ``None`` while one is outstanding. ``session`` is accepted for
-    symmetry; the documents are read through the ticket's relationship.
+    required, else ``opened_at``; ``None`` while one is outstanding. A converted complaint's
+    written period starts at the end of its oral period or when its documents are complete,
+    whichever is later (as :func:`oral_overdue_becomes_written` decided); that needs
+    ``settings`` (the oral period's figures). ``session`` is accepted for symmetry; the
+    documents are read through the ticket's relationship.
     """
     del session
-    if kind_of(ticket.channel) == "oral":
+    if ticket_kind(ticket) == "oral":
         return ticket.opened_at
-    return documents_complete_at(ticket)
+    complete = documents_complete_at(ticket)
+    if complete is None or settings is None or not is_converted(ticket):
+        return complete
+    return max(oral_due_at(ticket, settings), complete)
 
 
 def compute_due(ticket: Ticket, session: Session | None, settings: Settings,
@@ -199,10 +231,10 @@ def compute_due(ticket: Ticket, session: Session | None, settings: Settings,
     """
     rules = rules_for(settings)
     calendar = WorkCalendar.from_settings(settings)
-    start = clock_start(ticket, session)
+    start = clock_start(ticket, session, settings)
     if start is None:
         return None
-    if kind_of(ticket.channel) == "oral":
+    if ticket_kind(ticket) == "oral":
         return calendar.due_date(start, rules.oral_days)
     days = rules.written_days + (rules.extension_days if extended else 0)
     return calendar.due_date(start, days)
@@ -219,7 +251,7 @@ def due_date(received: datetime, kind: Kind, settings: Settings,
 
 def is_extended(ticket: Ticket, settings: Settings) -> bool:
     """Derived from the stored ``due_at``: later than the first written period's end."""
-    if kind_of(ticket.channel) == "oral" or ticket.due_at is None:
+    if ticket_kind(ticket) == "oral" or ticket.due_at is None:
         return False
     first = compute_due(ticket, None, settings)
     return first is not None and ticket.due_at > first
@@ -244,11 +276,12 @@ class ExtensionDecision:
 def extension_allowed(ticket: Ticket, now: datetime, settings: Settings) -> ExtensionDecision:
     """The extension rule (POJK 22/2023: once, 10 working days; POJK 18/2018: once, 20).
 
-    Only a written complaint, only once, only while its clock runs, and only before the first
-    period ends (the written notice must reach the customer before it does).
+    Only a written complaint (a converted oral one included), only once, only while its clock
+    runs, and only before the first period ends (the written notice must reach the customer
+    before it does).
     """
     rules = rules_for(settings)
-    if kind_of(ticket.channel) == "oral":
+    if ticket_kind(ticket) == "oral":
         return ExtensionDecision(False, "an oral complaint cannot be extended; it becomes written")
     if is_settled(ticket):
         return ExtensionDecision(False, "the complaint is settled")
@@ -281,12 +314,12 @@ def oral_overdue_becomes_written(ticket: Ticket, now: datetime,
     """POJK 18/2018 art. 34 (kept by POJK 22/2023): an oral complaint unsettled after its
     period is turned into a written one, with its documents.
 
-    Pure decision: when ``convert``, the caller asks the customer for the written complaint and
-    documents (``documents.require_documents``) and stores ``written_due_at`` on ``due_at``
-    (``None`` while documents are outstanding). The written clock starts at the later of the
-    oral deadline and the documents being complete.
+    Pure decision: when ``convert``, the caller (:func:`callcenter.complaint_kind.convert`)
+    stores ``kind="written"``, ``converted_at`` and ``written_due_at`` on ``due_at`` (``None``
+    while documents are outstanding) and tells the customer in writing. The written clock
+    starts at the later of the oral deadline and the documents being complete.
     """
-    if kind_of(ticket.channel) != "oral":
+    if ticket_kind(ticket) != "oral":
         return Conversion(False, "already a written complaint")
     if is_settled(ticket):
         return Conversion(False, "the complaint is settled")
@@ -304,15 +337,17 @@ def oral_overdue_becomes_written(ticket: Ticket, now: datetime,
 def refresh_due(ticket: Ticket, settings: Settings, now: datetime | None = None) -> None:
     """Recompute ``ticket.due_at`` after its documents or kind changed, keeping an extension.
 
-    Call after ``documents.require_documents`` / ``receive_document`` and from the sweep that
-    applies :func:`oral_overdue_becomes_written`.
+    Call after ``documents.require_documents`` / ``receive_document``. With ``now``, an oral
+    ticket past its period gets the written deadline it would have once converted; the
+    conversion itself (kind, ``converted_at``, the customer's notice) is
+    :func:`callcenter.complaint_kind.convert`, which the sweep applies.
     """
-    if kind_of(ticket.channel) == "oral" and now is not None:
+    if ticket_kind(ticket) == "oral" and now is not None:
         decision = oral_overdue_becomes_written(ticket, now, settings)
         if decision.convert:
             ticket.due_at = decision.written_due_at
             return
-    if kind_of(ticket.channel) == "oral":
+    if ticket_kind(ticket) == "oral":
         ticket.due_at = compute_due(ticket, None, settings)
         return
     ticket.due_at = compute_due(ticket, None, settings, extended=is_extended(ticket, settings))

@@ -131,7 +131,7 @@ def status_query(session: Session, settings: Settings, content: Content,
         return None
     _channel, phone = split_address(params.get("From", ""))
     ticket = tickets.find_by_number(session, match.group(1))
-    owner = _ticket_phone(session, ticket) if ticket is not None else None
+    owner = ticket_phone(session, ticket) if ticket is not None else None
     if ticket is None or phone is None or owner != phone:
         return StatusAnswer(None, content.text("id", "message_status_unknown"))
     lang = ticket.language or "id"
@@ -158,7 +158,7 @@ def queue_reply(session: Session, ticket: Ticket, *, channel: str, text: str | N
                 asks_customer: bool = True) -> OutboundMessage:
     """An agent's SMS/WhatsApp reply on the ticket (outbox); the ticket then waits for the
     customer, which starts the no-response clock (P2.2b)."""
-    phone = _ticket_phone(session, ticket)
+    phone = ticket_phone(session, ticket)
     if phone is None:
         raise ValueError("the ticket has no phone number to write to")
     if template is not None:
@@ -180,7 +180,7 @@ def queue_reply(session: Session, ticket: Ticket, *, channel: str, text: str | N
     return message
 
 
-def _ticket_phone(session: Session, ticket: Ticket) -> str | None:
+def ticket_phone(session: Session, ticket: Ticket) -> str | None:
     if ticket.customer_id is not None:
         customer = session.get(Customer, ticket.customer_id)
         return customer.phone if customer else None

@@ -11,15 +11,12 @@ from datetime import datetime
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from callcenter import calendar, callbacks, documents, regulation
+from callcenter import callbacks, documents, regulation
 from callcenter.config import Settings
 from callcenter.models import Ticket, utcnow
 from callcenter.ticket_numbers import is_well_formed, number_for
 
-OPEN_STATUSES = ("open", "pending_customer", "pending_documents")
-ORAL_CHANNELS = ("voice", "walk_in")
-ORAL_DAYS = 5  # POJK 22/2023: oral complaints settled in 5 working days
-WRITTEN_DAYS = 10  # written ones in 10 (extendable once; issue 6)
+OPEN_STATUSES = regulation.OPEN_STATUSES
 
 # P1.2: what the caller chose classifies the ticket; a complaint outranks a question.
 CATEGORY_RANK = {
@@ -43,19 +40,19 @@ def open_ticket(
     now: datetime | None = None,
     settings: Settings | None = None,
 ) -> Ticket:
-    """A new ticket with its number and regulatory due date, flushed (not committed).
+    """A new ticket with its number, kind and regulatory due date, flushed (not committed).
 
-    With ``settings`` the due date follows the configured rules (POJK 22/2023 or 18/2018,
-    collective leave, company days off); without, the POJK 22/2023 defaults in ``tz``.
+    The kind (oral for phone and walk-in, else written) and the deadline come from
+    :mod:`callcenter.regulation`. With ``settings`` the due date follows the configured rules
+    (POJK 22/2023 or 18/2018, collective leave, company days off); without, the default rules
+    (POJK 22/2023) in ``tz``.
     """
     opened = now or utcnow()
-    if settings is not None:
-        due = regulation.due_date(opened, regulation.kind_of(channel), settings)
-    else:
-        days = ORAL_DAYS if channel in ORAL_CHANNELS else WRITTEN_DAYS
-        due = calendar.due_at(opened, days, tz)
+    kind = regulation.kind_of(channel)
+    due = regulation.due_date(opened, kind, settings or Settings(timezone=tz))
     ticket = Ticket(
         channel=channel,
+        kind=kind,
         customer_id=customer_id,
         category=category,
         language=language,

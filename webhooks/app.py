@@ -8,6 +8,7 @@ from datetime import timedelta
 from flask import Flask, Response, jsonify, render_template, request
 from flask_wtf.csrf import CSRFProtect
 from werkzeug.exceptions import HTTPException
+from werkzeug.middleware.proxy_fix import ProxyFix
 
 from callcenter.config import Settings
 from callcenter.logs import configure_logging
@@ -50,6 +51,9 @@ def create_app(settings: Settings | None = None) -> Flask:
     settings = settings or Settings.from_env()
     configure_logging(settings.debug)
     app = Flask(__name__)
+    if settings.trusted_proxy_hops:
+        # The client's address for rate limits comes from the proxies we trust, and only them.
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=settings.trusted_proxy_hops)  # type: ignore[method-assign]
     app.config["SETTINGS"] = settings
     app.config["SECRET_KEY"] = settings.secret_key
     app.config["MAX_CONTENT_LENGTH"] = 1024 * 1024

@@ -10,15 +10,21 @@ from zoneinfo import ZoneInfo
 
 from twilio.base.exceptions import TwilioRestException
 
-from callcenter import agents, callbacks, calls, retention
+from callcenter import agents, callbacks, calls, complaint_kind, retention
 from callcenter.config import Settings
-from callcenter.models import Callback, utcnow
+from callcenter.models import Callback, Ticket, utcnow
 from callcenter.telephony import rest_client
 from workers.callbacks import reconcile
 from workers.digest import send_breach_digest
 from workers.email import requeue_pending as requeue_pending_emails
 from workers.messages import requeue_pending_messages
-from workers.queues import enqueue_dispatch_agents, redis_connection, schedule_callback_job
+from workers.queues import (
+    enqueue_dispatch_agents,
+    enqueue_send_email,
+    enqueue_send_message,
+    redis_connection,
+    schedule_callback_job,
+)
 from workers.runtime import job_session
 
 log = logging.getLogger(__name__)
@@ -66,6 +72,43 @@ def settle_lost_calls(settings: Settings) -> int:
     return settled
 
 
+def convert_overdue_oral(settings: Settings, now: datetime | None = None,
+                         batch: int = 200) -> int:
+    """Issue 6, POJK 18/2018 art. 34: oral complaints still open after their oral period
+    continue as written ones (:mod:`callcenter.complaint_kind`), and each customer is told so
+    in writing. Reads only the candidates (oral, unsettled, past ``due_at``); each conversion
+    is committed on its own and its SMS/email job enqueued after that commit, so a second
+    sweep finds nothing left to convert and nobody is told twice. A notice whose job is lost
+    stays ``pending`` in the outbox and is sent by the outbox sweep. Returns how many were
+    converted.
+
+    Oral periods end at midnight; the conversion waits for the day hours (``CALLING_HOURS``
+    in the centre's zone) so that nobody gets the notice at night. No deadline moves for it:
+    the written clock starts at the end of the oral period whenever the sweep converts.
+    """
+    now = now or utcnow()
+    start, end = settings.calling_hours
+    if not start <= now.astimezone(ZoneInfo(settings.timezone)).time() < end:
+        return 0
+    converted = 0
+    with job_session(settings) as session:
+        for ticket_id in complaint_kind.candidates(session, now, limit=batch):
+            ticket = session.get(Ticket, ticket_id)
+            if ticket is None:
+                continue
+            result = complaint_kind.convert(session, settings, ticket, now)
+            session.commit()
+            if result is None:
+                continue
+            converted += 1
+            log.info("ticket %s: oral complaint continues as written", result.number)
+            if result.message_id is not None:
+                enqueue_send_message(settings, result.message_id)
+            if result.email_id is not None:
+                enqueue_send_email(settings, result.email_id)
+    return converted
+
+
 def purge_expired(settings: Settings) -> retention.PurgeResult | None:
     """Anonymise personal data past retention, at most once an hour across all schedulers."""
     lock = redis_connection(settings).set(settings.queue_prefix + "callcenter:retention-run",
@@ -97,14 +140,15 @@ def daily_digest(settings: Settings, now: datetime | None = None) -> bool:
 
 
 def sweep_once(settings: Settings) -> None:
-    """Route waiting callers, recreate lost callback jobs, find silent customers, and send
-    outbox SMS and emails whose jobs were lost."""
+    """Route waiting callers, recreate lost callback jobs, find silent customers, turn
+    overdue oral complaints written, and send outbox SMS and emails whose jobs were lost."""
     with job_session(settings) as session:
         waiting = agents.callers_waiting(session)
     if waiting:
         enqueue_dispatch_agents(settings, base_url(settings))
     reconcile(base_url(settings), settings)
     sweep_no_response(settings)
+    convert_overdue_oral(settings)
     requeue_pending_messages(current=settings)
     requeue_pending_emails(current=settings)
     settle_lost_calls(settings)

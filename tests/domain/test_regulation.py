@@ -306,3 +306,20 @@ def test_open_ticket_due_matches_regulation_for_default_settings(session, settin
     for channel, opened in (("voice", wib(2026, 3, 17)), ("email", wib(2026, 12, 21))):
         ticket = _ticket(session, channel, opened)
         assert ticket.due_at == regulation.compute_due(ticket, session, settings)
+
+
+def test_the_stored_kind_decides_not_the_channel(session, settings):
+    """Issue 6: a voice ticket converted to written (migration 0005's ``kind``) is written for
+    every rule; a ticket not yet flushed takes its kind from the channel."""
+    assert regulation.ticket_kind(Ticket(channel="walk_in")) == "oral"
+    ticket = _ticket(session, "voice", wib(2026, 11, 2))
+    assert regulation.ticket_kind(ticket) == "oral" and not regulation.is_converted(ticket)
+    ticket.kind, ticket.converted_at = "written", wib(2026, 11, 10, 9)
+    session.commit()
+    assert regulation.ticket_kind(ticket) == "written" and regulation.is_converted(ticket)
+    # The written period runs from the end of the oral one (Mon 9 Nov): ten working days.
+    assert regulation.clock_start(ticket, session, settings) == end_of(2026, 11, 9)
+    assert regulation.compute_due(ticket, session, settings) == end_of(2026, 11, 23)
+    assert regulation.extension_allowed(ticket, wib(2026, 11, 12), settings).allowed
+    assert not regulation.oral_overdue_becomes_written(ticket, wib(2026, 12, 1),
+                                                       settings).convert
