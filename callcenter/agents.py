@@ -1,6 +1,10 @@
 """Agents and routing: who takes a queued caller, and what they hear first (whisper).
 
 An agent is claimed with a conditional UPDATE, so two dispatchers never ring one agent twice.
+
+Presence (issue 5) is what the agent chose in the console: ``available``, ``busy`` (after-call
+work) or ``away``. Routing reads ``Agent.available``, which is True exactly when the presence is
+``available``; every writer goes through :func:`set_presence` so the two never disagree.
 """
 
 from __future__ import annotations
@@ -13,9 +17,25 @@ from sqlalchemy.orm import Session
 from callcenter.models import Agent, Contact, Customer, Ticket, utcnow
 from callcenter.phones import to_e164
 
+PRESENCES = ("available", "busy", "away")
+
 
 class AgentError(ValueError):
     """A bad agent registration; the message is for the operator."""
+
+
+def set_presence(agent: Agent, presence: str) -> bool:
+    """Set what the agent chose; routing offers calls only to ``available`` agents.
+
+    Returns True when the agent has just become available (the caller should then kick the
+    dispatcher, after commit, so a caller already waiting is routed to them).
+    """
+    if presence not in PRESENCES:
+        raise AgentError(f"presence must be one of {', '.join(PRESENCES)}")
+    became_available = presence == "available" and not agent.available
+    agent.presence = presence
+    agent.available = presence == "available"
+    return became_available
 
 
 def add_agent(session: Session, name: str, *, phone: str | None = None,
@@ -26,7 +46,8 @@ def add_agent(session: Session, name: str, *, phone: str | None = None,
     if session.scalars(select(Agent).where(Agent.name == name)).first() is not None:
         raise AgentError(f"an agent named {name!r} exists already")
     agent = Agent(name=name, phone=to_e164(phone) if phone else None,
-                  client_identity=client_identity, available=available)
+                  client_identity=client_identity, available=available,
+                  presence="available" if available else "away")
     session.add(agent)
     session.flush()
     return agent
@@ -36,7 +57,7 @@ def set_available(session: Session, name: str, available: bool) -> Agent:
     agent = session.scalars(select(Agent).where(Agent.name == name)).first()
     if agent is None:
         raise AgentError(f"no agent named {name!r}")
-    agent.available = available
+    set_presence(agent, "available" if available else "away")
     return agent
 
 
@@ -74,10 +95,10 @@ def queue_found_empty(session: Session, agent_sid: str) -> int:
 
 def missed_by_agent(session: Session, agent_id: int) -> None:
     """An agent who does not pick up is set unavailable, so callers are not offered to an
-    empty desk again and again (a supervisor or the agent sets them back)."""
+    empty desk again and again (a supervisor or the agent sets them back): presence "away"."""
     agent = session.get(Agent, agent_id)
     if agent is not None:
-        agent.available = False
+        set_presence(agent, "away")
 
 
 def agents_ringing(session: Session) -> int:

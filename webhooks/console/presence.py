@@ -1,1 +1,191 @@
-"""Console pages (issue 5); see the module owner's docstring once written."""
+"""Presence and calls (issue 5): the agent's available/busy/away switch, the screen pop of the
+call being put through to them, and the Voice access token for browser agents.
+
+- ``POST /console/presence``: sets ``Agent.presence`` (routing offers calls only to
+  ``available`` agents) and, when the agent becomes available, kicks the dispatcher so a caller
+  already waiting is routed to them at once. Audited (``set_presence``).
+- ``GET /console/pop``: the live region's HTML fragment, polled every 2 s by every agent page
+  (2 queries at most, see callcenter/screen_pop.py; 204 when nothing changed). The first time
+  a leg's caller identity is shown, one ``screen_pop`` audit row is written.
+- ``GET /console/voice-token``: JSON ``{"identity", "token"}`` for the Twilio Voice JS SDK.
+
+Two context-processor callables put the widgets on every console page of an agent user:
+``presence_widget()`` (top bar) and ``screen_pop_region()`` (the live region).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+from datetime import datetime
+from typing import Any
+from urllib.parse import urlsplit
+from zoneinfo import ZoneInfo
+
+from flask import (
+    Response,
+    abort,
+    current_app,
+    flash,
+    g,
+    jsonify,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
+from markupsafe import Markup
+from sqlalchemy import select
+
+from callcenter import agents, screen_pop
+from callcenter.models import Agent, AuditEntry, User
+from callcenter.voice_token import TOKEN_TTL_S, VoiceTokenError, voice_token
+from webhooks.console.auth import current_user, login_required, record
+from webhooks.console.blueprint import bp
+from webhooks.context import db, public_url, settings
+from workers import queues
+
+log = logging.getLogger(__name__)
+
+PRESENCE_LABELS = {"available": "Available", "busy": "Busy", "away": "Away"}
+
+
+def _agent_of(user: User | None) -> Agent | None:
+    if user is None or user.agent_id is None:
+        return None
+    return db().get(Agent, user.agent_id)
+
+
+def _back(target: str | None) -> str:
+    """Back to the page the form was on: a console path only (never an open redirect)."""
+    if target:
+        parts = urlsplit(target)
+        if not parts.scheme and not parts.netloc and parts.path.startswith("/console/"):
+            return target
+    return url_for("console.home")
+
+
+@bp.post("/presence")
+@login_required()
+def set_presence() -> Response:
+    """The agent chooses available, busy or away; routing follows at once."""
+    agent = _agent_of(current_user())
+    if agent is None:
+        abort(403, "Your user is not linked to an agent.")
+    choice = request.form.get("presence", "")
+    if choice not in PRESENCE_LABELS:
+        flash("Choose Available, Busy or Away.", "error")
+        return redirect(_back(request.form.get("next")))
+    session = db()
+    before = agent.presence
+    agents.set_presence(agent, choice)
+    record("set_presence", f"agent:{agent.id}", f"{before} -> {choice}")
+    session.commit()
+    message = f"Presence set to {PRESENCE_LABELS[choice]}."
+    if choice == "available":
+        # Like a finished call does (webhooks/voice.py): a caller already waiting in the queue
+        # is routed now, not when the next caller arrives. The dispatcher is a no-op if nobody
+        # waits or the agent is still on a call.
+        try:
+            queues.enqueue_dispatch_agents(settings(), public_url(""))
+        except Exception:
+            log.exception("could not dispatch agents after agent %s became available", agent.id)
+            message += " Routing will pick you up with the next caller."
+    flash(message, "success")
+    return redirect(_back(request.form.get("next")))
+
+
+@bp.get("/pop")
+@login_required()
+def screen_pop_fragment() -> Response:
+    """The current call of the signed-in agent, as an HTML fragment (htmx swaps it in)."""
+    user = current_user()
+    pop = screen_pop.current_pop(db(), user.agent_id) if user.agent_id is not None else None
+    if pop is not None and pop.shows_identity:
+        _audit_first_showing(pop)
+    html = render_template("console/presence/pop.html", pop=pop, ticket_url=_ticket_url,
+                           local=_local_time)
+    # Unchanged since the last poll: 204, htmx swaps nothing, so screen readers do not hear
+    # the live region again every 2 s. The fragment carries its own fingerprint, which the
+    # region sends back (hx-include).
+    seen = hashlib.sha256(html.encode()).hexdigest()[:20]
+    if request.args.get("seen") == seen:
+        response = Response(status=204)
+    else:
+        html += f'<input type="hidden" name="seen" value="{seen}">'
+        response = Response(html, mimetype="text/html")
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+def _audit_first_showing(pop: screen_pop.Pop) -> None:
+    """One ``screen_pop`` audit row per agent leg, however often the region refreshes."""
+    current = settings()
+    subject = f"ticket:{pop.ticket.number}" if pop.ticket is not None else f"contact:{pop.leg.id}"
+    redis: Any = queues.redis_connection(current)
+    try:
+        first = screen_pop.first_showing(redis, current.queue_prefix, pop.leg)
+    except Exception:
+        # Redis down: the audit trail itself says whether this leg was shown (one more query).
+        log.warning("screen pop: Redis unavailable, checking the audit trail instead")
+        redis = None
+        first = db().scalars(select(AuditEntry.id).where(
+            AuditEntry.subject == subject, AuditEntry.action == "screen_pop",
+            AuditEntry.detail == pop.leg_sid).limit(1)).first() is None
+    if not first:
+        return
+    try:
+        record("screen_pop", subject, pop.leg_sid)
+        db().commit()
+    except Exception:
+        db().rollback()
+        if redis is not None:
+            screen_pop.forget_showing(redis, current.queue_prefix, pop.leg)
+        raise
+
+
+def _local_time(value: datetime | None) -> str:
+    """A time in the centre's zone (stored in UTC)."""
+    if value is None:
+        return "-"
+    return value.astimezone(ZoneInfo(settings().timezone)).strftime("%d %b %H:%M")
+
+
+def _ticket_url(number: str) -> str:
+    if "console.ticket_page" in current_app.view_functions:
+        return url_for("console.ticket_page", number=number)
+    return f"/console/tickets/{number}"
+
+
+@bp.get("/voice-token")
+@login_required("agent")
+def voice_access_token() -> tuple[Response, int] | Response:
+    """A Twilio Voice access token for the agent's Client identity (one hour)."""
+    try:
+        identity, token = voice_token(settings(), _agent_of(current_user()))
+    except VoiceTokenError as exc:
+        return jsonify({"error": "no voice token", "message": str(exc)}), exc.status
+    response = jsonify({"identity": identity, "token": token, "ttl": TOKEN_TTL_S})
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+@bp.app_context_processor
+def presence_context() -> dict[str, Any]:
+    """``presence_widget()`` and ``screen_pop_region()`` for console/base.html."""
+
+    def presence_widget() -> Markup:
+        user = g.get("user")
+        agent = _agent_of(user)
+        if agent is None:
+            return Markup("")
+        return Markup(render_template("console/presence/widget.html", agent=agent,
+                                      labels=PRESENCE_LABELS, here=request.full_path.rstrip("?")))
+
+    def screen_pop_region() -> Markup:
+        user = g.get("user")
+        if user is None or user.agent_id is None:
+            return Markup("")
+        return Markup(render_template("console/presence/region.html"))
+
+    return {"presence_widget": presence_widget, "screen_pop_region": screen_pop_region}

@@ -1,1 +1,155 @@
-"""Console pages (issue 5); see the module owner's docstring once written."""
+"""Reply templates in the console (P3.3): list, draft, edit, approve.
+
+The rules live in :mod:`callcenter.templates` (the JSON API in webhooks/templates_api.py uses the
+same functions): anyone drafts; QA (or an admin) approves, never the text's own author; editing
+an approved template writes a new draft version, and the approved one is still the one sent
+until the new version is approved. Every change is in the audit trail.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from itertools import groupby
+from zoneinfo import ZoneInfo
+
+from flask import Response, abort, flash, redirect, render_template, request, url_for
+from sqlalchemy import select
+
+from callcenter import templates, users
+from callcenter.models import Template, User
+from webhooks.console.auth import current_user, login_required, record
+from webhooks.console.blueprint import bp
+from webhooks.context import db, settings
+
+LIST_LIMIT = 500
+LANGUAGE_LABELS = {"id": "Bahasa Indonesia (id)", "en": "English (en)"}
+CHANNEL_LABELS = {"email": "Email", "sms": "SMS", "whatsapp": "WhatsApp"}
+PLACEHOLDER_HELP = {
+    "name": "the customer's name",
+    "ticket": "the ticket number",
+    "amount": "the amount due, in Rupiah",
+    "due_date": "the due date",
+    "va": "the virtual account number",
+    "bank": "the virtual account's bank",
+    "email": "the customer's email address",
+}
+
+
+def _local(value: datetime | None) -> str:
+    if value is None:
+        return ""
+    return value.astimezone(ZoneInfo(settings().timezone)).strftime("%Y-%m-%d %H:%M")
+
+
+def _can_approve(user: User, template: Template) -> bool:
+    """Four eyes (P3.3): QA or admin, and not the author of the draft's text."""
+    return (template.status == "draft" and users.has_role(user, *templates.APPROVER_ROLES)
+            and template.created_by != user.id)
+
+
+def _page(form: dict[str, str] | None = None, status: int = 200) -> tuple[str, int]:
+    session = db()
+    found = list(session.scalars(
+        select(Template).order_by(Template.key, Template.language, Template.version.desc())
+        .limit(LIST_LIMIT)))
+    names = templates.usernames(session, found)
+    user = current_user()
+    groups = [(key, list(items)) for key, items in groupby(found, key=lambda t: t.key)]
+    html = render_template(
+        "console/templates/list.html", groups=groups, names=names, user=user,
+        can_approve=_can_approve, local=_local, form=form or {},
+        languages=LANGUAGE_LABELS, channels=CHANNEL_LABELS,
+        placeholders=[(p, PLACEHOLDER_HELP.get(p, "")) for p in templates.PLACEHOLDERS],
+        truncated=len(found) >= LIST_LIMIT)
+    return html, status
+
+
+@bp.get("/templates")
+@login_required()
+def template_list() -> tuple[str, int]:
+    """Every template, grouped by key, newest version first; the draft form below."""
+    return _page()
+
+
+@bp.post("/templates")
+@login_required()
+def template_create() -> Response | tuple[str, int]:
+    form = {name: request.form.get(name, "") for name in
+            ("key", "language", "channel", "subject", "body")}
+    session = db()
+    try:
+        template = templates.create_draft(
+            session, current_user(), key=form["key"].strip(), language=form["language"],
+            channel=form["channel"], subject=form["subject"].strip() or None, body=form["body"])
+    except templates.TemplateError as exc:
+        session.rollback()
+        flash(f"Draft not saved: {exc}.", "error")
+        return _page(form, exc.status)
+    record("create_template", f"template:{template.id}",
+           f"{template.key}/{template.language} v{template.version}")
+    session.commit()
+    flash(f"Draft {template.key} ({template.language}) v{template.version} saved; "
+          "QA approves it before it can be sent.", "success")
+    return redirect(url_for("console.template_list"))
+
+
+def _template(template_id: int) -> Template:
+    found = db().get(Template, template_id)
+    if found is None:
+        abort(404, "No such template.")
+    return found
+
+
+@bp.get("/templates/<int:template_id>")
+@login_required()
+def template_edit(template_id: int) -> str:
+    template = _template(template_id)
+    names = templates.usernames(db(), [template])
+    return render_template(
+        "console/templates/edit.html", template=template, names=names, local=_local,
+        languages=LANGUAGE_LABELS, channels=CHANNEL_LABELS,
+        placeholders=[(p, PLACEHOLDER_HELP.get(p, "")) for p in templates.PLACEHOLDERS])
+
+
+@bp.post("/templates/<int:template_id>/edit")
+@login_required()
+def template_save(template_id: int) -> Response:
+    """A draft changes in place; an approved template gets a new draft version."""
+    session = db()
+    template = _template(template_id)
+    try:
+        result, created = templates.edit(
+            session, current_user(), template, body=request.form.get("body", ""),
+            subject=(request.form.get("subject") or "").strip() or None, subject_given=True)
+    except templates.TemplateError as exc:
+        session.rollback()
+        flash(f"Not saved: {exc}.", "error")
+        return redirect(url_for("console.template_edit", template_id=template_id))
+    record("edit_template", f"template:{result.id}",
+           f"{result.key}/{result.language} v{result.version}"
+           + (f" from template:{template.id}" if created else ""))
+    session.commit()
+    if created:
+        flash(f"Saved as a new draft, v{result.version}; v{template.version} stays in use until "
+              "QA approves the new one.", "success")
+    else:
+        flash(f"Draft v{result.version} saved.", "success")
+    return redirect(url_for("console.template_list"))
+
+
+@bp.post("/templates/<int:template_id>/approve")
+@login_required()
+def template_approve(template_id: int) -> Response:
+    session = db()
+    template = _template(template_id)
+    try:
+        templates.approve(session, current_user(), template)
+    except templates.TemplateError as exc:
+        session.rollback()
+        flash(f"Not approved: {exc}.", "error")
+        return redirect(url_for("console.template_list"))
+    record("approve_template", f"template:{template.id}",
+           f"{template.key}/{template.language} v{template.version}")
+    session.commit()
+    flash(f"{template.key} ({template.language}) v{template.version} approved.", "success")
+    return redirect(url_for("console.template_list"))

@@ -1,0 +1,171 @@
+"""Reply templates in the console (P3.3): drafted by anyone, approved by QA, never by the
+author; editing an approved template makes a new draft version. Every change is audited."""
+
+from __future__ import annotations
+
+import re
+
+from sqlalchemy import select
+
+from callcenter import templates
+from callcenter.models import AuditEntry, Template, User
+from tests.console.conftest import post_form
+
+PAGE = "/console/templates"
+DRAFT = {"key": "payment_reminder", "language": "id", "channel": "email",
+         "subject": "Tiket {ticket}", "body": "Halo {name}, tagihan Anda {amount}."}
+
+
+def _rows(html: str) -> list[str]:
+    """The version rows of the listing, as text (one per template version)."""
+    rows = re.findall(r"<tr>\s*<td>(.*?)</tr>", html, re.S)
+    return [re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", row)).strip() for row in rows]
+
+
+def _draft(client, **overrides: str):
+    return post_form(client, PAGE, PAGE, {**DRAFT, **overrides})
+
+
+def _template(session, version: int = 1) -> Template:
+    session.expire_all()
+    return session.scalars(select(Template).where(Template.version == version)).one()
+
+
+def test_the_page_has_the_draft_form_and_the_placeholder_help(console):
+    html = console.signed_in("sari", "agent").get(PAGE).get_data(as_text=True)
+    for label, field in (("Key", "tpl-key"), ("Language", "tpl-language"),
+                         ("Channel", "tpl-channel"), ("Subject", "tpl-subject"),
+                         ("Body", "tpl-body")):
+        assert f'<label for="{field}">{label}</label>' in html
+    assert ">Save draft</button>" in html
+    for value in ("id", "en", "email", "sms", "whatsapp"):
+        assert f'<option value="{value}"' in html
+    for placeholder in ("{name}", "{ticket}", "{amount}", "{due_date}", "{va}", "{bank}",
+                        "{email}"):
+        assert f"<code>{placeholder}</code>" in html
+    assert "style=" not in html and "<style" not in html
+
+
+def test_an_agent_drafts_a_template_it_is_listed_by_key_and_audited(console, session):
+    client = console.signed_in("sari", "agent")
+    reply = _draft(client)
+    assert reply.status_code == 302 and reply.headers["Location"] == PAGE
+    html = client.get(PAGE).get_data(as_text=True)
+    assert "Draft payment_reminder (id) v1 saved" in html
+    assert "<h2" in html and ">payment_reminder</h2>" in html
+    assert _rows(html) == ["id v1 draft Email sari — Edit Awaiting approval by QA "
+                           "(not you: you wrote it)"]
+    assert "Halo {name}, tagihan Anda {amount}." in html
+    assert ">Approve</button>" not in html
+    template = _template(session)
+    assert template.status == "draft" and template.subject == "Tiket {ticket}"
+    audit = session.scalars(select(AuditEntry).where(
+        AuditEntry.action == "create_template")).one()
+    assert audit.actor == "user:sari" and audit.subject == f"template:{template.id}"
+
+
+def test_a_wrong_placeholder_is_refused_and_what_was_typed_is_kept(console, session):
+    client = console.signed_in("sari", "agent")
+    reply = _draft(client, body="Halo {nama}, terima kasih.")
+    assert reply.status_code == 400
+    html = reply.get_data(as_text=True)
+    assert "Draft not saved: unknown placeholder {nama}" in html and 'role="status"' in html
+    assert "Halo {nama}, terima kasih.</textarea>" in html
+    assert 'value="payment_reminder"' in html
+    assert session.scalars(select(Template)).first() is None
+    second = _draft(client)
+    assert second.status_code == 302
+    duplicate = _draft(client, body="Another text")
+    assert duplicate.status_code == 409 and "has an open draft" in duplicate.get_data(as_text=True)
+
+
+def test_qa_approves_someone_elses_draft(console, session):
+    _draft(console.signed_in("sari", "agent"))
+    qa = console.signed_in("quinn", "qa")
+    html = qa.get(PAGE).get_data(as_text=True)
+    assert ">Approve</button>" in html
+    template = _template(session)
+    reply = post_form(qa, PAGE, f"/console/templates/{template.id}/approve", {})
+    assert reply.status_code == 302
+    html = qa.get(PAGE).get_data(as_text=True)
+    assert "payment_reminder (id) v1 approved." in html
+    assert _rows(html)[0].startswith("id v1 approved Email sari quinn")
+    assert ">Approve</button>" not in html
+    stored = _template(session)
+    assert stored.status == "approved" and templates.find_approved(
+        session, "payment_reminder", "id") == stored
+    assert session.scalars(select(AuditEntry.actor).where(
+        AuditEntry.action == "approve_template")).all() == ["user:quinn"]
+
+
+def test_qa_never_approves_their_own_text(console, session):
+    qa = console.signed_in("quinn", "qa")
+    _draft(qa)
+    html = qa.get(PAGE).get_data(as_text=True)
+    assert ">Approve</button>" not in html and "not you: you wrote it" in html
+    template = _template(session)
+    forced = post_form(qa, PAGE, f"/console/templates/{template.id}/approve", {},
+                       follow_redirects=True)
+    assert "Not approved: a template is approved by someone other than its author" in (
+        forced.get_data(as_text=True))
+    assert _template(session).status == "draft"
+    assert session.scalars(select(AuditEntry).where(
+        AuditEntry.action == "approve_template")).first() is None
+
+
+def test_only_qa_approves(console, session):
+    _draft(console.signed_in("sari", "agent"))
+    for username, role in (("dewi", "agent"), ("boss", "supervisor")):
+        other = console.signed_in(username, role)
+        html = other.get(PAGE).get_data(as_text=True)
+        assert ">Approve</button>" not in html and "Awaiting approval by QA" in html
+        template = _template(session)
+        forced = post_form(other, PAGE, f"/console/templates/{template.id}/approve", {},
+                           follow_redirects=True)
+        assert "Not approved: only QA may approve templates" in forced.get_data(as_text=True)
+    assert _template(session).status == "draft"
+    admin = console.signed_in("root", "admin")
+    assert ">Approve</button>" in admin.get(PAGE).get_data(as_text=True)
+
+
+def test_editing_an_approved_template_makes_a_new_draft_and_keeps_the_approved_one(console,
+                                                                                    session):
+    _draft(console.signed_in("sari", "agent"))
+    qa = console.signed_in("quinn", "qa")
+    post_form(qa, PAGE, f"/console/templates/{_template(session).id}/approve", {})
+    editor = console.signed_in("dewi", "agent")
+    approved = _template(session)
+    page = editor.get(f"/console/templates/{approved.id}").get_data(as_text=True)
+    assert "Save as new draft" in page and "Halo {name}, tagihan Anda {amount}.</textarea>" in page
+    reply = post_form(editor, f"/console/templates/{approved.id}",
+                      f"/console/templates/{approved.id}/edit",
+                      {"subject": "Tiket {ticket}", "body": "Halo {name}, jatuh tempo {due_date}."})
+    assert reply.status_code == 302
+    html = editor.get(PAGE).get_data(as_text=True)
+    assert "Saved as a new draft, v2; v1 stays in use until QA approves the new one." in html
+    rows = _rows(html)
+    assert rows[0].startswith("id v2 draft Email dewi") and rows[1].startswith("id v1 approved")
+    assert _template(session, 1).status == "approved"
+    assert _template(session, 2).body == "Halo {name}, jatuh tempo {due_date}."
+    # QA approves v2: v1 is retired, v2 is the one sent.
+    post_form(qa, PAGE, f"/console/templates/{_template(session, 2).id}/approve", {})
+    assert _template(session, 1).status == "retired"
+    assert templates.find_approved(session, "payment_reminder", "id").version == 2
+    edits = session.scalars(select(AuditEntry.detail).where(
+        AuditEntry.action == "edit_template")).all()
+    assert edits == [f"payment_reminder/id v2 from template:{approved.id}"]
+
+
+def test_the_author_of_an_edited_draft_is_its_last_writer(console, session):
+    """Four eyes hold after an edit: QA who rewrote a draft can no longer approve it."""
+    _draft(console.signed_in("sari", "agent"))
+    qa = console.signed_in("quinn", "qa")
+    template = _template(session)
+    post_form(qa, f"/console/templates/{template.id}", f"/console/templates/{template.id}/edit",
+              {"subject": "", "body": "Halo {name}."})
+    assert ">Approve</button>" not in qa.get(PAGE).get_data(as_text=True)
+    stored = _template(session)
+    quinn = session.scalars(select(User).where(User.username == "quinn")).one()
+    assert stored.created_by == quinn.id and stored.subject is None
+    assert ">Approve</button>" in console.signed_in("sari2", "qa").get(PAGE).get_data(
+        as_text=True)
