@@ -137,10 +137,16 @@ def claim_agents(session: Session) -> list[tuple[int, str]]:
 
 
 def agent_leg_placed(session: Session, agent_id: int, token: str, call_sid: str) -> None:
-    """Twilio accepted the call to the agent: remember it as a ringing agent leg (X2)."""
+    """Twilio accepted the call to the agent: remember it as a ringing agent leg (X2).
+
+    A conditional UPDATE, not the loaded object: the claim was an UPDATE too, so an Agent
+    already in this session's identity map would still show the old value.
+    """
+    session.execute(update(Agent)
+                    .where(Agent.id == agent_id, Agent.current_call_sid == token)
+                    .values(current_call_sid=call_sid)
+                    .execution_options(synchronize_session="fetch"))
     agent = session.get(Agent, agent_id)
-    if agent is not None and agent.current_call_sid == token:
-        agent.current_call_sid = call_sid
     session.add(Contact(channel="voice", direction="outbound", kind="agent_leg",
                         external_id=call_sid, status="queued", to_number=agent.address
                         if agent else None, agent_id=agent_id, queue_state="ringing"))

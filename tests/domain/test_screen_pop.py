@@ -149,3 +149,22 @@ def test_presence_drives_routing_and_a_missed_call_sets_away(session, settings):
     assert missed.presence == "away" and not missed.available
     agents.set_available(session, "Sari", False)
     assert missed.presence == "away"
+
+
+def test_a_placed_agent_leg_holds_the_agent_even_when_the_session_loaded_them_before(session):
+    """The claim and the Call SID are conditional UPDATEs; a stale Agent object in the same
+    session must not leave the claim token behind (the agent would never be released)."""
+    agent = agents.add_agent(session, "Rina", phone="+628110000009", available=True)
+    session.add(Contact(channel="voice", direction="inbound", kind="customer",
+                        external_id="CA" + "1" * 32, queue_state="waiting"))
+    session.commit()
+    assert session.get(Agent, agent.id).current_call_sid is None  # loaded in this session
+    [(agent_id, token)] = agents.claim_agents(session)
+    agents.agent_leg_placed(session, agent_id, token, "CA" + "2" * 32)
+    session.commit()
+    session.expire_all()
+    assert session.get(Agent, agent.id).current_call_sid == "CA" + "2" * 32
+    agents.release_agent(session, agent.id, "CA" + "2" * 32)
+    session.commit()
+    session.expire_all()
+    assert session.get(Agent, agent.id).current_call_sid is None
