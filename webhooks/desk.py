@@ -14,8 +14,7 @@ from typing import Any
 from flask import Blueprint, Response, abort, g, jsonify, request
 from werkzeug.exceptions import RequestEntityTooLarge
 
-from callcenter import audit, documents, regulation, tickets, walkins
-from callcenter.messages import queue_message
+from callcenter import audit, documents, regulation, ticket_queue, tickets, walkins
 from callcenter.models import RequiredDocument, Ticket
 from callcenter.serialize import iso
 from webhooks.context import content, db, settings
@@ -196,22 +195,16 @@ def require_documents(number: str) -> tuple[Response, int]:
     language = body.get("language", ticket.language or "id")
     if language not in walkins.LANGUAGES:
         abort(400, "language must be 'id' or 'en'")
+    words, tz = content(), settings().timezone
     try:
-        added = documents.require_documents(session, ticket, names)
+        # P4.3 steps shared with the console: require, refresh the due date, SMS the customer.
+        requested = ticket_queue.request_documents(session, settings(), words, ticket, names,
+                                                   language)
     except documents.TicketSettled as exc:
         abort(409, str(exc))
     except documents.DocumentError as exc:
         abort(400, str(exc))
-    regulation.refresh_due(ticket, settings())  # a written clock waits for the documents
-    missing = documents.missing_names(ticket)
-    words, tz = content(), settings().timezone
-    message_id = None
-    if ticket.customer is not None and missing:
-        message = queue_message(session, ticket_id=ticket.id, to_number=ticket.customer.phone,
-                                body=words.text(language, "desk_documents_sms",
-                                                ticket=ticket.number,
-                                                documents=", ".join(missing)))
-        message_id = message.id
+    added, missing, message_id = requested.added, requested.missing, requested.sms_id
     audit.record(session, g.actor, "require_documents", f"ticket:{number}",
                  "added: " + ", ".join(r.name for r in added) if added else "nothing new")
     result = _documents_json(ticket, tz)

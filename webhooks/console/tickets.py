@@ -1,1 +1,273 @@
-"""Console pages (issue 5); see the module owner's docstring once written."""
+"""Console: the ticket queue and the ticket page with its actions (issue 5 "Tickets").
+
+Thin over :mod:`callcenter.ticket_queue` and the domain it calls. Every page view and every
+change is audited (``auth.record``); each action is a POST form with its CSRF token, answered
+by a redirect back to the ticket page and a flash message (category ``error`` when refused,
+never a 500 for something the agent can fix). Outbox rows and callbacks are committed before
+their jobs are enqueued; a job that cannot be enqueued now is left to the sweeps (the row is
+the promise).
+
+The queue masks customers' names ("Budi S."): a list is glanced at by many people on a busy
+floor, and viewing it writes one audit row for the whole list, not one per customer; the full
+name, phone and loan come only on the ticket page, whose every view is audited per ticket.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from flask import flash, redirect, render_template, request, url_for
+from werkzeug.wrappers import Response
+
+from callcenter import documents, regulation, ticket_queue, users
+from callcenter.models import Template, Ticket, utcnow
+from webhooks.console import auth
+from webhooks.console.blueprint import bp
+from webhooks.context import content, db, public_url, settings
+from workers import queues
+
+log = logging.getLogger(__name__)
+VIEW_ROLES = ("agent", "supervisor", "qa")
+ACT_ROLES = ("agent", "supervisor")  # QA reads tickets, does not work them (as the API)
+
+
+def _formatting() -> dict[str, Any]:
+    tz = settings().timezone
+    return {
+        "when": lambda value: ticket_queue.local_time(value, tz),
+        "rupiah": ticket_queue.rupiah,
+        "duration": ticket_queue.duration_text,
+        "size": ticket_queue.size_text,
+        "channel_label": lambda c: ticket_queue.CHANNEL_LABELS.get(c, c),
+        "status_label": lambda s: ticket_queue.STATUS_LABELS.get(s, s),
+        "timezone": tz,
+    }
+
+
+@bp.get("/tickets", endpoint="ticket_queue")
+@auth.login_required(*VIEW_ROLES)
+def queue_page() -> str:
+    """The queue: filters in the query string, keyset pages of 50, one audit row per view."""
+    session, user = db(), auth.current_user()
+    filters = ticket_queue.QueueFilters.from_args(request.args)
+    after = ticket_queue.Cursor.decode(request.args.get("after"))
+    page = ticket_queue.queue_page(session, settings(), filters, user_id=user.id, after=after)
+    supervises = users.has_role(user, "supervisor")
+    owners = ticket_queue.owners_for_filter(session) if supervises else []
+    auth.record("view_queue", "tickets",
+                f"{filters.describe()} page={'next' if after else 'first'} "
+                f"shown={len(page.rows)}")
+    html = render_template(
+        "console/tickets/queue.html", page=page, filters=filters, first_page=after is None,
+        next_url=url_for("console.ticket_queue", **filters.as_args(), after=page.next_cursor)
+        if page.next_cursor else None,
+        first_url=url_for("console.ticket_queue", **filters.as_args()),
+        statuses=ticket_queue.STATUS_LABELS, channels=ticket_queue.CHANNEL_LABELS,
+        dues=ticket_queue.DUE_FILTERS, owner_choices=ticket_queue.OWNER_FILTERS,
+        owners=owners, **_formatting())
+    session.commit()
+    return html
+
+
+def _not_found(number: str) -> tuple[str, int]:
+    return render_template("console/tickets/not_found.html", number=number[:20]), 404
+
+
+@bp.get("/tickets/<number>")
+@auth.login_required(*VIEW_ROLES)
+def ticket_page(number: str) -> str | tuple[str, int]:
+    """Everything on one ticket: customer, documents, one timeline, and the actions."""
+    session, user = db(), auth.current_user()
+    ticket = ticket_queue.load_ticket(session, number)
+    if ticket is None:
+        return _not_found(number)
+    current = settings()
+    customer = ticket.customer
+    status_text = (content().lookup("en", "statuses", customer.application_status)
+                   if customer and customer.application_status else None)
+    owner = ticket_queue.users_by_id(session, [ticket.owner_id]).get(ticket.owner_id or 0)
+    may_act = users.has_role(user, *ACT_ROLES)
+    calendar = regulation.WorkCalendar.from_settings(current)
+    auth.record("view_ticket", f"ticket:{ticket.number}")
+    html = render_template(
+        "console/tickets/ticket.html", ticket=ticket, customer=customer,
+        status_text=status_text, owner=owner, may_act=may_act,
+        timeline=ticket_queue.timeline(session, ticket),
+        outstanding=documents.outstanding(ticket), received=documents.received(ticket),
+        kind=ticket.kind or regulation.kind_of(ticket.channel),
+        extended=regulation.is_extended(ticket, current),
+        badge=ticket_queue.due_badge(ticket, utcnow(), calendar,
+                                     current.complaint_nearing_working_days),
+        templates=ticket_queue.approved_templates(session, ticket) if may_act else [],
+        reply_channels=ticket_queue.reply_channels(ticket),
+        assignable=ticket_queue.assignable_users(session, user) if may_act else [],
+        supervises=users.has_role(user, "supervisor"),
+        callback_reasons=ticket_queue.CALLBACK_REASONS,
+        **_formatting())
+    session.commit()
+    return html
+
+
+def _action_ticket(number: str) -> Ticket | None:
+    return ticket_queue.load_ticket(db(), number)
+
+
+def _back(ticket: Ticket) -> Response:
+    return redirect(url_for("console.ticket_page", number=ticket.number), code=303)
+
+
+def _refused(ticket: Ticket, message: str) -> Response:
+    db().rollback()
+    flash(message, "error")
+    return _back(ticket)
+
+
+def _enqueue(kind: str, row_id: int | None) -> None:
+    """After commit; Redis down leaves the outbox row pending for the sweep (logged)."""
+    if row_id is None:
+        return
+    try:
+        if kind == "email":
+            queues.enqueue_send_email(settings(), row_id)
+        else:
+            queues.enqueue_send_message(settings(), row_id)
+    except Exception:
+        log.exception("could not queue %s %s now", kind, row_id)
+
+
+@bp.post("/tickets/<number>/reply")
+@auth.login_required(*ACT_ROLES)
+def ticket_reply(number: str) -> Response | tuple[str, int]:
+    """P3.3: an approved template on the ticket's channel (voice/walk-in: SMS or email)."""
+    ticket = _action_ticket(number)
+    if ticket is None:
+        return _not_found(number)
+    session = db()
+    raw = request.form.get("template_id", "")
+    template = session.get(Template, int(raw)) if raw.isdigit() and len(raw) < 10 else None
+    if template is None:
+        return _refused(ticket, "Choose an approved template to send.")
+    try:
+        reply = ticket_queue.send_template_reply(session, settings(), content(), ticket,
+                                                 template)
+    except ticket_queue.ActionRefused as exc:
+        return _refused(ticket, str(exc))
+    auth.record("send_email" if reply.kind == "email" else "send_message",
+                f"ticket:{ticket.number}", reply.detail)
+    session.commit()
+    _enqueue(reply.kind, reply.id)
+    where = {"email": "by email", "sms": "by SMS", "whatsapp": "on WhatsApp"}[reply.kind]
+    flash(f"Reply “{template.key}” queued to the customer {where}; the ticket now waits "
+          "for the customer.", "success")
+    return _back(ticket)
+
+
+@bp.post("/tickets/<number>/callback")
+@auth.login_required(*ACT_ROLES)
+def ticket_callback(number: str) -> Response | tuple[str, int]:
+    """P2.2a: as ``POST /api/tickets/<n>/callbacks``; the time moves into the calling window."""
+    ticket = _action_ticket(number)
+    if ticket is None:
+        return _not_found(number)
+    session, current = db(), settings()
+    try:
+        earliest = ticket_queue.parse_local(request.form.get("call_at"), current.timezone)
+        scheduled = ticket_queue.schedule_callback(session, current, ticket, earliest)
+    except ticket_queue.ActionRefused as exc:
+        return _refused(ticket, str(exc))
+    callback = scheduled.callback
+    auth.record("schedule_callback", f"ticket:{ticket.number}",
+                f"callback:{callback.id} due {callback.due_at.isoformat()}"
+                + ("" if scheduled.created else " (already pending)"))
+    session.commit()
+    when = ticket_queue.local_time(callback.due_at, current.timezone)
+    if not scheduled.created:
+        flash(f"A callback is already scheduled for {when}; no second one was added.", "info")
+        return _back(ticket)
+    try:
+        queues.schedule_callback_job(current, callback, public_url(""))
+    except Exception:  # the row is the promise; the reconciler enqueues it
+        log.exception("could not queue callback %s now", callback.id)
+    message = f"Callback scheduled for {when}."
+    if scheduled.moved:
+        start, end = current.calling_hours
+        message += (f" The time was moved into the customer's calling window "
+                    f"({start:%H:%M}–{end:%H:%M}, Monday to Saturday, not on holidays).")
+    flash(message, "success")
+    return _back(ticket)
+
+
+@bp.post("/tickets/<number>/documents")
+@auth.login_required(*ACT_ROLES)
+def ticket_documents(number: str) -> Response | tuple[str, int]:
+    """P4.3: the ticket waits for these documents; the customer is told by SMS."""
+    ticket = _action_ticket(number)
+    if ticket is None:
+        return _not_found(number)
+    session = db()
+    names = ticket_queue.document_names(request.form.get("documents", ""))
+    if not names:
+        return _refused(ticket, "Write the documents needed, one per line.")
+    try:
+        result = ticket_queue.request_documents(session, settings(), content(), ticket, names)
+    except documents.DocumentError as exc:
+        return _refused(ticket, ticket_queue.sentence(str(exc)))
+    auth.record("require_documents", f"ticket:{ticket.number}",
+                "added: " + ", ".join(r.name for r in result.added) if result.added
+                else "nothing new")
+    session.commit()
+    _enqueue("sms", result.sms_id)
+    if result.added:
+        message = "Documents requested: " + ", ".join(r.name for r in result.added) + "."
+    else:
+        message = "Those documents were already requested."
+    if result.sms_id is not None:
+        message += " The customer is told by SMS what is still missing."
+    flash(message, "success" if result.added else "info")
+    return _back(ticket)
+
+
+@bp.post("/tickets/<number>/assign")
+@auth.login_required(*ACT_ROLES)
+def ticket_assign(number: str) -> Response | tuple[str, int]:
+    """Agents take tickets for themselves; supervisors assign anyone (or nobody)."""
+    ticket = _action_ticket(number)
+    if ticket is None:
+        return _not_found(number)
+    session, user = db(), auth.current_user()
+    raw = request.form.get("owner_id", "")
+    if raw and not (raw.isdigit() and len(raw) < 10):
+        return _refused(ticket, "Choose who should own the ticket.")
+    try:
+        owner = ticket_queue.assign(session, user, ticket, int(raw) if raw else None)
+    except ticket_queue.ActionRefused as exc:
+        return _refused(ticket, str(exc))
+    auth.record("assign_ticket", f"ticket:{ticket.number}",
+                f"owner:{owner.username}" if owner else "owner:none")
+    session.commit()
+    flash(f"Ticket {ticket.number} is now assigned to {owner.username}." if owner
+          else f"Ticket {ticket.number} is now unassigned.", "success")
+    return _back(ticket)
+
+
+@bp.post("/tickets/<number>/resolve")
+@auth.login_required(*ACT_ROLES)
+def ticket_resolve(number: str) -> Response | tuple[str, int]:
+    """P1.8: settled with the summary the customer is told; refused while documents are
+    outstanding (P4.3), listing them."""
+    ticket = _action_ticket(number)
+    if ticket is None:
+        return _not_found(number)
+    session = db()
+    try:
+        ticket_queue.resolve(session, ticket, request.form.get("summary", ""))
+    except documents.DocumentsOutstanding as exc:
+        return _refused(ticket, "The ticket cannot be resolved yet: still missing "
+                        + ", ".join(exc.missing) + ".")
+    except ticket_queue.ActionRefused as exc:
+        return _refused(ticket, str(exc))
+    auth.record("resolve_ticket", f"ticket:{ticket.number}")
+    session.commit()
+    flash(f"Ticket {ticket.number} is resolved.", "success")
+    return _back(ticket)
