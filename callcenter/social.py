@@ -15,7 +15,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from callcenter import messages, tickets
+from callcenter import messages, templates, tickets
 from callcenter.answers import long_date
 from callcenter.config import Settings
 from callcenter.content import Content
@@ -164,7 +164,11 @@ def queue_reply(session: Session, ticket: Ticket, *, channel: str, text: str | N
     if template is not None:
         if template.status != "approved":
             raise ValueError("only approved templates can be sent")
-        body = template.body
+        if template.channel != channel:
+            raise ValueError(f"template {template.key!r} is for {template.channel}, "
+                             f"not {channel}")
+        # The customer reads their own data, never a literal "{name}" (P3.3).
+        _, body = templates.render(template, ticket=ticket, customer=ticket.customer)
     elif text:
         body = text
     else:
