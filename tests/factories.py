@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, datetime
 
 from sqlalchemy.orm import Session
 
-from callcenter.models import Customer
+from callcenter import tickets
+from callcenter.models import Customer, Ticket, User
 
 BUDI_PHONE = "+6281234567890"
 BUDI_ORDER = "20261001"
@@ -30,3 +31,15 @@ def make_customer(session: Session, **overrides: object) -> Customer:
     session.add(customer)
     session.commit()
     return customer
+
+
+def make_ticket(session: Session, status: str = "open", due: datetime | None = None,
+                channel: str = "email", owner: User | None = None,
+                customer: Customer | None = None) -> Ticket:
+    """A ticket in a given state (flushed, not committed) for queue and timeline tests."""
+    ticket = tickets.open_ticket(session, channel=channel,
+                                 customer_id=customer.id if customer else None)
+    ticket.status, ticket.due_at = status, due
+    ticket.owner_id = owner.id if owner else None
+    session.flush()
+    return ticket

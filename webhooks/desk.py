@@ -14,7 +14,7 @@ from typing import Any
 from flask import Blueprint, Response, abort, g, jsonify, request
 from werkzeug.exceptions import RequestEntityTooLarge
 
-from callcenter import audit, documents, regulation, ticket_queue, tickets, walkins
+from callcenter import audit, documents, regulation, ticket_actions, tickets, walkins
 from callcenter.models import RequiredDocument, Ticket
 from callcenter.serialize import iso
 from webhooks.context import content, db, settings
@@ -25,7 +25,7 @@ bp = Blueprint("desk", __name__, url_prefix="/api")
 log = logging.getLogger(__name__)
 ROLES = ("agent", "supervisor")
 MAX_PROBLEM = 5000
-MAX_SUMMARY = 2000
+MAX_SUMMARY = ticket_actions.MAX_SUMMARY  # what the customer is told (P1.8, P4.8)
 UPLOAD_OVERHEAD = 64 * 1024  # multipart framing and the small form fields
 
 
@@ -198,8 +198,8 @@ def require_documents(number: str) -> tuple[Response, int]:
     words, tz = content(), settings().timezone
     try:
         # P4.3 steps shared with the console: require, refresh the due date, SMS the customer.
-        requested = ticket_queue.request_documents(session, settings(), words, ticket, names,
-                                                   language)
+        requested = ticket_actions.request_documents(session, settings(), words, ticket, names,
+                                                     language)
     except documents.TicketSettled as exc:
         abort(409, str(exc))
     except documents.DocumentError as exc:

@@ -7,33 +7,15 @@ behaviour (pages answer in < 100 ms with 100,000 tickets), so it is counted here
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterator
-from contextlib import contextmanager
-
-from sqlalchemy import event
 
 from callcenter import agents, calls, screen_pop, tickets
 from callcenter.models import Agent, Contact, utcnow
 from tests.factories import BUDI_PHONE, make_customer
+from tests.support.queries import counted
 
 
 def _sid() -> str:
     return "CA" + uuid.uuid4().hex
-
-
-@contextmanager
-def count_queries(session) -> Iterator[list[str]]:
-    statements: list[str] = []
-    engine = session.get_bind()
-
-    def before(_conn, _cursor, statement, *_args):
-        statements.append(statement)
-
-    event.listen(engine, "before_cursor_execute", before)
-    try:
-        yield statements
-    finally:
-        event.remove(engine, "before_cursor_execute", before)
 
 
 def _waiting_caller(session, *, verified: bool = True) -> tuple[Contact, str]:
@@ -69,7 +51,7 @@ def _ring(session, agent: Agent) -> str:
 def test_no_call_is_one_query(session):
     agent = agents.add_agent(session, "Sari", phone="+628110000001", available=True)
     session.commit()
-    with count_queries(session) as statements:
+    with counted(session) as statements:
         assert screen_pop.current_pop(session, agent.id) is None
     assert len(statements) == 1
 
@@ -81,7 +63,7 @@ def test_a_ringing_leg_shows_no_identity_until_connect_links_it(session):
     leg_sid = _ring(session, agent)
     agent_id = agent.id
     session.expire_all()
-    with count_queries(session) as statements:
+    with counted(session) as statements:
         ringing = screen_pop.current_pop(session, agent_id)
     assert len(statements) == 1
     assert ringing is not None and not ringing.linked and not ringing.shows_identity
@@ -90,7 +72,7 @@ def test_a_ringing_leg_shows_no_identity_until_connect_links_it(session):
     agents.connect(session, caller_sid, leg_sid)  # the whisper: before the bridge
     session.commit()
     session.expire_all()
-    with count_queries(session) as statements:
+    with counted(session) as statements:
         pop = screen_pop.current_pop(session, agent_id)
     assert len(statements) == 2  # leg+ticket+customer, then the ticket's recent contacts
     assert pop is not None and pop.linked and pop.shows_identity

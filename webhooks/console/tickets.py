@@ -1,6 +1,8 @@
 """Console: the ticket queue and the ticket page with its actions (issue 5 "Tickets").
 
-Thin over :mod:`callcenter.ticket_queue` and the domain it calls. Every page view and every
+Thin over :mod:`callcenter.ticket_queue` (the list), :mod:`callcenter.ticket_timeline` (one
+ticket), :mod:`callcenter.ticket_actions` (what is done to it), :mod:`callcenter.display` and
+the domain they call. Every page view and every
 change is audited (``auth.record``); each action is a POST form with its CSRF token, answered
 by a redirect back to the ticket page and a flash message (category ``error`` when refused,
 never a 500 for something the agent can fix). Outbox rows and callbacks are committed before
@@ -20,7 +22,15 @@ from typing import Any
 from flask import flash, redirect, render_template, request, url_for
 from werkzeug.wrappers import Response
 
-from callcenter import documents, regulation, ticket_queue, users
+from callcenter import (
+    display,
+    documents,
+    regulation,
+    ticket_actions,
+    ticket_queue,
+    ticket_timeline,
+    users,
+)
 from callcenter.models import Template, Ticket, utcnow
 from webhooks.console import auth
 from webhooks.console.blueprint import bp
@@ -35,10 +45,10 @@ ACT_ROLES = ("agent", "supervisor")  # QA reads tickets, does not work them (as 
 def _formatting() -> dict[str, Any]:
     tz = settings().timezone
     return {
-        "when": lambda value: ticket_queue.local_time(value, tz),
-        "rupiah": ticket_queue.rupiah,
-        "duration": ticket_queue.duration_text,
-        "size": ticket_queue.size_text,
+        "when": lambda value: display.local_time(value, tz),
+        "rupiah": display.rupiah,
+        "duration": display.duration_text,
+        "size": display.size_text,
         "channel_label": lambda c: ticket_queue.CHANNEL_LABELS.get(c, c),
         "status_label": lambda s: ticket_queue.STATUS_LABELS.get(s, s),
         "timezone": tz,
@@ -79,38 +89,37 @@ def _not_found(number: str) -> tuple[str, int]:
 def ticket_page(number: str) -> str | tuple[str, int]:
     """Everything on one ticket: customer, documents, one timeline, and the actions."""
     session, user = db(), auth.current_user()
-    ticket = ticket_queue.load_ticket(session, number)
+    ticket = ticket_timeline.load_ticket(session, number)
     if ticket is None:
         return _not_found(number)
     current = settings()
     customer = ticket.customer
     status_text = (content().lookup("en", "statuses", customer.application_status)
                    if customer and customer.application_status else None)
-    owner = ticket_queue.users_by_id(session, [ticket.owner_id]).get(ticket.owner_id or 0)
+    owner = ticket_timeline.users_by_id(session, [ticket.owner_id]).get(ticket.owner_id or 0)
     may_act = users.has_role(user, *ACT_ROLES)
     calendar = regulation.WorkCalendar.from_settings(current)
     auth.record("view_ticket", f"ticket:{ticket.number}")
     html = render_template(
         "console/tickets/ticket.html", ticket=ticket, customer=customer,
         status_text=status_text, owner=owner, may_act=may_act,
-        timeline=ticket_queue.timeline(session, ticket),
+        timeline=ticket_timeline.timeline(session, ticket),
         outstanding=documents.outstanding(ticket), received=documents.received(ticket),
         kind=ticket.kind or regulation.kind_of(ticket.channel),
         extended=regulation.is_extended(ticket, current),
         badge=ticket_queue.due_badge(ticket, utcnow(), calendar,
                                      current.complaint_nearing_working_days),
-        templates=ticket_queue.approved_templates(session, ticket) if may_act else [],
-        reply_channels=ticket_queue.reply_channels(ticket),
-        assignable=ticket_queue.assignable_users(session, user) if may_act else [],
+        templates=ticket_actions.approved_templates(session, ticket) if may_act else [],
+        reply_channels=ticket_actions.reply_channels(ticket),
+        assignable=ticket_actions.assignable_users(session, user) if may_act else [],
         supervises=users.has_role(user, "supervisor"),
-        callback_reasons=ticket_queue.CALLBACK_REASONS,
         **_formatting())
     session.commit()
     return html
 
 
 def _action_ticket(number: str) -> Ticket | None:
-    return ticket_queue.load_ticket(db(), number)
+    return ticket_timeline.load_ticket(db(), number)
 
 
 def _back(ticket: Ticket) -> Response:
@@ -149,9 +158,9 @@ def ticket_reply(number: str) -> Response | tuple[str, int]:
     if template is None:
         return _refused(ticket, "Choose an approved template to send.")
     try:
-        reply = ticket_queue.send_template_reply(session, settings(), content(), ticket,
-                                                 template)
-    except ticket_queue.ActionRefused as exc:
+        reply = ticket_actions.send_template_reply(session, settings(), content(), ticket,
+                                                   template)
+    except ticket_actions.ActionRefused as exc:
         return _refused(ticket, str(exc))
     auth.record("send_email" if reply.kind == "email" else "send_message",
                 f"ticket:{ticket.number}", reply.detail)
@@ -172,16 +181,16 @@ def ticket_callback(number: str) -> Response | tuple[str, int]:
         return _not_found(number)
     session, current = db(), settings()
     try:
-        earliest = ticket_queue.parse_local(request.form.get("call_at"), current.timezone)
-        scheduled = ticket_queue.schedule_callback(session, current, ticket, earliest)
-    except ticket_queue.ActionRefused as exc:
+        earliest = ticket_actions.parse_local(request.form.get("call_at"), current.timezone)
+        scheduled = ticket_actions.schedule_callback(session, current, ticket, earliest)
+    except ticket_actions.ActionRefused as exc:
         return _refused(ticket, str(exc))
     callback = scheduled.callback
     auth.record("schedule_callback", f"ticket:{ticket.number}",
                 f"callback:{callback.id} due {callback.due_at.isoformat()}"
                 + ("" if scheduled.created else " (already pending)"))
     session.commit()
-    when = ticket_queue.local_time(callback.due_at, current.timezone)
+    when = display.local_time(callback.due_at, current.timezone)
     if not scheduled.created:
         flash(f"A callback is already scheduled for {when}; no second one was added.", "info")
         return _back(ticket)
@@ -206,13 +215,13 @@ def ticket_documents(number: str) -> Response | tuple[str, int]:
     if ticket is None:
         return _not_found(number)
     session = db()
-    names = ticket_queue.document_names(request.form.get("documents", ""))
+    names = ticket_actions.document_names(request.form.get("documents", ""))
     if not names:
         return _refused(ticket, "Write the documents needed, one per line.")
     try:
-        result = ticket_queue.request_documents(session, settings(), content(), ticket, names)
+        result = ticket_actions.request_documents(session, settings(), content(), ticket, names)
     except documents.DocumentError as exc:
-        return _refused(ticket, ticket_queue.sentence(str(exc)))
+        return _refused(ticket, ticket_actions.sentence(str(exc)))
     auth.record("require_documents", f"ticket:{ticket.number}",
                 "added: " + ", ".join(r.name for r in result.added) if result.added
                 else "nothing new")
@@ -240,8 +249,8 @@ def ticket_assign(number: str) -> Response | tuple[str, int]:
     if raw and not (raw.isdigit() and len(raw) < 10):
         return _refused(ticket, "Choose who should own the ticket.")
     try:
-        owner = ticket_queue.assign(session, user, ticket, int(raw) if raw else None)
-    except ticket_queue.ActionRefused as exc:
+        owner = ticket_actions.assign(session, user, ticket, int(raw) if raw else None)
+    except ticket_actions.ActionRefused as exc:
         return _refused(ticket, str(exc))
     auth.record("assign_ticket", f"ticket:{ticket.number}",
                 f"owner:{owner.username}" if owner else "owner:none")
@@ -261,11 +270,11 @@ def ticket_resolve(number: str) -> Response | tuple[str, int]:
         return _not_found(number)
     session = db()
     try:
-        ticket_queue.resolve(session, ticket, request.form.get("summary", ""))
+        ticket_actions.resolve(session, ticket, request.form.get("summary", ""))
     except documents.DocumentsOutstanding as exc:
         return _refused(ticket, "The ticket cannot be resolved yet: still missing "
                         + ", ".join(exc.missing) + ".")
-    except ticket_queue.ActionRefused as exc:
+    except ticket_actions.ActionRefused as exc:
         return _refused(ticket, str(exc))
     auth.record("resolve_ticket", f"ticket:{ticket.number}")
     session.commit()
