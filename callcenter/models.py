@@ -112,6 +112,7 @@ class Ticket(Base):
         Index("ix_tickets_owner_status", "owner_id", "status"),
         Index("ix_tickets_channel_status", "channel", "status"),
         Index("ix_tickets_opened_at", "opened_at"),
+        Index("ix_tickets_status_category", "status", "category"),  # floor: open by category
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
@@ -376,7 +377,10 @@ class AuditEntry(Base):
     """Who saw or changed what (privacy); append-only through the product."""
 
     __tablename__ = "audit_log"
-    __table_args__ = (Index("ix_audit_log_subject_at", "subject", "at"),)
+    # Supervisors filter the trail by subject (a ticket), by person and by action.
+    __table_args__ = (Index("ix_audit_log_subject_at", "subject", "at"),
+                      Index("ix_audit_log_actor_at", "actor", "at"),
+                      Index("ix_audit_log_action_at", "action", "at"))
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)

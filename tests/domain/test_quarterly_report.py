@@ -129,7 +129,7 @@ def _mean(values: list[float]) -> float | None:
                                                                      ROUND_HALF_UP))
 
 
-def _expected(facts: list[dict]) -> tuple[dict[tuple[str, str], list], list]:
+def expected_report(facts: list[dict]) -> tuple[dict[tuple[str, str], list], list]:
     start = datetime(2026, 10, 1, tzinfo=WIB)
     end = datetime(2027, 1, 1, tzinfo=WIB)
     cells: dict[tuple[str, str], list] = {}
@@ -161,7 +161,7 @@ def _expected(facts: list[dict]) -> tuple[dict[tuple[str, str], list], list]:
     return table, [*totals[:5], _mean(totals[5]), _mean(totals[6])]
 
 
-def _seed(session) -> list[dict]:
+def seed_quarter(session) -> list[dict]:
     customers = {p: make_customer(session, order_id=f"ORD-{i}", phone=f"+62812000000{i}",
                                   product=p) for i, p in enumerate(PRODUCTS)}
     customers[None] = make_customer(session, order_id="ORD-X", phone="+6281200000099",
@@ -186,8 +186,8 @@ def _seed(session) -> list[dict]:
 
 
 def test_seeded_quarter_report_figures_csv_and_xlsx(session, settings, tmp_path):
-    facts = _seed(session)
-    table, totals = _expected(facts)
+    facts = seed_quarter(session)
+    table, totals = expected_report(facts)
     assert totals[3] and totals[4], "the seed must have settled both in time and late"
 
     report = quarterly_report(session, settings, 2026, 4)
@@ -228,8 +228,8 @@ def test_seeded_quarter_report_figures_csv_and_xlsx(session, settings, tmp_path)
 
 
 def test_cli_writes_both_files_and_refuses_a_bad_quarter(env, session, tmp_path):
-    facts = _seed(session)
-    _, totals = _expected(facts)
+    facts = seed_quarter(session)
+    _, totals = expected_report(facts)
     with time_machine.travel(datetime(2027, 1, 4, 9, tzinfo=WIB), tick=False):
         result = CliRunner().invoke(main, ["report", "quarterly", "--year", "2026",
                                            "--quarter", "4", "--out", str(tmp_path / "out")],
