@@ -109,10 +109,11 @@ class Ticket(Base):
     # The console's queue filters by status/owner/channel and sorts by due date (issue 5 bench).
     __table_args__ = (
         Index("ix_tickets_status_due_at", "status", "due_at"),
-        Index("ix_tickets_owner_status", "owner_id", "status"),
-        Index("ix_tickets_channel_status", "channel", "status"),
+        Index("ix_tickets_owner_status_due_at", "owner_id", "status", "due_at"),
+        Index("ix_tickets_channel_status_due_at", "channel", "status", "due_at"),
         Index("ix_tickets_opened_at", "opened_at"),
-        Index("ix_tickets_status_category", "status", "category"),  # floor: open by category
+        # The floor counts open tickets by category and due date from this index alone.
+        Index("ix_tickets_status_category_due_at", "status", "category", "due_at"),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
