@@ -194,9 +194,13 @@ def test_the_pop_shows_the_caller_only_after_the_whisper_linked_the_leg(console,
     assert BUDI_PHONE not in pop and "7890" in pop  # the number, masked
     assert f'href="/console/tickets/{number}">Open ticket</a>' in pop
     assert "this call" in pop  # the ticket's history includes the current call
+    # The top bar's call state follows without a reload (htmx out-of-band swap).
+    assert re.search(r'<span id="call-state" hx-swap-oob="true"[^>]*>On a call</span>', pop)
 
     other_view = _pop(other)
     assert "No call right now" in other_view and "Budi" not in other_view
+    assert re.search(r'<span id="call-state" hx-swap-oob="true"[^>]*>Away, no call</span>',
+                     other_view)
 
 
 def test_an_unverified_caller_pops_as_not_verified(console, session):

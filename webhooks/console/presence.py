@@ -105,6 +105,10 @@ def screen_pop_fragment() -> Response:
         _audit_first_showing(pop)
     html = render_template("console/presence/pop.html", pop=pop, ticket_url=_ticket_url,
                            local=_local_time)
+    agent = db().get(Agent, user.agent_id) if user.agent_id is not None else None
+    if agent is not None:  # the top bar's "On a call" follows the pop (htmx out-of-band swap)
+        html += render_template("console/presence/call_badge.html", oob=True,
+                                **_call_state(agent, pop is not None))
     # Unchanged since the last poll: 204, htmx swaps nothing, so screen readers do not hear
     # the live region again every 2 s. The fragment carries its own fingerprint, which the
     # region sends back (hx-include).
@@ -116,6 +120,11 @@ def screen_pop_fragment() -> Response:
         response = Response(html, mimetype="text/html")
     response.headers["Cache-Control"] = "no-store"
     return response
+
+
+def _call_state(agent: Agent, on_call: bool) -> dict[str, Any]:
+    return {"on_call": on_call, "agent_presence": agent.presence,
+            "presence_label": PRESENCE_LABELS.get(agent.presence, agent.presence)}
 
 
 def _audit_first_showing(pop: screen_pop.Pop) -> None:
@@ -180,7 +189,8 @@ def presence_context() -> dict[str, Any]:
         if agent is None:
             return Markup("")
         return Markup(render_template("console/presence/widget.html", agent=agent,
-                                      labels=PRESENCE_LABELS, here=request.full_path.rstrip("?")))
+                                      labels=PRESENCE_LABELS, here=request.full_path.rstrip("?"),
+                                      **_call_state(agent, bool(agent.current_call_sid))))
 
     def screen_pop_region() -> Markup:
         user = g.get("user")
