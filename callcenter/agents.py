@@ -68,6 +68,12 @@ def any_agent_free(session: Session) -> bool:
     ).first() is not None
 
 
+def help_is_coming(session: Session, position: int) -> bool:
+    """A free agent, or enough agents already ringing to reach this caller's place in the
+    queue: then "all our agents are busy" would be untrue (the offer waits)."""
+    return any_agent_free(session) or agents_ringing(session) >= max(position, 1)
+
+
 def callers_waiting(session: Session) -> int:
     return session.scalar(
         select(func.count()).select_from(Contact).where(Contact.queue_state == "waiting")

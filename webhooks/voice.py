@@ -153,7 +153,7 @@ def queue_wait() -> Response:
     position = request.form.get("QueuePosition", type=int) or 1
     waited = request.form.get("QueueTime", type=int) or 0
     ivr = Ivr(session, settings(), content())
-    turn = ivr.hold(contact, position, waited, agents.any_agent_free(session))
+    turn = ivr.hold(contact, position, waited, agents.help_is_coming(session, position))
     session.rollback()
     return _twiml(render_hold(turn, content(), url_for("voice.queue_choice")))
 
