@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import shlex
 import signal
+import socket
 import sys
 from pathlib import Path
 
@@ -26,8 +27,28 @@ def _bin(name: str) -> str:
     return str(Path(sys.executable).with_name(name))
 
 
+def ports_in_use(ports: list[int]) -> list[int]:
+    """Ports something already answers on (another dev run, most likely)."""
+    busy = []
+    for port in ports:
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+            probe.settimeout(0.5)
+            if probe.connect_ex(("127.0.0.1", port)) == 0:
+                busy.append(port)
+    return busy
+
+
 def run_dev(port: int = 5000, simulator_port: int = 8081, mail_port: int = 8025) -> None:
     settings = Settings.from_env()
+    # Checked before anything starts: a second run would otherwise take over the first one's
+    # embedded Redis socket and leave both broken.
+    busy = ports_in_use([port, simulator_port] + ([mail_port] if "SMTP_URL" not in os.environ
+                                                  else []))
+    if busy:
+        raise click.ClickException(
+            f"port(s) {', '.join(map(str, busy))} already in use on 127.0.0.1: is another "
+            "`callcenter dev` running? Stop it, or pick other ports (--port, --simulator-port, "
+            "--mail-port).")
     embedded: EmbeddedRedis | None = None
     env = dict(os.environ)
     if settings.redis_url is None:

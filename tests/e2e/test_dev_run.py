@@ -92,3 +92,22 @@ def test_dev_run_answers_a_call_and_stops_cleanly(tmp_path: Path):
                  or f"127.0.0.1:{web}" in " ".join(p.info["cmdline"] or [])]
     assert leftovers == []
     assert not (tmp_path / "redis.sock").exists()
+
+
+def test_a_second_dev_run_on_busy_ports_refuses_before_starting_anything(tmp_path: Path):
+    """Two dev runs in one folder would share the embedded Redis socket: the second one says
+    why it stops, and the first one is untouched."""
+    with socket.socket() as held:
+        held.bind(("127.0.0.1", 0))
+        held.listen(1)
+        port = held.getsockname()[1]
+        env = {**os.environ, "CALLCENTER_INSTANCE": str(tmp_path / "instance")}
+        env.pop("REDIS_URL", None)
+        result = subprocess.run(
+            [sys.executable, "-m", "manage.cli", "dev", "--port", str(port),
+             "--simulator-port", str(_free_port()), "--mail-port", str(_free_port())],
+            cwd=PROJECT_ROOT, env=env, capture_output=True, text=True, timeout=60)
+    assert result.returncode != 0
+    assert f"port(s) {port} already in use" in result.stderr
+    assert "another `callcenter dev`" in result.stderr
+    assert not (tmp_path / "instance" / "redis.sock").exists()  # nothing was started
