@@ -10,6 +10,7 @@ from webhooks.console import (  # noqa: F401  (routes)
     presence,
     templates_ui,
     tickets,
+    user_admin,
 )
 from webhooks.console.blueprint import bp
 

@@ -164,6 +164,7 @@ NAV = (
     ("console.template_list", "Templates", ("agent", "supervisor", "qa")),
     ("console.floor", "Floor", ("supervisor",)),
     ("console.audit_trail", "Audit trail", ("supervisor",)),
+    ("console.user_list", "People", ("admin",)),
 )
 
 
