@@ -334,19 +334,14 @@ def oral_overdue_becomes_written(ticket: Ticket, now: datetime,
                       written_due_at=written_due)
 
 
-def refresh_due(ticket: Ticket, settings: Settings, now: datetime | None = None) -> None:
+def refresh_due(ticket: Ticket, settings: Settings) -> None:
     """Recompute ``ticket.due_at`` after its documents or kind changed, keeping an extension.
 
-    Call after ``documents.require_documents`` / ``receive_document``. With ``now``, an oral
-    ticket past its period gets the written deadline it would have once converted; the
-    conversion itself (kind, ``converted_at``, the customer's notice) is
-    :func:`callcenter.complaint_kind.convert`, which the sweep applies.
+    Call after ``documents.require_documents`` / ``receive_document``. An oral ticket keeps its
+    oral deadline here: only :func:`callcenter.complaint_kind.convert` (the sweep) moves it to
+    a written one, together with the kind, ``converted_at`` and the customer's notice, so the
+    sweep always finds the overdue oral tickets it must convert.
     """
-    if ticket_kind(ticket) == "oral" and now is not None:
-        decision = oral_overdue_becomes_written(ticket, now, settings)
-        if decision.convert:
-            ticket.due_at = decision.written_due_at
-            return
     if ticket_kind(ticket) == "oral":
         ticket.due_at = compute_due(ticket, None, settings)
         return

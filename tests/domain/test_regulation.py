@@ -241,8 +241,8 @@ def test_oral_overdue_becomes_written(session, settings):
     complete = regulation.oral_overdue_becomes_written(ticket, wib(2026, 11, 12, 15), settings)
     assert complete.written_clock_start == wib(2026, 11, 12, 14)
     assert complete.written_due_at == end_of(2026, 11, 26)
-    regulation.refresh_due(ticket, settings, now=wib(2026, 11, 12, 15))
-    assert ticket.due_at == end_of(2026, 11, 26)
+    regulation.refresh_due(ticket, settings)  # not converted yet: the oral deadline stays,
+    assert ticket.due_at == end_of(2026, 11, 9)  # so the sweep still finds it overdue
     ticket.status, ticket.resolved_at = "resolved", wib(2026, 11, 13)
     assert not regulation.oral_overdue_becomes_written(ticket, wib(2026, 11, 14),
                                                        settings).convert
