@@ -126,16 +126,18 @@ class WorkCalendar:
     def working_days_between(self, start: date, end: date) -> int:
         """Working days after ``start`` up to and including ``end`` (negative if end < start).
 
-        The inverse of :meth:`add_working_days`: ``between(d, add(d, n)) == n``.
+        The inverse of :meth:`add_working_days`: ``between(d, add(d, n)) == n``. Counted from
+        per-year running totals, so the floor's lateness lists cost a lookup per ticket, not a
+        walk over every day in between.
         """
         if end < start:
             return -self.working_days_between(end, start)
-        count, current = 0, start
-        while current < end:
-            current += timedelta(days=1)
-            if self.is_working_day(current):
-                count += 1
-        return count
+        if start.year == end.year:
+            return _through(self, end) - _through(self, start)
+        count = _year_totals(self, start.year)[-1] - _through(self, start)
+        for year in range(start.year + 1, end.year):
+            count += _year_totals(self, year)[-1]
+        return count + _through(self, end)
 
     def end_of_day(self, day: date) -> datetime:
         return datetime.combine(day, END_OF_DAY, tzinfo=self.zone)
@@ -143,6 +145,22 @@ class WorkCalendar:
     def due_date(self, received: datetime, working_days: int) -> datetime:
         """End of the ``working_days``-th working day after ``received`` (local), aware."""
         return self.end_of_day(self.add_working_days(self.local_date(received), working_days))
+
+
+@lru_cache(maxsize=64)
+def _year_totals(calendar: WorkCalendar, year: int) -> tuple[int, ...]:
+    """Working days from 1 January up to and including each day of ``year``."""
+    totals: list[int] = []
+    count, day = 0, date(year, 1, 1)
+    while day.year == year:
+        count += calendar.is_working_day(day)
+        totals.append(count)
+        day += timedelta(days=1)
+    return tuple(totals)
+
+
+def _through(calendar: WorkCalendar, day: date) -> int:
+    return _year_totals(calendar, day.year)[day.timetuple().tm_yday - 1]
 
 
 def working_days_between(a: datetime, b: datetime, calendar: WorkCalendar) -> int:

@@ -323,3 +323,28 @@ def test_the_stored_kind_decides_not_the_channel(session, settings):
     assert regulation.extension_allowed(ticket, wib(2026, 11, 12), settings).allowed
     assert not regulation.oral_overdue_becomes_written(ticket, wib(2026, 12, 1),
                                                        settings).convert
+
+
+@pytest.mark.parametrize("collective_leave", [False, True])
+def test_counting_working_days_agrees_with_walking_day_by_day(collective_leave):
+    """The per-year running totals give what a walk over every day gives, across year ends,
+    Idul Fitri, Christmas and company days off, in both directions."""
+    import random
+    from datetime import date, timedelta
+
+    calendar = WorkCalendar("Asia/Jakarta", collective_leave,
+                            frozenset({date(2026, 12, 24), date(2027, 6, 1)}))
+
+    def walked(start: date, end: date) -> int:
+        sign, (a, b) = (1, (start, end)) if start <= end else (-1, (end, start))
+        return sign * sum(calendar.is_working_day(a + timedelta(days=n))
+                          for n in range(1, (b - a).days + 1))
+
+    rng = random.Random(18)
+    first = date(2025, 12, 1)
+    for _ in range(400):
+        start = first + timedelta(days=rng.randrange(900))
+        end = start + timedelta(days=rng.randrange(-400, 400))
+        assert calendar.working_days_between(start, end) == walked(start, end), (start, end)
+        n = rng.randrange(0, 30)
+        assert calendar.working_days_between(start, calendar.add_working_days(start, n)) == n
