@@ -201,6 +201,8 @@ class User(Base):
     """A person using the product: agent, supervisor, QA or admin (console and API)."""
 
     __tablename__ = "users"
+    # One person per routed agent: the screen pop shows a caller to exactly one screen.
+    __table_args__ = (Index("uq_users_agent_id", "agent_id", unique=True),)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     username: Mapped[str] = mapped_column(String(80), unique=True)

@@ -177,8 +177,12 @@ def console_context() -> dict[str, Any]:
         user = g.get("user")
         if user is None:
             return []
-        return [(url_for(endpoint), label, request.endpoint == endpoint)
-                for endpoint, label, roles in NAV
-                if endpoint in current_app.view_functions and users.has_role(user, *roles)]
+        entries = []
+        for endpoint, label, roles in NAV:
+            if endpoint in current_app.view_functions and users.has_role(user, *roles):
+                url = url_for(endpoint)  # a ticket's page is "in" Tickets, a user's in People
+                entries.append((url, label, request.path.rstrip("/") == url.rstrip("/")
+                                or request.path.startswith(url.rstrip("/") + "/")))
+        return entries
 
     return {"console_user": g.get("user"), "console_nav": nav}

@@ -1,1 +1,268 @@
-"""Console pages (issue 5); see the module owner's docstring once written."""
+"""The admin's "People" page (issue 5): who may sign in to the console, with which role.
+
+Admins only (everyone else gets 403). The rules live in :mod:`callcenter.users` (no Flask):
+create a user, change the role, deactivate / reactivate, lift a lock-out, set a new password
+and link the user to an agent (or create that agent, :func:`callcenter.agents.add_agent`).
+
+- ``GET /console/users``: every user with role, active, locked, linked agent (phone masked),
+  created; the form to add one. One ``view_users`` audit row per view.
+- ``GET /console/users/<id>``: one user and the forms that change them (``view_user``).
+- ``POST`` routes below: each change is audited (``create_user``, ``change_role``,
+  ``deactivate_user``, ``reactivate_user``, ``unlock_user``, ``reset_password``,
+  ``link_agent``, ``create_agent``; subject ``user:<username>``; never a password), then
+  POST-redirect-GET with a flash message. A refusal (:class:`callcenter.users.UserError`,
+  :class:`callcenter.agents.AgentError`) is shown on the page again with what was typed (never
+  the password) and a 4xx status.
+
+Sessions follow the database at each request (webhooks/console/auth.py): a new role applies at
+once, a deactivated user or one with a new password is signed out at their next request.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from flask import Response, abort, flash, redirect, render_template, request, session, url_for
+from sqlalchemy import select
+
+from callcenter import agents, users
+from callcenter.models import Agent, User
+from callcenter.phones import InvalidPhone, mask_phone
+from webhooks.console.auth import current_user, login_required, record
+from webhooks.console.blueprint import bp
+from webhooks.context import db, settings
+
+LIST_LIMIT = 1000
+AGENT_FIELD_MAX = 120  # agents.name, agents.client_identity
+ROLE_LABELS = {"agent": "Agent", "supervisor": "Supervisor", "qa": "QA", "admin": "Admin"}
+
+
+def _local(value: datetime | None) -> str:
+    if value is None:
+        return ""
+    return value.astimezone(ZoneInfo(settings().timezone)).strftime("%Y-%m-%d %H:%M")
+
+
+def agent_address(agent: Agent) -> str:
+    """How the agent is reached, phone masked (privacy): ``+62*****0001`` or ``client:sari``."""
+    return mask_phone(agent.phone) if agent.phone else f"client:{agent.client_identity}"
+
+
+def _user(user_id: int) -> User:
+    found = db().get(User, user_id)
+    if found is None:
+        abort(404, "No such user.")
+    return found
+
+
+def _subject(user: User) -> str:
+    return f"user:{user.username}"
+
+
+def _common() -> dict[str, Any]:
+    return {"roles": ROLE_LABELS, "local": _local, "address": agent_address,
+            "is_locked": users.is_locked, "min_password": users.MIN_PASSWORD}
+
+
+def _list_page(form: dict[str, str] | None = None, status: int = 200) -> tuple[str, int]:
+    rows = db().execute(
+        select(User, Agent).outerjoin(Agent, Agent.id == User.agent_id)
+        .order_by(User.username).limit(LIST_LIMIT)).all()
+    html = render_template("console/users/list.html", rows=rows, form=form or {},
+                           me=current_user(), truncated=len(rows) >= LIST_LIMIT, **_common())
+    return html, status
+
+
+def _user_page(user: User, agent_form: dict[str, str] | None = None,
+               status: int = 200) -> tuple[str, int]:
+    session_db = db()
+    agent_list = list(session_db.scalars(select(Agent).order_by(Agent.name)))
+    linked_to = {agent_id: username for agent_id, username in session_db.execute(
+        select(User.agent_id, User.username).where(User.agent_id.is_not(None)))}
+    agent = session_db.get(Agent, user.agent_id) if user.agent_id is not None else None
+    html = render_template("console/users/user.html", user=user, agent=agent,
+                           agents=agent_list, linked_to=linked_to, me=current_user(),
+                           agent_form=agent_form or {}, **_common())
+    return html, status
+
+
+def _done(user: User, message: str) -> Response:
+    flash(message, "success")
+    return redirect(url_for("console.user_page", user_id=user.id))
+
+
+def _refused(user: User, prefix: str, exc: Exception) -> Response:
+    db().rollback()
+    flash(f"{prefix}: {exc}.", "error")
+    return redirect(url_for("console.user_page", user_id=user.id))
+
+
+@bp.get("/users")
+@login_required("admin")
+def user_list() -> tuple[str, int]:
+    """Everyone who may (or no longer may) sign in, and the form to add someone."""
+    record("view_users", "users")
+    db().commit()
+    return _list_page()
+
+
+@bp.post("/users")
+@login_required("admin")
+def user_create() -> Response | tuple[str, int]:
+    form = {"username": (request.form.get("username") or "").strip(),
+            "role": request.form.get("role") or ""}
+    session_db = db()
+    try:
+        user = users.create_user(session_db, form["username"], request.form.get("password") or "",
+                                 form["role"])
+    except users.UserError as exc:
+        session_db.rollback()
+        flash(f"User not added: {exc}.", "error")
+        return _list_page(form, 400)
+    record("create_user", _subject(user), f"role {user.role}")
+    session_db.commit()
+    flash(f"{user.username} added as {ROLE_LABELS[user.role]}; they can sign in now.", "success")
+    return redirect(url_for("console.user_list"))
+
+
+@bp.get("/users/<int:user_id>")
+@login_required("admin")
+def user_page(user_id: int) -> tuple[str, int]:
+    user = _user(user_id)
+    record("view_user", _subject(user))
+    db().commit()
+    return _user_page(user)
+
+
+@bp.post("/users/<int:user_id>/role")
+@login_required("admin")
+def user_role(user_id: int) -> Response:
+    user = _user(user_id)
+    me = current_user()
+    try:
+        old = users.set_role(db(), user, request.form.get("role") or "")
+    except users.UserError as exc:
+        return _refused(user, "Role not changed", exc)
+    if old == user.role:
+        flash(f"{user.username} is {ROLE_LABELS[old]} already.", "info")
+        return redirect(url_for("console.user_page", user_id=user.id))
+    record("change_role", _subject(user), f"{old} -> {user.role}")
+    db().commit()
+    flash(f"{user.username} is now {ROLE_LABELS[user.role]} (from their next page).", "success")
+    if user.id == me.id:  # an admin who stepped down can no longer open this page
+        return redirect(url_for("console.home"))
+    return redirect(url_for("console.user_page", user_id=user.id))
+
+
+def _set_active(user_id: int, active: bool) -> Response:
+    user = _user(user_id)
+    try:
+        changed = users.set_active(db(), current_user(), user, active)
+    except users.UserError as exc:
+        return _refused(user, "Not deactivated" if not active else "Not reactivated", exc)
+    if not changed:
+        state = "active" if active else "deactivated"
+        flash(f"{user.username} is {state} already.", "info")
+        return redirect(url_for("console.user_page", user_id=user.id))
+    record("reactivate_user" if active else "deactivate_user", _subject(user))
+    db().commit()
+    if active:
+        return _done(user, f"{user.username} is active again and can sign in.")
+    return _done(user, f"{user.username} is deactivated: signed out everywhere and cannot "
+                       "sign in.")
+
+
+@bp.post("/users/<int:user_id>/deactivate")
+@login_required("admin")
+def user_deactivate(user_id: int) -> Response:
+    return _set_active(user_id, False)
+
+
+@bp.post("/users/<int:user_id>/reactivate")
+@login_required("admin")
+def user_reactivate(user_id: int) -> Response:
+    return _set_active(user_id, True)
+
+
+@bp.post("/users/<int:user_id>/unlock")
+@login_required("admin")
+def user_unlock(user_id: int) -> Response:
+    user = _user(user_id)
+    was_locked = users.unlock(user)
+    record("unlock_user", _subject(user), None if was_locked else "was not locked")
+    db().commit()
+    if not was_locked:
+        return _done(user, f"{user.username} was not locked; failed attempts reset.")
+    return _done(user, f"{user.username} is unlocked and can sign in now.")
+
+
+@bp.post("/users/<int:user_id>/password")
+@login_required("admin")
+def user_password(user_id: int) -> Response:
+    """A new password; the user's open sessions end (the admin's own too: sign in again)."""
+    user = _user(user_id)
+    try:
+        users.set_password(user, request.form.get("password") or "")
+    except users.UserError as exc:
+        return _refused(user, "Password not changed", exc)
+    record("reset_password", _subject(user))
+    db().commit()
+    if user.id == current_user().id:
+        session.clear()
+        flash("Your password is changed: sign in with the new one.", "success")
+        return redirect(url_for("console.login"))
+    return _done(user, f"New password set for {user.username}; their open sessions have ended.")
+
+
+def _agent_id(raw: str | None) -> int | None:
+    if not raw:
+        return None
+    try:
+        return int(raw)
+    except ValueError:
+        abort(400, "Choose an agent from the list.")
+
+
+@bp.post("/users/<int:user_id>/agent")
+@login_required("admin")
+def user_link_agent(user_id: int) -> Response:
+    user = _user(user_id)
+    try:
+        agent = users.link_agent(db(), user, _agent_id(request.form.get("agent_id")))
+    except users.UserError as exc:
+        return _refused(user, "Agent not linked", exc)
+    record("link_agent", _subject(user), f"agent:{agent.id}" if agent else "none")
+    db().commit()
+    if agent is None:
+        return _done(user, f"{user.username} is no longer linked to an agent.")
+    return _done(user, f"{user.username} is linked to agent {agent.name}.")
+
+
+@bp.post("/users/<int:user_id>/agent/new")
+@login_required("admin")
+def user_new_agent(user_id: int) -> Response | tuple[str, int]:
+    """Register an agent (phone number or Twilio Client identity) and link it to the user."""
+    user = _user(user_id)
+    form = {name: (request.form.get(name) or "").strip()
+            for name in ("name", "phone", "client_identity")}
+    session_db = db()
+    try:
+        if not form["name"]:
+            raise agents.AgentError("the agent needs a name")
+        if len(form["name"]) > AGENT_FIELD_MAX or len(form["client_identity"]) > AGENT_FIELD_MAX:
+            raise agents.AgentError(f"name and identity have at most {AGENT_FIELD_MAX} characters")
+        agent = agents.add_agent(session_db, form["name"], phone=form["phone"] or None,
+                                 client_identity=form["client_identity"] or None)
+        users.link_agent(session_db, user, agent.id)
+    except (agents.AgentError, InvalidPhone, users.UserError) as exc:
+        session_db.rollback()
+        message = f"phone number: {exc}" if isinstance(exc, InvalidPhone) else str(exc)
+        flash(f"Agent not added: {message}.", "error")
+        return _user_page(user, form, 400)
+    record("create_agent", f"agent:{agent.id}", agent_address(agent))
+    record("link_agent", _subject(user), f"agent:{agent.id}")
+    session_db.commit()
+    return _done(user, f"Agent {agent.name} ({agent_address(agent)}) added and linked to "
+                       f"{user.username}.")
