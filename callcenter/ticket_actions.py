@@ -4,9 +4,10 @@ ticket page and the walk-in desk API call these.
 The actions' domain parts that no other module had as a function: a template reply on the
 ticket's channel (:func:`send_template_reply`), asking the customer for documents and telling
 them (:func:`request_documents`, P4.3), assigning (:func:`assign`), scheduling a callback and
-saying whether its time moved (:func:`schedule_callback`, P2.2a), and resolving with what the
-customer is told (:func:`resolve`, P1.8). A refusal the agent can fix is an
-:class:`ActionRefused`, whose message is safe to show them.
+saying whether its time moved (:func:`schedule_callback`, P2.2a), resolving with what the
+customer is told (:func:`resolve`, P1.8), and extending a written complaint's deadline once with
+written notice (:func:`extend_deadline`, shared with ``POST /api/tickets/<n>/extension``). A
+refusal the agent can fix is an :class:`ActionRefused`, whose message is safe to show them.
 
 Nothing here commits; the web layer commits, then enqueues jobs (outbox first).
 """
@@ -21,6 +22,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from callcenter import (
+    audit,
     callbacks,
     documents,
     email_outbound,
@@ -30,6 +32,7 @@ from callcenter import (
     tickets,
     users,
 )
+from callcenter.answers import long_date
 from callcenter.config import Settings
 from callcenter.content import Content
 from callcenter.messages import queue_message
@@ -233,3 +236,59 @@ def resolve(session: Session, ticket: Ticket, summary: str) -> None:
     if ticket.status == "resolved":
         raise ActionRefused(f"Ticket {ticket.number} is already resolved.")
     tickets.resolve(session, ticket, text)
+
+
+MAX_EXTENSION_REASON = 300  # it is quoted in the customer's SMS
+
+
+class ReasonMissing(ActionRefused):
+    """The extension needs a reason: the customer is told why."""
+
+
+class ExtensionRefused(ActionRefused):
+    """:func:`regulation.extension_allowed` said no (or there is nobody to notify); the message
+    is the rule's reason, e.g. "already extended once"."""
+
+
+@dataclass(frozen=True)
+class Extended:
+    ticket: Ticket
+    first_due_at: datetime | None
+    new_due_at: datetime
+    notice_id: int  # the SMS with the written notice (enqueue after commit)
+    rule: str  # e.g. "one extension of 10 working days (POJK 22/2023)"
+
+
+def extend_deadline(session: Session, settings: Settings, content: Content, ticket: Ticket,
+                    reason: str, *, actor: str, now: datetime | None = None) -> Extended:
+    """The one extension of a written complaint (POJK 22/2023: 10 working days; POJK
+    18/2018: 20), as :func:`regulation.extension_allowed` decides: move ``due_at``, write the
+    customer's notice (SMS, with the new date and the reason) to the outbox, and add the
+    ``extend_deadline`` audit row for ``actor``. The console's ticket page and the API both
+    call this; the caller commits, then enqueues the SMS (``notice_id``).
+
+    :class:`ReasonMissing` for an empty reason, :class:`ExtensionRefused` (the rule's reason)
+    when it is not allowed or the ticket has no verified customer; nothing is written then.
+    """
+    text = (reason or "").strip()
+    if not text:
+        raise ReasonMissing("Write the reason for the extension: the customer is told why.")
+    decision = regulation.extension_allowed(ticket, now or utcnow(), settings)
+    if not decision.allowed or decision.new_due_at is None:
+        raise ExtensionRefused(decision.reason)
+    customer = ticket.customer
+    if customer is None:
+        raise ExtensionRefused(
+            "the ticket has no verified customer to give the written notice to")
+    ticket.due_at = decision.new_due_at
+    lang = ticket.language or "id"
+    due_text = long_date(decision.new_due_at.astimezone(ZoneInfo(settings.timezone)).date(),
+                         lang)
+    notice = queue_message(
+        session, ticket_id=ticket.id, to_number=customer.phone,
+        body=content.text(lang, "extension_notice", ticket=ticket.number, due_date=due_text,
+                          reason=text[:MAX_EXTENSION_REASON]))
+    audit.record(session, actor, "extend_deadline", f"ticket:{ticket.number}",
+                 f"{decision.first_due_at} -> {decision.new_due_at}: {text[:200]}")
+    return Extended(ticket, decision.first_due_at, decision.new_due_at, notice.id,
+                    decision.reason)

@@ -248,17 +248,53 @@ def _queue_rows(session: Session, where: list[Any], limit: int
     return [tuple(row) for row in session.execute(query)]  # type: ignore[misc]
 
 
+@dataclass(frozen=True)
+class DueState:
+    """A ticket against its due date, as the ticket page's badge says it (issue 6 flags)."""
+
+    badge: str  # overdue, nearing
+    working_days: int  # late (overdue) or left (nearing; 0 = due today)
+    calendar_days_late: int = 0
+
+    def text(self) -> str:
+        """"Overdue: 3 working days late", "Due soon: 1 working day left", "Due today"."""
+        if self.badge == "overdue":
+            if self.working_days > 0:
+                return f"Overdue: {_days(self.working_days, 'working day')} late"
+            if self.calendar_days_late > 0:
+                return (f"Overdue: {_days(self.calendar_days_late, 'day')} late "
+                        "(no working day yet)")
+            return "Overdue: past its due time today"
+        if self.working_days <= 0:
+            return "Due today"
+        return f"Due soon: {_days(self.working_days, 'working day')} left"
+
+
+def _days(count: int, unit: str) -> str:
+    return f"{count} {unit}{'' if count == 1 else 's'}"
+
+
+def due_state(ticket: Ticket, now: datetime, calendar: regulation.WorkCalendar,
+              within_working_days: int) -> DueState | None:
+    """Overdue (with the working days late, counted as the floor's breach list counts them,
+    :func:`regulation.breached`) or nearing (working days left, :func:`regulation.nearing`,
+    within the configured figure the supervisors' digest uses); None otherwise, for settled
+    tickets and while the clock has not started."""
+    late = regulation.breached([ticket], now, calendar)
+    if late:
+        return DueState("overdue", late[0].working_days_late, late[0].calendar_days_late)
+    near = regulation.nearing([ticket], now, within_working_days, calendar)
+    if near:
+        return DueState("nearing", near[0].working_days_left)
+    return None
+
+
 def due_badge(ticket: Ticket, now: datetime, calendar: regulation.WorkCalendar,
               within_working_days: int) -> str | None:
-    """"overdue" past its due time, "nearing" within the configured working days (the same
-    figure the supervisors' digest uses), else None; settled tickets have none."""
-    if ticket.due_at is None or regulation.is_settled(ticket):
-        return None
-    if ticket.due_at < now:
-        return "overdue"
-    if regulation.working_days_between(now, ticket.due_at, calendar) <= within_working_days:
-        return "nearing"
-    return None
+    """"overdue" past its due time, "nearing" within the configured working days, else None
+    (:func:`due_state` without the figures)."""
+    state = due_state(ticket, now, calendar, within_working_days)
+    return state.badge if state else None
 
 
 def owners_for_filter(session: Session) -> list[User]:

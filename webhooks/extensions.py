@@ -1,15 +1,17 @@
-"""Extending a written complaint's deadline once, with written notice (POJK 22/2023)."""
+"""Extending a written complaint's deadline once, with written notice (POJK 22/2023).
+
+The steps (the rule's decision, the new ``due_at``, the customer's SMS notice, the audit row)
+are :func:`callcenter.ticket_actions.extend_deadline`, which the console's ticket page calls
+too; this is its JSON face.
+"""
 
 from __future__ import annotations
-
-from zoneinfo import ZoneInfo
 
 from flask import Blueprint, Response, abort, g, jsonify, request
 from sqlalchemy import select
 
-from callcenter import audit, messages, regulation
-from callcenter.answers import long_date
-from callcenter.models import Customer, Ticket, utcnow
+from callcenter import ticket_actions
+from callcenter.models import Ticket
 from callcenter.ticket_numbers import is_well_formed
 from webhooks.context import content, db, settings
 from webhooks.user_auth import require_user
@@ -29,28 +31,17 @@ def extend(number: str) -> tuple[Response, int]:
     if ticket is None:
         abort(404)
     body = request.get_json(silent=True) or {}
-    reason = str(body.get("reason") or "").strip()
-    if not reason:
-        abort(400, "reason is required: the customer is told why")
     current = settings()
-    decision = regulation.extension_allowed(ticket, utcnow(), current)
-    if not decision.allowed or decision.new_due_at is None:
-        abort(409, decision.reason)
-    customer = session.get(Customer, ticket.customer_id) if ticket.customer_id else None
-    if customer is None:
-        abort(409, "the ticket has no verified customer to give the written notice to")
-    ticket.due_at = decision.new_due_at
-    lang = ticket.language or "id"
-    due_text = long_date(decision.new_due_at.astimezone(ZoneInfo(current.timezone)).date(), lang)
-    notice = messages.queue_message(
-        session, ticket_id=ticket.id, to_number=customer.phone,
-        body=content().text(lang, "extension_notice", ticket=ticket.number, due_date=due_text,
-                            reason=reason[:300]))
-    audit.record(session, g.actor, "extend_deadline", f"ticket:{number}",
-                 f"{decision.first_due_at} -> {decision.new_due_at}: {reason[:200]}")
+    try:
+        extended = ticket_actions.extend_deadline(
+            session, current, content(), ticket, str(body.get("reason") or ""), actor=g.actor)
+    except ticket_actions.ReasonMissing:
+        abort(400, "reason is required: the customer is told why")
+    except ticket_actions.ExtensionRefused as exc:
+        abort(409, str(exc))
     session.commit()
-    queues.enqueue_send_message(current, notice.id)
-    return jsonify({"ticket": number, "due_at": decision.new_due_at.isoformat(),
-                    "first_due_at": decision.first_due_at.isoformat()
-                    if decision.first_due_at else None, "notice_id": notice.id,
-                    "rule": decision.reason}), 200
+    queues.send_soon(current, "sms", extended.notice_id)
+    return jsonify({"ticket": number, "due_at": extended.new_due_at.isoformat(),
+                    "first_due_at": extended.first_due_at.isoformat()
+                    if extended.first_due_at else None, "notice_id": extended.notice_id,
+                    "rule": extended.rule}), 200

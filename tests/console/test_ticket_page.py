@@ -3,15 +3,18 @@ actions an agent takes from it, each with its real effect, its audit row and a f
 
 from __future__ import annotations
 
+import dataclasses
 import html
 import re
 from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
 
 import pytest
+import time_machine
 from rq.registry import ScheduledJobRegistry
 from sqlalchemy import func, select
 
-from callcenter import documents, templates, tickets
+from callcenter import documents, regulation, templates, tickets
 from callcenter.models import (
     AuditEntry,
     Callback,
@@ -23,9 +26,12 @@ from callcenter.models import (
     User,
     utcnow,
 )
-from tests.console.conftest import csrf_from, post_form
+from tests.console.conftest import Console, csrf_from, post_form
 from tests.factories import BUDI_PHONE, make_customer
+from webhooks.app import create_app
 from workers.queues import DEFAULT, URGENT, callback_job_id, queue
+
+JAKARTA = ZoneInfo("Asia/Jakarta")
 
 
 def page_text(response) -> str:
@@ -382,3 +388,174 @@ def test_documents_cannot_be_asked_for_on_a_resolved_ticket_or_twenty_at_a_time(
     assert category == "error" and f"Ticket {ticket.number} is resolved" in message
     assert session.scalar(select(func.count(RequiredDocument.id))) == 0
     assert session.scalar(select(func.count(OutboundMessage.id))) == 0
+
+
+# --- extending the deadline (issue 6; POJK 22/2023, 18/2018) and the due badge ---------------
+
+WEDNESDAY = datetime.fromisoformat("2030-11-06T10:00:00+07:00")  # no holiday for weeks
+
+
+def extended_console(settings, session, rules: str) -> Console:
+    return Console(create_app(dataclasses.replace(settings, complaint_rules=rules)), session)
+
+
+def written_ticket(session, settings, budi, *, channel="email", rules="pojk22_2023") -> Ticket:
+    found = tickets.open_ticket(session, channel=channel, customer_id=budi.id, language="en",
+                                settings=dataclasses.replace(settings, complaint_rules=rules))
+    session.commit()
+    return found
+
+
+def extension_section(response) -> str:
+    found = re.search(r'<h2 id="h-extend">Extend the deadline</h2>(.*?)</section>',
+                      response.get_data(as_text=True), re.S)
+    assert found, "the page has no extension section"
+    return " ".join(html.unescape(re.sub(r"<[^>]+>", " ", found.group(1))).split()).replace(
+        " .", ".")
+
+
+@pytest.mark.parametrize("rules,first,extended", [
+    ("pojk22_2023", "2030-11-20", "2030-12-04"),  # 10 working days, then 10 more
+    ("pojk18_2018", "2030-12-04", "2031-01-03"),  # 20, then 20 more (Christmas, New Year off)
+])
+def test_a_supervisor_extends_a_written_complaint_once_from_the_page(
+        settings, session, budi, rules, first, extended):
+    """POJK 22/2023 (18/2018): once, by the configured working days, before the first period
+    ends; the customer's written notice is queued at once and the change audited."""
+    console = extended_console(settings, session, rules)
+    with time_machine.travel(WEDNESDAY, tick=False):
+        ticket = written_ticket(session, settings, budi, rules=rules)
+        assert ticket.due_at.astimezone(JAKARTA).date().isoformat() == first
+        client = console.signed_in("dewi", "supervisor")
+        section = extension_section(client.get(url(ticket)))
+        assert f"new due date is {date_text(extended)}" in section
+        assert "The customer is told by SMS" in section
+        done = act(client, ticket, "extension", {"reason": "Waiting for the bank's records"})
+    assert flashes(done) == [("success", f"Deadline extended to {date_text(extended)}, "
+                                         "23:59 WIB. The customer is told by SMS, with the "
+                                         "reason.")]
+    after = reload(session, ticket)
+    assert after.due_at.astimezone(JAKARTA).date().isoformat() == extended
+    notice = session.scalars(select(OutboundMessage)).one()
+    assert notice.to_number == BUDI_PHONE and notice.status == "pending"
+    assert ticket.number in notice.body and "Waiting for the bank's records" in notice.body
+    assert f"sms-{notice.id}" in queue(console.app.config["SETTINGS"], DEFAULT).get_job_ids()
+    row = session.scalars(select(AuditEntry).where(AuditEntry.action == "extend_deadline")).one()
+    assert (row.actor, row.subject) == ("user:dewi", f"ticket:{ticket.number}")
+    assert "Waiting for the bank's records" in row.detail
+    page = page_text(done)
+    assert "Extended" in page and "Reason for the extension" not in page
+
+
+def date_text(iso: str) -> str:
+    return datetime.fromisoformat(iso).strftime("%a %d %b %Y")
+
+
+def test_a_second_extension_is_refused_with_the_reason(console, session, settings, budi):
+    with time_machine.travel(WEDNESDAY, tick=False):
+        ticket = written_ticket(session, settings, budi)
+        client = console.signed_in("dewi", "supervisor")
+        act(client, ticket, "extension", {"reason": "Waiting for the bank"})
+        due = reload(session, ticket).due_at
+        page = client.get(url(ticket))
+        section = extension_section(page)
+        assert "The deadline cannot be extended: already extended once." in section
+        assert "Extend deadline" not in section
+        # A second POST (an old tab still showing the form) is refused the same way.
+        token = csrf_from(page.get_data(as_text=True))
+        again = client.post(f"{url(ticket)}/extension", data={
+            "reason": "Again", "csrf_token": token}, follow_redirects=True)
+    assert flashes(again) == [("error", "The deadline cannot be extended: already extended "
+                                        "once.")]
+    assert reload(session, ticket).due_at == due
+    assert session.scalar(select(func.count(OutboundMessage.id))) == 1
+    assert session.scalar(select(func.count(AuditEntry.id)).where(
+        AuditEntry.action == "extend_deadline")) == 1
+
+
+def test_an_oral_complaint_shows_why_it_cannot_be_extended_and_no_form(console, session,
+                                                                       ticket):
+    client = console.signed_in("dewi", "supervisor")
+    page = client.get(url(ticket))
+    section = extension_section(page)
+    assert ("The deadline cannot be extended: an oral complaint cannot be extended; it becomes "
+            "written.") in section
+    assert "Reason for the extension" not in section and "Extend deadline" not in section
+    due = ticket.due_at
+    refused = act(client, ticket, "extension", {"reason": "Please"})
+    assert flashes(refused)[0][0] == "error" and "oral complaint" in flashes(refused)[0][1]
+    assert reload(session, ticket).due_at == due
+    assert session.scalar(select(func.count(OutboundMessage.id))) == 0
+
+
+def test_after_the_first_period_or_while_documents_are_missing_there_is_no_form(
+        console, session, settings, budi):
+    with time_machine.travel(WEDNESDAY, tick=False):
+        late = written_ticket(session, settings, budi)
+        waiting = written_ticket(session, settings, budi)
+        documents.require_documents(session, waiting, ["KTP"])
+        session.commit()
+    with time_machine.travel(WEDNESDAY + timedelta(days=15), tick=False):  # after 20 Nov
+        client = console.signed_in("dewi", "supervisor")
+        section = extension_section(client.get(url(late)))
+        assert "cannot be extended: the first period has ended" in section
+        assert "The first period ended Wed 20 Nov 2030" in section
+        assert "Extend deadline" not in section
+        section = extension_section(client.get(url(waiting)))
+        assert "the documents are not complete: the clock has not started" in section
+        assert "Extend deadline" not in section
+
+
+def test_a_reason_is_required(console, session, settings, budi):
+    with time_machine.travel(WEDNESDAY, tick=False):
+        ticket = written_ticket(session, settings, budi)
+        client = console.signed_in("dewi", "supervisor")
+        empty = act(client, ticket, "extension", {"reason": "  "})
+    assert flashes(empty) == [("error", "Write the reason for the extension: the customer is "
+                                        "told why.")]
+    assert reload(session, ticket).due_at == ticket.due_at
+    assert session.scalar(select(func.count(OutboundMessage.id))) == 0
+
+
+def test_an_agent_sees_the_kind_and_the_extension_but_cannot_extend(console, session,
+                                                                   settings, budi):
+    with time_machine.travel(WEDNESDAY, tick=False):
+        ticket = written_ticket(session, settings, budi, channel="voice")
+        ticket.kind, ticket.converted_at = "written", WEDNESDAY + timedelta(days=7)
+        regulation.refresh_due(ticket, settings)
+        session.commit()
+    with time_machine.travel(WEDNESDAY + timedelta(days=8), tick=False):
+        boss = console.signed_in("dewi", "supervisor")
+        act(boss, ticket, "extension", {"reason": "Waiting for the bank"})
+        client = console.signed_in("sari", "agent")
+        page = client.get(url(ticket))
+        text = page_text(page)
+        assert "Written complaint (converted from oral on Wed 13 Nov 2030" in text
+        assert "Extended" in text and "Extend the deadline" not in text
+        due = reload(session, ticket).due_at
+        refused = client.post(f"{url(ticket)}/extension", data={
+            "reason": "x", "csrf_token": csrf_from(page.get_data(as_text=True))})
+    assert refused.status_code == 403
+    assert reload(session, ticket).due_at == due
+    assert session.scalar(select(func.count(OutboundMessage.id))) == 1  # the supervisor's
+
+
+def test_the_page_says_how_late_or_how_close_the_due_date_is(console, session, settings, budi):
+    """Issue 6 flags, counted as the floor counts them: working days late or left."""
+    with time_machine.travel(WEDNESDAY, tick=False):
+        ticket = written_ticket(session, settings, budi)  # due Wed 20 Nov 2030
+    seen = {}
+    for day in ("2030-11-07", "2030-11-19", "2030-11-20", "2030-11-21", "2030-11-26"):
+        with time_machine.travel(datetime.fromisoformat(f"{day}T10:00:00+07:00"), tick=False):
+            page = console.signed_in(f"sari{day[-2:]}", "agent").get(url(ticket))
+            assert page.status_code == 200
+            text = page_text(page)
+        found = re.search(r'<span class="badge (overdue|nearing)">([^<]+)</span>', text)
+        seen[day] = (found.group(1), found.group(2)) if found else None
+    assert seen == {
+        "2030-11-07": None,
+        "2030-11-19": ("nearing", "Due soon: 1 working day left"),
+        "2030-11-20": ("nearing", "Due today"),
+        "2030-11-21": ("overdue", "Overdue: 1 working day late"),
+        "2030-11-26": ("overdue", "Overdue: 4 working days late"),  # Tuesday
+    }

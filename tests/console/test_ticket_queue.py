@@ -153,3 +153,68 @@ def test_viewing_the_queue_writes_one_audit_row_with_the_filters(floor, session)
 def test_the_queue_needs_a_signed_in_agent_supervisor_or_qa(console):
     assert console.client().get("/console/tickets").status_code == 302
     assert console.signed_in("quinn", "qa").get("/console/tickets").status_code == 200
+
+
+# --- the results table refreshes itself (htmx, every 20 s) -----------------------------------
+
+SEEN = re.compile(r'<input type="hidden" name="seen" value="(\w+)">')
+LIVE = re.compile(r'<div id="queue-results"[^>]* hx-get="([^"]+)" hx-trigger="every 20s"')
+
+
+def audit_rows(session) -> int:
+    session.expire_all()
+    return len(session.scalars(select(AuditEntry)).all())
+
+
+def test_the_results_refresh_from_a_fragment_with_the_same_filters(floor, session):
+    """The page's results region polls a fragment URL carrying its filters; the fragment holds
+    the same rows and no filter form, and polling writes no audit row (the page view did)."""
+    client, made, _lead = floor
+    page = client.get("/console/tickets?channel=email&due=today")
+    text = page.get_data(as_text=True)
+    live = html.unescape(LIVE.search(text).group(1))
+    assert live.startswith("/console/tickets/live?") and "channel=email" in live
+    before = audit_rows(session)
+    fragment = client.get(live)
+    assert fragment.status_code == 200 and fragment.headers["Cache-Control"] == "no-store"
+    assert numbers(fragment) == [made["today_email"]] == numbers(page)
+    assert "<form" not in fragment.get_data(as_text=True)  # the filters are not re-rendered
+    assert audit_rows(session) == before
+
+
+def test_an_unchanged_queue_answers_204_and_a_new_ticket_updates_it(floor, session):
+    client, _made, _lead = floor
+    text = client.get("/console/tickets").get_data(as_text=True)
+    live, seen = html.unescape(LIVE.search(text).group(1)), SEEN.search(text).group(1)
+    before = audit_rows(session)
+    for _ in range(3):  # a quiet minute on the floor: nothing to swap, nothing re-read
+        quiet = client.get(f"{live}&seen={seen}")
+        assert quiet.status_code == 204 and quiet.get_data() == b""
+    new = _ticket(session, channel="sms", status="open", due=utcnow() + timedelta(days=1))
+    session.commit()
+    changed = client.get(f"{live}&seen={seen}")
+    assert changed.status_code == 200 and new in numbers(changed)
+    fresh = SEEN.search(changed.get_data(as_text=True)).group(1)
+    assert fresh != seen
+    assert client.get(f"{live}&seen={fresh}").status_code == 204
+    assert audit_rows(session) == before
+
+
+def test_a_later_page_refreshes_that_page(console, session):
+    client = console.signed_in("sari", "agent")
+    due = utcnow() + timedelta(days=3)
+    made = [_ticket(session, channel="email", status="open", due=due + timedelta(minutes=i))
+            for i in range(52)]
+    session.commit()
+    first = client.get("/console/tickets")
+    next_url = html.unescape(re.search(r'<a href="([^"]+)" rel="next">',
+                                       first.get_data(as_text=True)).group(1))
+    second = client.get(next_url)
+    live = html.unescape(LIVE.search(second.get_data(as_text=True)).group(1))
+    assert "after=" in live
+    assert numbers(client.get(live)) == made[50:] == numbers(second)
+
+
+def test_the_fragment_needs_a_signed_in_user(console):
+    stranger = console.client().get("/console/tickets/live", headers={"HX-Request": "true"})
+    assert stranger.status_code == 401 and stranger.headers["HX-Redirect"] == "/console/login"

@@ -6,10 +6,13 @@ from __future__ import annotations
 from datetime import datetime
 
 import pytest
+from sqlalchemy import func, select
 
-from callcenter import ticket_actions, users
+from callcenter import ticket_actions, tickets, users
+from callcenter.content import Content
+from callcenter.models import AuditEntry, OutboundMessage
 from callcenter.ticket_actions import ActionRefused
-from tests.factories import make_customer, make_ticket
+from tests.factories import BUDI_PHONE, make_customer, make_ticket
 
 
 def test_an_agent_assigns_only_themselves_and_a_supervisor_anyone(session):
@@ -56,3 +59,44 @@ def test_local_form_times_are_read_in_the_centres_zone():
     with pytest.raises(ActionRefused):
         ticket_actions.parse_local("tomorrow", "Asia/Jakarta")
 
+
+
+def test_the_extension_moves_the_deadline_queues_the_notice_and_audits_it_once(session,
+                                                                              settings):
+    """POJK 22/2023: one extension of 10 working days of a written complaint, with a written
+    notice; the API and the console both go through this one function."""
+    budi = make_customer(session)
+    opened = datetime.fromisoformat("2030-11-06T10:00:00+07:00")
+    ticket = tickets.open_ticket(session, channel="email", customer_id=budi.id,
+                                 language="id", settings=settings, now=opened)
+    content = Content.load()
+    with pytest.raises(ticket_actions.ReasonMissing):
+        ticket_actions.extend_deadline(session, settings, content, ticket, " ",
+                                       actor="user:dewi", now=opened)
+    done = ticket_actions.extend_deadline(session, settings, content, ticket,
+                                          "menunggu data bank", actor="user:dewi", now=opened)
+    assert done.first_due_at == datetime.fromisoformat("2030-11-20T23:59:59+07:00")
+    assert ticket.due_at == done.new_due_at == datetime.fromisoformat(
+        "2030-12-04T23:59:59+07:00")
+    notice = session.get(OutboundMessage, done.notice_id)
+    assert notice.to_number == BUDI_PHONE and "4 Desember 2030" in notice.body
+    assert "menunggu data bank" in notice.body and ticket.number in notice.body
+    with pytest.raises(ticket_actions.ExtensionRefused, match="already extended once"):
+        ticket_actions.extend_deadline(session, settings, content, ticket, "lagi",
+                                       actor="user:dewi", now=opened)
+    rows = session.scalars(select(AuditEntry)).all()
+    assert [(r.actor, r.action, r.subject) for r in rows] == [
+        ("user:dewi", "extend_deadline", f"ticket:{ticket.number}")]
+    assert session.scalar(select(func.count(OutboundMessage.id))) == 1
+
+
+def test_no_extension_without_a_verified_customer_to_tell(session, settings):
+    opened = datetime.fromisoformat("2030-11-06T10:00:00+07:00")
+    ticket = tickets.open_ticket(session, channel="email", customer_id=None, settings=settings,
+                                 now=opened)
+    due = ticket.due_at
+    with pytest.raises(ticket_actions.ExtensionRefused, match="no verified customer"):
+        ticket_actions.extend_deadline(session, settings, Content.load(), ticket, "why",
+                                       actor="user:dewi", now=opened)
+    assert ticket.due_at == due
+    assert session.scalar(select(func.count(AuditEntry.id))) == 0

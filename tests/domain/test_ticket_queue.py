@@ -85,3 +85,25 @@ def test_filters_from_the_query_string_are_checked():
     assert QueueFilters.from_args({"status": "x", "channel": "fax", "owner": "-1"}) == (
         QueueFilters())
 
+
+
+def test_the_due_state_counts_working_days_late_or_left_as_the_floor_does(session, settings):
+    """Issue 6 flags: a Friday deadline missed is 0 working days late on Saturday (1 day),
+    1 on Monday; a deadline today is "Due today"."""
+    friday = datetime.fromisoformat("2030-11-22T23:59:59+07:00")
+    ticket = make_ticket(session, due=friday)
+    calendar = regulation.WorkCalendar.from_settings(settings)
+
+    def state(local: str) -> tuple[str, int, str] | None:
+        found = ticket_queue.due_state(ticket, datetime.fromisoformat(local + "+07:00"),
+                                       calendar, 2)
+        return (found.badge, found.working_days, found.text()) if found else None
+
+    assert state("2030-11-18T09:00") is None  # four working days left
+    assert state("2030-11-20T09:00") == ("nearing", 2, "Due soon: 2 working days left")
+    assert state("2030-11-22T09:00") == ("nearing", 0, "Due today")
+    assert state("2030-11-23T09:00") == ("overdue", 0,
+                                         "Overdue: 1 day late (no working day yet)")
+    assert state("2030-11-25T09:00") == ("overdue", 1, "Overdue: 1 working day late")
+    ticket.status = "resolved"
+    assert state("2030-11-25T09:00") is None

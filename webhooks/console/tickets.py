@@ -16,10 +16,12 @@ name, phone and loan come only on the ticket page, whose every view is audited p
 
 from __future__ import annotations
 
+import hashlib
 import logging
 from typing import Any
 
-from flask import flash, redirect, render_template, request, url_for
+from flask import flash, g, redirect, render_template, request, url_for
+from markupsafe import Markup
 from werkzeug.wrappers import Response
 
 from callcenter import (
@@ -40,6 +42,7 @@ from workers import queues
 log = logging.getLogger(__name__)
 VIEW_ROLES = ("agent", "supervisor", "qa")
 ACT_ROLES = ("agent", "supervisor")  # QA reads tickets, does not work them (as the API)
+EXTEND_ROLES = ("supervisor",)  # and admins: as POST /api/tickets/<n>/extension
 
 
 def _formatting() -> dict[str, Any]:
@@ -55,29 +58,68 @@ def _formatting() -> dict[str, Any]:
     }
 
 
+QUEUE_REFRESH_S = 20  # the results table refreshes itself (htmx) on a busy shift
+
+
+def _queue_results() -> tuple[dict[str, Any], str, str]:
+    """The page of the queue the query string asks for: the template context, the results
+    region's HTML (table and pager) and its fingerprint (``seen``)."""
+    session, user = db(), auth.current_user()
+    filters = ticket_queue.QueueFilters.from_args(request.args)
+    after = ticket_queue.Cursor.decode(request.args.get("after"))
+    page = ticket_queue.queue_page(session, settings(), filters, user_id=user.id, after=after)
+    here = filters.as_args() | ({"after": request.args["after"]} if after else {})
+    context = dict(
+        page=page, filters=filters, first_page=after is None,
+        next_url=url_for("console.ticket_queue", **filters.as_args(), after=page.next_cursor)
+        if page.next_cursor else None,
+        first_url=url_for("console.ticket_queue", **filters.as_args()),
+        live_url=url_for("console.ticket_queue_live", **here),
+        refresh_s=QUEUE_REFRESH_S, **_formatting())
+    results = render_template("console/tickets/_results.html", **context)
+    return context, results, hashlib.sha256(results.encode()).hexdigest()[:20]
+
+
 @bp.get("/tickets", endpoint="ticket_queue")
 @auth.login_required(*VIEW_ROLES)
 def queue_page() -> str:
     """The queue: filters in the query string, keyset pages of 50, one audit row per view."""
     session, user = db(), auth.current_user()
-    filters = ticket_queue.QueueFilters.from_args(request.args)
-    after = ticket_queue.Cursor.decode(request.args.get("after"))
-    page = ticket_queue.queue_page(session, settings(), filters, user_id=user.id, after=after)
+    context, results, seen = _queue_results()
+    filters = context["filters"]
     supervises = users.has_role(user, "supervisor")
     owners = ticket_queue.owners_for_filter(session) if supervises else []
     auth.record("view_queue", "tickets",
-                f"{filters.describe()} page={'next' if after else 'first'} "
-                f"shown={len(page.rows)}")
+                f"{filters.describe()} page={'first' if context['first_page'] else 'next'} "
+                f"shown={len(context['page'].rows)}")
     html = render_template(
-        "console/tickets/queue.html", page=page, filters=filters, first_page=after is None,
-        next_url=url_for("console.ticket_queue", **filters.as_args(), after=page.next_cursor)
-        if page.next_cursor else None,
-        first_url=url_for("console.ticket_queue", **filters.as_args()),
+        "console/tickets/queue.html", results=Markup(results), seen=seen,
         statuses=ticket_queue.STATUS_LABELS, channels=ticket_queue.CHANNEL_LABELS,
         dues=ticket_queue.DUE_FILTERS, owner_choices=ticket_queue.OWNER_FILTERS,
-        owners=owners, **_formatting())
+        owners=owners, **context)
     session.commit()
     return html
+
+
+@bp.get("/tickets/live", endpoint="ticket_queue_live")
+@auth.login_required(*VIEW_ROLES)
+def queue_live() -> Response:
+    """The queue's results region alone (same filters and cursor), polled by htmx every
+    ``QUEUE_REFRESH_S`` seconds. No audit row per poll: opening the page wrote
+    ``view_queue``, and the poll shows the same list with masked names. 204 when nothing
+    changed since the fingerprint the region sends back (``seen``), so htmx swaps nothing and
+    neither the agent's focus nor a screen reader is disturbed."""
+    _context, results, seen = _queue_results()
+    if request.args.get("seen") == seen:
+        response = Response(status=204)
+    else:
+        response = Response(results + _seen_input(seen), mimetype="text/html")
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+def _seen_input(seen: str) -> str:
+    return f'<input type="hidden" name="seen" value="{seen}">'
 
 
 def _not_found(number: str) -> tuple[str, int]:
@@ -99,6 +141,9 @@ def ticket_page(number: str) -> str | tuple[str, int]:
     owner = ticket_timeline.users_by_id(session, [ticket.owner_id]).get(ticket.owner_id or 0)
     may_act = users.has_role(user, *ACT_ROLES)
     calendar = regulation.WorkCalendar.from_settings(current)
+    now = utcnow()
+    extended = regulation.is_extended(ticket, current)
+    supervises = users.has_role(user, *EXTEND_ROLES)
     auth.record("view_ticket", f"ticket:{ticket.number}")
     html = render_template(
         "console/tickets/ticket.html", ticket=ticket, customer=customer,
@@ -106,13 +151,16 @@ def ticket_page(number: str) -> str | tuple[str, int]:
         timeline=ticket_timeline.timeline(session, ticket),
         outstanding=documents.outstanding(ticket), received=documents.received(ticket),
         kind=ticket.kind or regulation.kind_of(ticket.channel),
-        extended=regulation.is_extended(ticket, current),
-        badge=ticket_queue.due_badge(ticket, utcnow(), calendar,
-                                     current.complaint_nearing_working_days),
+        extended=extended,
+        first_due=regulation.compute_due(ticket, None, current) if extended else None,
+        due_state=ticket_queue.due_state(ticket, now, calendar,
+                                         current.complaint_nearing_working_days),
+        extension=regulation.extension_allowed(ticket, now, current) if supervises else None,
+        now=now,
         templates=ticket_actions.approved_templates(session, ticket) if may_act else [],
         reply_channels=ticket_actions.reply_channels(ticket),
         assignable=ticket_actions.assignable_users(session, user) if may_act else [],
-        supervises=users.has_role(user, "supervisor"),
+        supervises=supervises, max_reason=ticket_actions.MAX_EXTENSION_REASON,
         **_formatting())
     session.commit()
     return html
@@ -134,15 +182,7 @@ def _refused(ticket: Ticket, message: str) -> Response:
 
 def _enqueue(kind: str, row_id: int | None) -> None:
     """After commit; Redis down leaves the outbox row pending for the sweep (logged)."""
-    if row_id is None:
-        return
-    try:
-        if kind == "email":
-            queues.enqueue_send_email(settings(), row_id)
-        else:
-            queues.enqueue_send_message(settings(), row_id)
-    except Exception:
-        log.exception("could not queue %s %s now", kind, row_id)
+    queues.send_soon(settings(), kind, row_id)
 
 
 @bp.post("/tickets/<number>/reply")
@@ -279,4 +319,30 @@ def ticket_resolve(number: str) -> Response | tuple[str, int]:
     auth.record("resolve_ticket", f"ticket:{ticket.number}")
     session.commit()
     flash(f"Ticket {ticket.number} is resolved.", "success")
+    return _back(ticket)
+
+
+@bp.post("/tickets/<number>/extension")
+@auth.login_required(*EXTEND_ROLES)
+def ticket_extend(number: str) -> Response | tuple[str, int]:
+    """The one extension of a written complaint (POJK 22/2023: 10 working days; 18/2018: 20),
+    before its first period ends, with the customer told in writing (SMS) at once: the same
+    :func:`ticket_actions.extend_deadline` as ``POST /api/tickets/<n>/extension``, which also
+    writes the ``extend_deadline`` audit row."""
+    ticket = _action_ticket(number)
+    if ticket is None:
+        return _not_found(number)
+    session, current = db(), settings()
+    try:
+        extended = ticket_actions.extend_deadline(
+            session, current, content(), ticket, request.form.get("reason", ""),
+            actor=g.get("actor", "anonymous"))
+    except ticket_actions.ExtensionRefused as exc:
+        return _refused(ticket, f"The deadline cannot be extended: {exc}.")
+    except ticket_actions.ActionRefused as exc:
+        return _refused(ticket, str(exc))
+    session.commit()
+    _enqueue("sms", extended.notice_id)
+    flash(f"Deadline extended to {display.local_time(extended.new_due_at, current.timezone)}. "
+          "The customer is told by SMS, with the reason.", "success")
     return _back(ticket)
