@@ -70,14 +70,7 @@ def _ticket(number: str) -> Ticket:
 
 def _enqueue(message_id: int | None) -> bool:
     """After commit; the outbox row stays even if Redis is down (logged, reported)."""
-    if message_id is None:
-        return False
-    try:
-        queues.enqueue_send_message(settings(), message_id)
-        return True
-    except Exception:
-        log.exception("could not queue SMS %s now", message_id)
-        return False
+    return queues.send_soon(settings(), "sms", message_id)
 
 
 def _requirement_json(row: RequiredDocument, tz: str) -> dict[str, Any]:

@@ -83,10 +83,7 @@ def inbound() -> tuple[Response, int]:
         return jsonify({"ticket": existing.ticket.number if existing.ticket else None,
                         "contact_id": existing.id, "duplicate": True}), 200
     if ack is not None:
-        try:
-            queues.enqueue_send_email(current, ack.id)
-        except Exception:  # the outbox row is the promise; a sweep can resend pending rows
-            log.exception("could not queue email %s now", ack.id)
+        queues.send_soon(current, "email", ack.id)
     return jsonify(body), 200
 
 
@@ -126,7 +123,7 @@ def reply(number: str) -> tuple[Response, int]:
                  f"email:{email.id} template:{template.id} v{template.version} "
                  f"({template.key}/{template.language})")
     session.commit()
-    queues.enqueue_send_email(settings(), email.id)
+    queues.send_soon(settings(), "email", email.id)
     return jsonify({"id": email.id, "ticket": number, "ticket_status": ticket.status,
                     "status": email.status, "to": email.to_address, "subject": email.subject,
                     "message_id": email.message_id, "in_reply_to": email.in_reply_to,

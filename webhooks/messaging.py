@@ -113,7 +113,7 @@ def reply(number: str) -> tuple[Response, int]:
         abort(400, str(exc))
     audit.record(session, g.actor, "send_message", f"ticket:{number}", f"{channel} {message.id}")
     session.commit()
-    queues.enqueue_send_message(settings(), message.id)
+    queues.send_soon(settings(), "sms", message.id)
     return jsonify({"id": message.id, "channel": channel, "status": message.status,
                     "ticket": number, "ticket_status": ticket.status}), 202
 

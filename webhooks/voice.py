@@ -62,7 +62,7 @@ def _respond(contact: Contact, turn: Turn) -> Response:
 def _after_commit(turn: Turn) -> None:
     current = settings()
     for message_id in turn.message_ids:
-        queues.enqueue_send_message(current, message_id)
+        queues.send_soon(current, "sms", message_id)
     _schedule_callbacks(turn.callback_ids)
     if turn.end == "enqueue":
         queues.enqueue_dispatch_agents(current, public_url(""))

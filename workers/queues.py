@@ -5,6 +5,7 @@ Jobs are enqueued only after the rows they read are committed (warehouse's rule)
 
 from __future__ import annotations
 
+import logging
 import os
 import threading
 
@@ -16,6 +17,8 @@ from rq.registry import ScheduledJobRegistry
 
 from callcenter.config import Settings
 from callcenter.models import Callback, utcnow
+
+log = logging.getLogger(__name__)
 
 URGENT = "urgent"  # routing callers to agents: seconds matter
 DEFAULT = "default"  # SMS and other deliveries
@@ -52,6 +55,25 @@ def enqueue_send_message(settings: Settings, message_id: int) -> bool:
                        timeout=30, retry=Retry(max=5, interval=[5, 30, 120, 600, 1800]),
                        failure_ttl=7 * 86400)
     return _enqueue_once(q, job)
+
+
+def send_soon(settings: Settings, kind: str, row_id: int | None) -> bool:
+    """After the commit that wrote an outbox row (``kind`` "sms" or "email"): queue it now.
+
+    With Redis down the request that promised the message still succeeds: the row stays
+    pending and the outbox sweep sends it (logged). True when a job was queued.
+    """
+    if row_id is None:
+        return False
+    try:
+        if kind == "email":
+            enqueue_send_email(settings, row_id)
+        else:
+            enqueue_send_message(settings, row_id)
+        return True
+    except Exception:
+        log.exception("could not queue %s %s now; the outbox sweep sends it", kind, row_id)
+        return False
 
 
 def enqueue_send_email(settings: Settings, email_id: int) -> bool:
