@@ -9,7 +9,7 @@ from callcenter import agents, templates, users
 from callcenter.models import Agent, User
 
 DEMO_PASSWORD = "demo-password"  # printed by seed-demo; a deployment adds its own users
-DEMO_USERS = (("sari", "agent"), ("dewi", "supervisor"), ("qori", "qa"))
+DEMO_USERS = (("sari", "agent"), ("dewi", "supervisor"), ("qori", "qa"), ("adi", "admin"))
 DEMO_REPLY = {
     "id": ("Tanggapan atas tiket {ticket}",
            "Halo {name}, terima kasih telah menghubungi kami. Kami sedang menindaklanjuti "

@@ -18,7 +18,7 @@ def test_seed_demo_creates_one_user_per_role_once_and_an_approved_reply(env, ses
     again = CliRunner().invoke(main, ["seed-demo"], env=env)
     assert again.exit_code == 0 and "console users" not in again.output
     roles = {u.username: u.role for u in session.scalars(select(User))}
-    assert roles == {"sari": "agent", "dewi": "supervisor", "qori": "qa"}
+    assert roles == {"sari": "agent", "dewi": "supervisor", "qori": "qa", "adi": "admin"}
     sari = session.scalars(select(User).where(User.username == "sari")).one()
     agent = session.get(Agent, sari.agent_id)
     assert agent is not None and agent.presence == "available" and agent.available
