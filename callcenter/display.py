@@ -13,11 +13,13 @@ from zoneinfo import ZoneInfo
 from callcenter import answers
 
 
-def local_time(value: datetime | None, tz: str) -> str:
-    """``Mon 30 Nov 2026, 08:00 WIB`` in the centre's zone; empty for None."""
+def local_time(value: datetime | None, tz: str, fmt: str = "%a %d %b %Y, %H:%M %Z",
+               empty: str = "") -> str:
+    """A stored (UTC) time in the centre's zone, ``Mon 30 Nov 2026, 08:00 WIB`` by default;
+    ``empty`` for None. Every console page formats times through here."""
     if value is None:
-        return ""
-    return value.astimezone(ZoneInfo(tz)).strftime("%a %d %b %Y, %H:%M %Z")
+        return empty
+    return value.astimezone(ZoneInfo(tz)).strftime(fmt)
 
 
 def rupiah(amount: int | None) -> str:

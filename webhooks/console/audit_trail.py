@@ -17,6 +17,7 @@ from zoneinfo import ZoneInfo
 from flask import render_template, request, url_for
 from sqlalchemy import or_, select
 
+from callcenter import display
 from callcenter.models import AuditEntry
 from webhooks.console.auth import login_required, record
 from webhooks.console.blueprint import bp
@@ -78,7 +79,7 @@ def audit_trail() -> str:
     db().commit()
 
     def local(moment: datetime) -> str:
-        return moment.astimezone(zone).strftime("%Y-%m-%d %H:%M:%S %Z")
+        return display.local_time(moment, settings().timezone, "%Y-%m-%d %H:%M:%S %Z")
 
     context: dict[str, Any] = {
         "rows": rows, "given": given, "errors": errors, "older": older,

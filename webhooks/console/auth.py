@@ -93,7 +93,7 @@ def record(action: str, subject: str, detail: str | None = None) -> None:
     audit.record(db(), g.get("actor", "anonymous"), action, subject, detail)
 
 
-def _safe_next(target: str | None) -> str | None:
+def safe_next(target: str | None) -> str | None:
     """Only paths inside the console: never an open redirect to another site."""
     if not target:
         return None
@@ -143,7 +143,7 @@ def login() -> Any:
             session["pw"] = _fingerprint(user)
             audit.record(session_db, f"user:{user.username}", "sign_in", "console")
             session_db.commit()
-            return redirect(_safe_next(request.args.get("next")) or home_for(user))
+            return redirect(safe_next(request.args.get("next")) or home_for(user))
     status = 401 if error else 200
     return render_template("console/login.html", error=error), status
 

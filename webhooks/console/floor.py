@@ -23,7 +23,7 @@ from zoneinfo import ZoneInfo
 
 from flask import Response, flash, redirect, render_template, request, url_for
 
-from callcenter import reports
+from callcenter import display, reports
 from callcenter.floor_stats import FloorStats, floor_stats
 from webhooks.console.auth import login_required, record
 from webhooks.console.blueprint import bp
@@ -53,10 +53,9 @@ def last_quarter(now: datetime, tz: str) -> tuple[int, int]:
 
 
 def _view_model(stats: FloorStats) -> dict[str, Any]:
-    zone = ZoneInfo(stats.tz)
     return {
         "stats": stats,
-        "updated": stats.now.astimezone(zone).strftime("%H:%M:%S %Z"),
+        "updated": display.local_time(stats.now, stats.tz, "%H:%M:%S %Z"),
         "day_label": stats.day.strftime("%A %d %B %Y"),
         "status_labels": STATUS_LABELS,
         "category_bars": [(b.label, category_label(b.label), b.value)
@@ -64,7 +63,7 @@ def _view_model(stats: FloorStats) -> dict[str, Any]:
         "status_bars": [(b.label, STATUS_LABELS.get(b.label, b.label), b.value)
                         for b in stats.open_by_status],
         "category_label": category_label,
-        "local": lambda moment: moment.astimezone(zone).strftime("%Y-%m-%d %H:%M"),
+        "local": lambda moment: display.local_time(moment, stats.tz, "%Y-%m-%d %H:%M"),
     }
 
 

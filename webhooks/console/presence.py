@@ -19,8 +19,6 @@ import hashlib
 import logging
 from datetime import datetime
 from typing import Any
-from urllib.parse import urlsplit
-from zoneinfo import ZoneInfo
 
 from flask import (
     Response,
@@ -37,10 +35,10 @@ from flask import (
 from markupsafe import Markup
 from sqlalchemy import select
 
-from callcenter import agents, screen_pop
+from callcenter import agents, display, screen_pop
 from callcenter.models import Agent, AuditEntry, User
 from callcenter.voice_token import TOKEN_TTL_S, VoiceTokenError, voice_token
-from webhooks.console.auth import current_user, login_required, record
+from webhooks.console.auth import current_user, login_required, record, safe_next
 from webhooks.console.blueprint import bp
 from webhooks.context import db, public_url, settings
 from workers import queues
@@ -58,11 +56,7 @@ def _agent_of(user: User | None) -> Agent | None:
 
 def _back(target: str | None) -> str:
     """Back to the page the form was on: a console path only (never an open redirect)."""
-    if target:
-        parts = urlsplit(target)
-        if not parts.scheme and not parts.netloc and parts.path.startswith("/console/"):
-            return target
-    return url_for("console.home")
+    return safe_next(target) or url_for("console.home")
 
 
 @bp.post("/presence")
@@ -155,9 +149,7 @@ def _audit_first_showing(pop: screen_pop.Pop) -> None:
 
 def _local_time(value: datetime | None) -> str:
     """A time in the centre's zone (stored in UTC)."""
-    if value is None:
-        return "-"
-    return value.astimezone(ZoneInfo(settings().timezone)).strftime("%d %b %H:%M")
+    return display.local_time(value, settings().timezone, "%d %b %H:%M", empty="-")
 
 
 def _ticket_url(number: str) -> str:

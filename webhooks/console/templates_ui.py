@@ -10,12 +10,11 @@ from __future__ import annotations
 
 from datetime import datetime
 from itertools import groupby
-from zoneinfo import ZoneInfo
 
 from flask import Response, abort, flash, redirect, render_template, request, url_for
 from sqlalchemy import select
 
-from callcenter import templates, users
+from callcenter import display, templates, users
 from callcenter.models import Template, User
 from webhooks.console.auth import current_user, login_required, record
 from webhooks.console.blueprint import bp
@@ -36,9 +35,7 @@ PLACEHOLDER_HELP = {
 
 
 def _local(value: datetime | None) -> str:
-    if value is None:
-        return ""
-    return value.astimezone(ZoneInfo(settings().timezone)).strftime("%Y-%m-%d %H:%M")
+    return display.local_time(value, settings().timezone, "%Y-%m-%d %H:%M")
 
 
 def _can_approve(user: User, template: Template) -> bool:

@@ -22,12 +22,11 @@ from __future__ import annotations
 
 from datetime import datetime
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from flask import Response, abort, flash, redirect, render_template, request, session, url_for
 from sqlalchemy import select
 
-from callcenter import agents, users
+from callcenter import agents, display, users
 from callcenter.models import Agent, User
 from callcenter.phones import InvalidPhone, mask_phone
 from webhooks.console.auth import current_user, login_required, record
@@ -40,9 +39,7 @@ ROLE_LABELS = {"agent": "Agent", "supervisor": "Supervisor", "qa": "QA", "admin"
 
 
 def _local(value: datetime | None) -> str:
-    if value is None:
-        return ""
-    return value.astimezone(ZoneInfo(settings().timezone)).strftime("%Y-%m-%d %H:%M")
+    return display.local_time(value, settings().timezone, "%Y-%m-%d %H:%M")
 
 
 def agent_address(agent: Agent) -> str:
