@@ -230,7 +230,7 @@ class Ctx:
 
 def choose_offset(mode: str) -> tuple[float, str]:
     """0 when today (Asia/Jakarta) is a calling day, else travel to a Wednesday 10:00 WIB."""
-    from callcenter.calendar import is_calling_day
+    from callcenter.callbacks.calling_hours import is_calling_day
 
     now = datetime.now(JAKARTA)
     fine = is_calling_day(now.date()) and now.hour * 60 + now.minute in range(5, 23 * 60 + 50)
@@ -269,10 +269,10 @@ _serial = [0]
 
 def make_callbacks(ctx: Ctx, dues: list[datetime]) -> list[tuple[int, datetime]]:
     """One customer, voice ticket and scheduled callback per due time (committed, no job)."""
-    from callcenter.callbacks import request_callback
+    from callcenter.callbacks.policy import request_callback
     from callcenter.db import session_scope
     from callcenter.models import Customer
-    from callcenter.tickets import open_ticket
+    from callcenter.tickets.lifecycle import open_ticket
 
     settings = ctx.settings()
     out = []
@@ -481,7 +481,7 @@ def seed_sweep(ctx: Ctx, tickets: int, customers: int) -> dict[str, int]:
 
     from callcenter.db import get_engine
     from callcenter.models import Callback, Contact, Customer, Ticket, utcnow
-    from callcenter.ticket_numbers import number_for
+    from callcenter.tickets.numbers import number_for
 
     engine = get_engine(ctx.settings().database_url)
     rng = random.Random(3)
@@ -586,7 +586,7 @@ def explain(ctx: Ctx, stmt) -> str:  # type: ignore[no-untyped-def]
 
 
 def sweep_phase(ctx: Ctx) -> tuple[dict[str, int], list[tuple[str, float, str]], str]:
-    from callcenter import callbacks as cbs
+    from callcenter.callbacks import policy as cbs
     from callcenter.db import session_scope
     from workers.callbacks import reconcile
     from workers.sweeps import sweep_no_response, sweep_once

@@ -79,8 +79,6 @@ def seed(url: str, n_tickets: int, n_customers: int, n_audit: int) -> Seeded:
     from sqlalchemy import insert, text
     from werkzeug.security import generate_password_hash
 
-    from callcenter import agents as agent_registry
-    from callcenter import users
     from callcenter.db import dispose_all, get_engine, session_scope
     from callcenter.models import (
         AuditEntry,
@@ -92,7 +90,9 @@ def seed(url: str, n_tickets: int, n_customers: int, n_audit: int) -> Seeded:
         Ticket,
         User,
     )
-    from callcenter.ticket_numbers import number_for
+    from callcenter.people import users
+    from callcenter.tickets.numbers import number_for
+    from callcenter.voice import agents as agent_registry
 
     t_start = time.monotonic()
     rng = random.Random(5)

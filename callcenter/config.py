@@ -66,7 +66,8 @@ COMPLAINT_RULE_SETS = ("pojk22_2023", "pojk18_2018")
 
 
 def parse_complaint_rules(value: str) -> str:
-    """``COMPLAINT_RULES``: which regulation's complaint deadlines apply (callcenter.regulation)."""
+    """``COMPLAINT_RULES``: which regulation's complaint deadlines apply
+    (callcenter.compliance.regulation)."""
     rules = value.strip().lower()
     if rules not in COMPLAINT_RULE_SETS:
         raise ConfigError(f"COMPLAINT_RULES must be one of {', '.join(COMPLAINT_RULE_SETS)}, "
@@ -125,7 +126,8 @@ class Settings:
     dial_rate_per_s: float = 1.0
     retention_days: int = 5 * 365
     supervisor_emails: tuple[str, ...] = ()
-    # Complaint deadlines (issue 6, callcenter.regulation): POJK 22/2023 figures by default.
+    # Complaint deadlines (issue 6, callcenter.compliance.regulation): POJK 22/2023 figures by
+    # default.
     complaint_rules: str = "pojk22_2023"
     collective_leave_stops_clock: bool = False  # FACTS: unconfirmed, so a setting
     company_days_off: tuple[date, ...] = ()

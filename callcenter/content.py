@@ -14,7 +14,8 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-DEFAULT_PATH = Path(__file__).with_name("content") / "ivr.json"
+CONTENT_DIR = Path(__file__).with_name("content")  # the words the business edits
+DEFAULT_PATH = CONTENT_DIR / "ivr.json"
 LANGUAGES = ("id", "en")
 DIGIT_FIELDS = frozenset({"ticket", "va", "digits"})
 _FIELD = re.compile(r"\{(\w+)\}")

@@ -1,7 +1,7 @@
 """How the console writes times, money, durations and sizes for staff: in the centre's zone,
 in Rupiah. Formatting only, no database, so every console page writes them alike.
 
-The Rupiah digits are :func:`callcenter.answers.rupiah`'s, the grouping the customer's own
+The Rupiah digits are :func:`callcenter.voice.answers.rupiah`'s, the grouping the customer's own
 messages and the desk slip use; this adds only the currency sign.
 """
 
@@ -10,7 +10,7 @@ from __future__ import annotations
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
-from callcenter import answers
+from callcenter.voice import answers
 
 
 def local_time(value: datetime | None, tz: str, fmt: str = "%a %d %b %Y, %H:%M %Z",

@@ -16,7 +16,7 @@ midnight to the next local midnight. Definitions:
 * **queue** — callers waiting for an agent now (``queue_state="waiting"``) and the longest
   wait (now − the earliest ``queued_at`` of those waiting, in whole seconds). Agents
   *available* are free to be offered a call now (routing flag ``available`` set and no
-  ``current_call_sid``: :func:`callcenter.agents.any_agent_free`); *on a call* have a
+  ``current_call_sid``: :func:`callcenter.voice.agents.any_agent_free`); *on a call* have a
   ``current_call_sid`` (ringing or talking).
 * **abandonment** — of the callers put in the agent queue today (``queued_at`` today), those who
   hung up before an agent took them (``queue_state="abandoned"``, set when the caller's leg
@@ -24,15 +24,18 @@ midnight to the next local midnight. Definitions:
   still waiting count in the denominator only.
 * **callbacks** (P2.1, P2.2) — *scheduled*: ``Callback`` rows created today (owed calls, whatever
   became of them); *placed*: outbound callback call attempts started today (``Contact`` with a
-  ``callback_id``: one per attempt Twilio accepted, :func:`callcenter.callbacks.placed`), so a
+  ``callback_id``: one per attempt Twilio accepted, :func:`callcenter.callbacks.policy.placed`), so
+  a
   callback tried three times is placed three times; *answered*: of those attempts, the ones a
   person answered — ``status="completed"`` and not an answering machine or fax, the same rule
-  :func:`callcenter.callbacks.settle` uses to mark a callback completed.
+  :func:`callcenter.callbacks.policy.settle` uses to mark a callback completed.
 * **tickets by category / by status** — open tickets only (status open, pending_customer,
-  pending_documents: :data:`callcenter.regulation.OPEN_STATUSES`).
-* **due** (issue 6, breach prevention) — :func:`callcenter.regulation.nearing` (due within
+  pending_documents: :data:`callcenter.compliance.regulation.OPEN_STATUSES`).
+* **due** (issue 6, breach prevention) — :func:`callcenter.compliance.regulation.nearing` (due
+within
   ``COMPLAINT_NEARING_WORKING_DAYS`` working days and not late) and
-  :func:`callcenter.regulation.breached` (past the stored ``due_at``, with how late in working
+  :func:`callcenter.compliance.regulation.breached` (past the stored ``due_at``, with how late in
+  working
   days), over every unsettled ticket with a stored ``due_at`` (questions too, as those
   functions do; a written complaint still waiting for its documents has none). The counts use
   the same bounds in SQL (:func:`_due_window`), so they agree with what those functions would
@@ -49,7 +52,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import and_, case, func, or_, select
 from sqlalchemy.orm import Session
 
-from callcenter import regulation
+from callcenter.compliance import regulation
 from callcenter.config import Settings
 from callcenter.models import Agent, Callback, Contact, Ticket, utcnow
 

@@ -8,13 +8,13 @@ from pathlib import Path
 import click
 from sqlalchemy import select
 
-from callcenter import agents as agent_registry
 from callcenter.config import PROJECT_ROOT, Settings
 from callcenter.db import session_scope
-from callcenter.importer import BadFile, import_customers
 from callcenter.migrate import upgrade
 from callcenter.models import Agent
+from callcenter.people.customer_import import BadFile, import_customers
 from callcenter.phones import InvalidPhone, mask_phone, to_e164
+from callcenter.voice import agents as agent_registry
 from manage import demo
 
 DEMO_CSV = PROJECT_ROOT / "data" / "demo_customers.csv"
@@ -130,7 +130,7 @@ def users_group() -> None:
               required=True)
 @click.password_option(help="at least 10 characters (asked when omitted)")
 def users_add(username: str, role: str, password: str) -> None:
-    from callcenter.users import UserError, create_user
+    from callcenter.people.users import UserError, create_user
 
     settings = Settings.from_env()
     try:
@@ -155,7 +155,7 @@ def report_group() -> None:
               help="count questions and information requests as complaints too")
 def report_quarterly(year: int, quarter: int, out_dir: Path, include_inquiries: bool) -> None:
     """Write the quarterly complaint report (pengaduan-YYYY-QN.csv and .xlsx) for OJK."""
-    from callcenter.reports import ReportError, quarterly_report, write_csv, write_xlsx
+    from callcenter.compliance.reports import ReportError, quarterly_report, write_csv, write_xlsx
 
     settings = Settings.from_env()
     try:
@@ -229,7 +229,7 @@ def dev(port: int, simulator_port: int, mail_port: int) -> None:
 @main.command("purge")
 def purge_command() -> None:
     """Anonymise personal data past RETENTION_DAYS now (the sweep does it hourly)."""
-    from callcenter.retention import purge
+    from callcenter.compliance.retention import purge
 
     settings = Settings.from_env()
     with session_scope(settings.database_url) as session:

@@ -5,8 +5,10 @@ from __future__ import annotations
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from callcenter import agents, templates, users
+from callcenter.channels import templates
 from callcenter.models import Agent, User
+from callcenter.people import users
+from callcenter.voice import agents
 
 DEMO_PASSWORD = "demo-password"  # printed by seed-demo; a deployment adds its own users
 DEMO_USERS = (("sari", "agent"), ("dewi", "supervisor"), ("qori", "qa"), ("adi", "admin"))

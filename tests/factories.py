@@ -6,8 +6,8 @@ from datetime import date, datetime
 
 from sqlalchemy.orm import Session
 
-from callcenter import tickets
 from callcenter.models import Customer, Ticket, User
+from callcenter.tickets import lifecycle
 
 BUDI_PHONE = "+6281234567890"
 BUDI_ORDER = "20261001"
@@ -37,7 +37,7 @@ def make_ticket(session: Session, status: str = "open", due: datetime | None = N
                 channel: str = "email", owner: User | None = None,
                 customer: Customer | None = None) -> Ticket:
     """A ticket in a given state (flushed, not committed) for queue and timeline tests."""
-    ticket = tickets.open_ticket(session, channel=channel,
+    ticket = lifecycle.open_ticket(session, channel=channel,
                                  customer_id=customer.id if customer else None)
     ticket.status, ticket.due_at = status, due
     ticket.owner_id = owner.id if owner else None

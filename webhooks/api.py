@@ -10,11 +10,12 @@ from datetime import datetime
 from flask import Blueprint, Response, abort, g, jsonify, request
 from sqlalchemy import select, text
 
-from callcenter import audit, callbacks
+from callcenter import audit
+from callcenter.callbacks import policy
 from callcenter.models import Customer, Ticket
 from callcenter.phones import try_e164
-from callcenter.serialize import callback_json, ticket_json
-from callcenter.ticket_numbers import is_well_formed
+from callcenter.tickets.numbers import is_well_formed
+from callcenter.tickets.serialize import callback_json, ticket_json
 from webhooks.context import db, public_url, settings
 from workers.queues import redis_connection, schedule_callback_job
 
@@ -86,7 +87,7 @@ def schedule_callback(number: str) -> tuple[Response, int]:
             abort(400, "due_at must be an ISO 8601 date-time with an offset")
         if earliest.tzinfo is None:
             abort(400, "due_at must carry a UTC offset")
-    callback, created = callbacks.request_callback(
+    callback, created = policy.request_callback(
         session, settings(), found, reason="more_explanation", earliest=earliest)
     if callback is None:
         abort(409, "the ticket has no verified customer to call back")

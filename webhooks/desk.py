@@ -14,9 +14,12 @@ from typing import Any
 from flask import Blueprint, Response, abort, g, jsonify, request
 from werkzeug.exceptions import RequestEntityTooLarge
 
-from callcenter import audit, documents, regulation, ticket_actions, tickets, walkins
+from callcenter import audit
+from callcenter.channels import walkins
+from callcenter.compliance import regulation
 from callcenter.models import RequiredDocument, Ticket
-from callcenter.serialize import iso
+from callcenter.tickets import actions, documents, lifecycle
+from callcenter.tickets.serialize import iso
 from webhooks.context import content, db, settings
 from webhooks.user_auth import require_user
 from workers import queues
@@ -25,7 +28,7 @@ bp = Blueprint("desk", __name__, url_prefix="/api")
 log = logging.getLogger(__name__)
 ROLES = ("agent", "supervisor")
 MAX_PROBLEM = 5000
-MAX_SUMMARY = ticket_actions.MAX_SUMMARY  # what the customer is told (P1.8, P4.8)
+MAX_SUMMARY = actions.MAX_SUMMARY  # what the customer is told (P1.8, P4.8)
 UPLOAD_OVERHEAD = 64 * 1024  # multipart framing and the small form fields
 
 
@@ -62,7 +65,7 @@ def _flag(body: dict[str, Any], field: str, default: bool) -> bool:
 
 
 def _ticket(number: str) -> Ticket:
-    found = tickets.find_by_number(db(), number)
+    found = lifecycle.find_by_number(db(), number)
     if found is None:
         abort(404, f"no ticket {number}")
     return found
@@ -191,7 +194,7 @@ def require_documents(number: str) -> tuple[Response, int]:
     words, tz = content(), settings().timezone
     try:
         # P4.3 steps shared with the console: require, refresh the due date, SMS the customer.
-        requested = ticket_actions.request_documents(session, settings(), words, ticket, names,
+        requested = actions.request_documents(session, settings(), words, ticket, names,
                                                      language)
     except documents.TicketSettled as exc:
         abort(409, str(exc))
@@ -287,7 +290,7 @@ def resolve(number: str) -> Response | tuple[Response, int]:
     except documents.DocumentsOutstanding as exc:
         response = jsonify({"error": "Conflict", "message": str(exc), "missing": exc.missing})
         return response, 409
-    tickets.resolve(session, ticket, summary)
+    lifecycle.resolve(session, ticket, summary)
     audit.record(session, g.actor, "resolve_ticket", f"ticket:{number}")
     tz = settings().timezone
     result = {"ticket": ticket.number, "status": ticket.status, "summary": ticket.summary,

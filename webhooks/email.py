@@ -15,10 +15,11 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from werkzeug.exceptions import RequestEntityTooLarge
 
-from callcenter import audit, email_inbound, email_outbound
+from callcenter import audit
+from callcenter.channels import email_inbound, email_outbound
+from callcenter.channels.templates import find_approved
 from callcenter.models import Template, Ticket
-from callcenter.templates import find_approved
-from callcenter.ticket_numbers import is_well_formed
+from callcenter.tickets.numbers import is_well_formed
 from webhooks.context import content, db, settings
 from webhooks.user_auth import require_user
 from workers import queues

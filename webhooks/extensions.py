@@ -1,7 +1,7 @@
 """Extending a written complaint's deadline once, with written notice (POJK 22/2023).
 
 The steps (the rule's decision, the new ``due_at``, the customer's SMS notice, the audit row)
-are :func:`callcenter.ticket_actions.extend_deadline`, which the console's ticket page calls
+are :func:`callcenter.tickets.actions.extend_deadline`, which the console's ticket page calls
 too; this is its JSON face.
 """
 
@@ -10,9 +10,9 @@ from __future__ import annotations
 from flask import Blueprint, Response, abort, g, jsonify, request
 from sqlalchemy import select
 
-from callcenter import ticket_actions
 from callcenter.models import Ticket
-from callcenter.ticket_numbers import is_well_formed
+from callcenter.tickets import actions
+from callcenter.tickets.numbers import is_well_formed
 from webhooks.context import content, db, settings
 from webhooks.user_auth import require_user
 from workers import queues
@@ -33,11 +33,11 @@ def extend(number: str) -> tuple[Response, int]:
     body = request.get_json(silent=True) or {}
     current = settings()
     try:
-        extended = ticket_actions.extend_deadline(
+        extended = actions.extend_deadline(
             session, current, content(), ticket, str(body.get("reason") or ""), actor=g.actor)
-    except ticket_actions.ReasonMissing:
+    except actions.ReasonMissing:
         abort(400, "reason is required: the customer is told why")
-    except ticket_actions.ExtensionRefused as exc:
+    except actions.ExtensionRefused as exc:
         abort(409, str(exc))
     session.commit()
     queues.send_soon(current, "sms", extended.notice_id)

@@ -13,9 +13,11 @@ from flask import Blueprint, Response, abort, g, jsonify, request
 from sqlalchemy import select
 from twilio.twiml.messaging_response import MessagingResponse
 
-from callcenter import audit, calls, social
+from callcenter import audit
+from callcenter.channels import social
 from callcenter.models import Contact, Template, Ticket
-from callcenter.ticket_numbers import is_well_formed
+from callcenter.tickets.numbers import is_well_formed
+from callcenter.voice import calls
 from webhooks.context import content, db, public_url, settings
 from webhooks.twilio_auth import twilio_signed
 from webhooks.user_auth import require_user

@@ -2,10 +2,11 @@
 
 No sign-in. Both pages are in Indonesian (default) and English (``?lang=en``); their words are
 in ``callcenter/content/public.json`` (the business edits them), and every deadline on them
-comes from :func:`callcenter.regulation.rules_for`, so the page follows ``COMPLAINT_RULES``.
+comes from :func:`callcenter.compliance.regulation.rules_for`, so the page follows
+``COMPLAINT_RULES``.
 
 The status form is CSRF-protected like every form of the app (Flask-WTF), rate-limited per
-client address and per ticket number (:mod:`callcenter.status_lookup`), fails closed when
+client address and per ticket number (:mod:`callcenter.compliance.status_lookup`), fails closed when
 Redis is down, and shows only a status and a due date (see that module for why).
 
 Client address: ``request.remote_addr``. Behind a reverse proxy or load balancer that is the
@@ -20,7 +21,6 @@ from __future__ import annotations
 import json
 import logging
 from functools import lru_cache
-from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -28,9 +28,10 @@ import phonenumbers
 from flask import Blueprint, Response, make_response, render_template, request
 from redis.exceptions import RedisError
 
-from callcenter import regulation, status_lookup
-from callcenter.answers import long_date
+from callcenter.compliance import regulation, status_lookup
 from callcenter.config import Settings
+from callcenter.content import CONTENT_DIR
+from callcenter.voice.answers import long_date
 from webhooks.context import content, db, settings
 from workers.queues import redis_connection
 
@@ -39,7 +40,7 @@ log = logging.getLogger(__name__)
 
 LANGUAGES = ("id", "en")
 DEFAULT_LANGUAGE = "id"
-TEXTS_PATH = Path(regulation.__file__).with_name("content") / "public.json"
+TEXTS_PATH = CONTENT_DIR / "public.json"
 UNAVAILABLE_RETRY_S = 60
 
 

@@ -8,7 +8,8 @@ from typing import Any
 from flask import Blueprint, Response, abort, g, jsonify, request
 from sqlalchemy import select
 
-from callcenter import audit, templates
+from callcenter import audit
+from callcenter.channels import templates
 from callcenter.models import Template
 from webhooks.context import db
 from webhooks.user_auth import require_user

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from twilio.twiml.voice_response import Gather, VoiceResponse
 
 from callcenter.content import Content, Speech
-from callcenter.ivr import Turn
+from callcenter.voice.ivr import Turn
 
 HOLD_PAUSE_S = 15
 

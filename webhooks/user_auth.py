@@ -13,8 +13,8 @@ from typing import Any
 
 from flask import abort, g, request
 
-from callcenter import users
 from callcenter.models import User
+from callcenter.people import users
 from webhooks.context import db
 
 

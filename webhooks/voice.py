@@ -14,9 +14,10 @@ from typing import Any
 from flask import Blueprint, Response, abort, current_app, request, url_for
 from twilio.twiml.voice_response import VoiceResponse
 
-from callcenter import agents, callbacks, calls
-from callcenter.ivr import Ivr, Turn, greeting
+from callcenter.callbacks import policy
 from callcenter.models import Callback, Contact, Customer, Ticket
+from callcenter.voice import agents, calls
+from callcenter.voice.ivr import Ivr, Turn, greeting
 from webhooks.context import content, db, public_url, settings
 from webhooks.twilio_auth import twilio_signed
 from webhooks.twiml import FlowUrls, render, render_hold
@@ -260,7 +261,7 @@ def callback_answer() -> Response:
     callback = session.get(Callback, request.args.get("cb", type=int) or 0)
     if callback is None:
         abort(400, "unknown callback")
-    contact = callbacks.outbound_contact(session, callback, _call_sid())
+    contact = policy.outbound_contact(session, callback, _call_sid())
     if contact.last_response:
         return _twiml(contact.last_response)
     ticket = session.get(Ticket, callback.ticket_id)

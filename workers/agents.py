@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import logging
 
-from callcenter import agents
 from callcenter.models import Agent
-from callcenter.telephony import rest_client
+from callcenter.voice import agents
+from callcenter.voice.telephony import rest_client
 from workers.queues import redis_connection
 from workers.runtime import job_session, settings
 

@@ -17,10 +17,10 @@ from sqlalchemy.orm import Session
 from twilio.base.exceptions import TwilioRestException
 from twilio.rest import Client
 
-from callcenter import callbacks
+from callcenter.callbacks import policy
 from callcenter.config import Settings
 from callcenter.models import Callback, utcnow
-from callcenter.telephony import rest_client
+from callcenter.voice.telephony import rest_client
 from workers.queues import redis_connection, schedule_callback_job
 from workers.runtime import job_session, settings
 
@@ -32,13 +32,13 @@ def place_callback(callback_id: int, base_url: str) -> str | None:
     """Dial one due callback; returns the Call SID when Twilio accepted the call."""
     current = settings()
     with job_session(current) as session:
-        callback = callbacks.claim(session, callback_id)
+        callback = policy.claim(session, callback_id)
         if callback is None:
             return None  # not due, cancelled, or another worker has it
-        decision = callbacks.decide(session, current, callback)  # same transaction as claim
+        decision = policy.decide(session, current, callback)  # same transaction as claim
         session.commit()  # the claim is durable before Twilio is asked
         if decision.action == "reschedule" and decision.when is not None:
-            callbacks.unclaim(callback, decision.when, decision.reason or "rescheduled")
+            policy.unclaim(callback, decision.when, decision.reason or "rescheduled")
             session.commit()
             schedule_callback_job(current, callback, base_url)
             return None
@@ -63,7 +63,7 @@ def _dial(session: Session, current: Settings, client: Client, callback: Callbac
             timeout=CALL_TIMEOUT_S,
         )
     except TwilioRestException as exc:
-        when = callbacks.api_error(callback, exc.status, exc.code, exc.msg or "")
+        when = policy.api_error(callback, exc.status, exc.code, exc.msg or "")
         session.commit()
         log.warning("callback %s: Twilio answered %s (%s)", callback.id, exc.status, exc.code)
         if when is not None:
@@ -75,12 +75,12 @@ def _dial(session: Session, current: Settings, client: Client, callback: Callbac
         # callback (which names the callback) or the reconciler settles it.
         if isinstance(exc, requests.exceptions.ReadTimeout):
             raise
-        when = callbacks.api_error(callback, 503, None, "connection failed")
+        when = policy.api_error(callback, 503, None, "connection failed")
         session.commit()
         if when is not None:
             schedule_callback_job(current, callback, base_url)
         return None
-    callbacks.placed(session, callback, call.sid)
+    policy.placed(session, callback, call.sid)
     session.commit()
     return call.sid
 
@@ -105,11 +105,11 @@ def reconcile(base_url: str, current: Settings | None = None) -> dict[str, int]:
     current = current or settings()
     counts = {"scheduled": 0, "settled": 0, "released": 0}
     with job_session(current) as session:
-        for callback in callbacks.due_callbacks(session, until=utcnow() + timedelta(hours=24)):
+        for callback in policy.due_callbacks(session, until=utcnow() + timedelta(hours=24)):
             if schedule_callback_job(current, callback, base_url):
                 counts["scheduled"] += 1
         client = rest_client(current)
-        for callback in callbacks.stuck_dialing(session):
+        for callback in policy.stuck_dialing(session):
             outcome, reschedule = _settle_stuck(session, current, client, callback)
             session.commit()  # commit, then enqueue
             if reschedule:
@@ -127,12 +127,12 @@ def _settle_stuck(session: Session, current: Settings, client: Client,
                                   limit=1)
         sid = found[0].sid if found else None
     if sid is None:
-        callbacks.unclaim(callback, utcnow(), "no call was placed; dialling again")
+        policy.unclaim(callback, utcnow(), "no call was placed; dialling again")
         return "released", True
     call = client.calls(sid).fetch()
     if call.status in ("queued", "ringing", "in-progress"):
         callback.call_sid = sid
         return "settled", False
-    callbacks.outbound_contact(session, callback, sid)
-    when = callbacks.settle(session, current, callback, sid, call.status, call.answered_by)
+    policy.outbound_contact(session, callback, sid)
+    when = policy.settle(session, current, callback, sid, call.status, call.answered_by)
     return "settled", when is not None

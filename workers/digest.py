@@ -13,11 +13,11 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
 
-from callcenter import regulation
+from callcenter.channels.email_outbound import deliver
+from callcenter.compliance import regulation
 from callcenter.config import Settings
-from callcenter.email_outbound import deliver
 from callcenter.models import Ticket, utcnow
-from callcenter.tickets import OPEN_STATUSES
+from callcenter.tickets.lifecycle import OPEN_STATUSES
 from workers.runtime import job_session
 
 

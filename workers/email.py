@@ -13,7 +13,7 @@ import smtplib
 
 from sqlalchemy.exc import IntegrityError
 
-from callcenter import email_outbound
+from callcenter.channels import email_outbound
 from callcenter.config import ConfigError, Settings
 from callcenter.models import Contact, OutboundEmail, utcnow
 from workers.runtime import job_session, settings

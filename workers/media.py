@@ -6,8 +6,9 @@ import logging
 
 import requests
 
-from callcenter import documents, regulation
+from callcenter.compliance import regulation
 from callcenter.models import Contact, Ticket
+from callcenter.tickets import documents
 from workers.runtime import job_session, settings
 
 log = logging.getLogger(__name__)

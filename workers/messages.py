@@ -9,7 +9,7 @@ from twilio.base.exceptions import TwilioRestException
 from callcenter.config import Settings
 from callcenter.models import Contact, OutboundMessage, utcnow
 from callcenter.phones import mask_phone
-from callcenter.telephony import rest_client
+from callcenter.voice.telephony import rest_client
 from workers.runtime import job_session, settings
 
 log = logging.getLogger(__name__)

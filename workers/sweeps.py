@@ -10,10 +10,12 @@ from zoneinfo import ZoneInfo
 
 from twilio.base.exceptions import TwilioRestException
 
-from callcenter import agents, callbacks, calls, complaint_kind, retention
+from callcenter.callbacks import policy
+from callcenter.compliance import complaint_kind, retention
 from callcenter.config import Settings
 from callcenter.models import Callback, Ticket, utcnow
-from callcenter.telephony import rest_client
+from callcenter.voice import agents, calls
+from callcenter.voice.telephony import rest_client
 from workers.callbacks import reconcile
 from workers.digest import send_breach_digest
 from workers.email import requeue_pending as requeue_pending_emails
@@ -37,7 +39,7 @@ def base_url(settings: Settings) -> str:
 def sweep_no_response(settings: Settings) -> int:
     """P2.2b: callbacks for customers silent after our written question."""
     with job_session(settings) as session:
-        created = callbacks.schedule_no_response(session, settings)
+        created = policy.schedule_no_response(session, settings)
         session.commit()
         for callback in created:
             schedule_callback_job(settings, callback, base_url(settings))
@@ -75,7 +77,8 @@ def settle_lost_calls(settings: Settings) -> int:
 def convert_overdue_oral(settings: Settings, now: datetime | None = None,
                          batch: int = 200) -> int:
     """Issue 6, POJK 18/2018 art. 34: oral complaints still open after their oral period
-    continue as written ones (:mod:`callcenter.complaint_kind`), and each customer is told so
+    continue as written ones (:mod:`callcenter.compliance.complaint_kind`), and each customer is
+    told so
     in writing. Reads only the candidates (oral, unsettled, past ``due_at``); each conversion
     is committed on its own and its SMS/email job enqueued after that commit, so a second
     sweep finds nothing left to convert and nobody is told twice. A notice whose job is lost

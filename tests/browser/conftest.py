@@ -19,8 +19,8 @@ from pathlib import Path
 
 import pytest
 
-from callcenter import users
 from callcenter.models import User
+from callcenter.people import users
 from tests.console.conftest import PASSWORD
 
 CHROMIUM = Path("/usr/bin/chromium")

@@ -18,10 +18,11 @@ import pytest
 from playwright.sync_api import expect
 from sqlalchemy import select
 
-from callcenter import agents as agent_registry
-from callcenter import callbacks, tickets
+from callcenter.callbacks import policy
 from callcenter.content import Content
 from callcenter.models import Agent, Callback, Contact, OutboundEmail, Ticket
+from callcenter.tickets import lifecycle
+from callcenter.voice import agents as agent_registry
 from tests.browser.conftest import make_user, sign_in
 from tests.console.conftest import PASSWORD
 from tests.e2e.test_inbound_hotline import _verify
@@ -46,7 +47,7 @@ def _same_document(page) -> bool:
 
 
 def _ticket(session, customer_id: int, channel: str = "voice") -> Ticket:
-    ticket = tickets.open_ticket(session, channel=channel, customer_id=customer_id)
+    ticket = lifecycle.open_ticket(session, channel=channel, customer_id=customer_id)
     session.commit()
     return ticket
 
@@ -275,7 +276,7 @@ def test_the_floor_charts_change_live_when_work_arrives(page, hotline, session, 
     _mark_document(page)
 
     ticket = _ticket(session, budi.id)
-    callbacks.request_callback(session, hotline.settings, ticket, reason="more_explanation")
+    policy.request_callback(session, hotline.settings, ticket, reason="more_explanation")
     session.commit()
     call = hotline.call(BUDI_PHONE)
     call.wait_for_prompt()

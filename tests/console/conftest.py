@@ -9,8 +9,8 @@ import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 
-from callcenter import users
 from callcenter.models import User
+from callcenter.people import users
 from webhooks.app import create_app
 
 PASSWORD = "a long enough password"

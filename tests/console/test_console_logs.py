@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import logging
 
-from callcenter import tickets
+from callcenter.tickets import lifecycle
 from tests.console.conftest import csrf_from, post_form
 from tests.factories import BUDI_ORDER, BUDI_PHONE, make_customer
 
@@ -13,7 +13,7 @@ from tests.factories import BUDI_ORDER, BUDI_PHONE, make_customer
 def test_console_work_and_a_status_lookup_log_no_personal_data(console, session, caplog):
     caplog.set_level(logging.DEBUG)
     customer = make_customer(session)
-    ticket = tickets.open_ticket(session, channel="voice", customer_id=customer.id)
+    ticket = lifecycle.open_ticket(session, channel="voice", customer_id=customer.id)
     session.commit()
     page = f"/console/tickets/{ticket.number}"
     agent = console.signed_in("sari", "agent")

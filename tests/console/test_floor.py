@@ -19,10 +19,10 @@ import pytest
 import time_machine
 from sqlalchemy import func, select
 
+from callcenter.compliance.reports import HEADERS
 from callcenter.models import AuditEntry, Contact
-from callcenter.reports import HEADERS
+from tests.domain.compliance.test_quarterly_report import expected_report, seed_quarter
 from tests.domain.test_floor_stats import NOW, WIB, expected, seed_day
-from tests.domain.test_quarterly_report import expected_report, seed_quarter
 
 CHART_NAMES = ("calls_per_hour", "queue", "abandonment", "callbacks", "tickets_by_category",
                "tickets_by_status", "due")

@@ -11,8 +11,9 @@ import uuid
 
 from sqlalchemy import select
 
-from callcenter import agents, tickets
 from callcenter.models import Agent, AuditEntry, Contact, utcnow
+from callcenter.tickets import lifecycle
+from callcenter.voice import agents
 from tests.console.conftest import Console, post_form
 from tests.e2e.test_inbound_hotline import _verify
 from tests.factories import BUDI_ORDER, BUDI_PHONE, make_customer
@@ -51,7 +52,7 @@ def _selected_presence(html: str) -> str:
 def _waiting_caller(session) -> tuple[str, str]:
     """A verified caller the IVR put in the agent queue (ticket with a reason); (sid, number)."""
     budi = make_customer(session)
-    ticket = tickets.open_ticket(session, channel="voice", customer_id=budi.id)
+    ticket = lifecycle.open_ticket(session, channel="voice", customer_id=budi.id)
     ticket.reason = "asked for an agent"
     sid = _sid()
     session.add(Contact(

@@ -7,7 +7,7 @@ import re
 
 from sqlalchemy import select
 
-from callcenter import templates
+from callcenter.channels import templates
 from callcenter.models import AuditEntry, Template, User
 from tests.console.conftest import post_form
 

@@ -14,7 +14,8 @@ import time_machine
 from rq.registry import ScheduledJobRegistry
 from sqlalchemy import func, select
 
-from callcenter import documents, regulation, templates, tickets
+from callcenter.channels import templates
+from callcenter.compliance import regulation
 from callcenter.models import (
     AuditEntry,
     Callback,
@@ -26,6 +27,7 @@ from callcenter.models import (
     User,
     utcnow,
 )
+from callcenter.tickets import documents, lifecycle
 from tests.console.conftest import Console, csrf_from, post_form
 from tests.factories import BUDI_PHONE, make_customer
 from webhooks.app import create_app
@@ -59,7 +61,7 @@ def budi(session):
 
 @pytest.fixture
 def ticket(session, settings, budi):
-    found = tickets.open_ticket(session, channel="voice", customer_id=budi.id, language="en",
+    found = lifecycle.open_ticket(session, channel="voice", customer_id=budi.id, language="en",
                                 settings=settings)
     session.commit()
     return found
@@ -93,7 +95,7 @@ def approved(session, *, key="follow_up", language="en", channel="email",
 
 
 def _user(session, name, role):
-    from callcenter import users
+    from callcenter.people import users
 
     return users.create_user(session, name, "a long enough password", role)
 
@@ -198,7 +200,7 @@ def test_a_callback_in_the_past_or_without_a_customer_is_refused_politely(consol
     client = console.signed_in("sari", "agent")
     past = act(client, ticket, "callback", {"call_at": "2020-01-06T10:00"})
     assert flashes(past)[0][0] == "error" and "in the past" in flashes(past)[0][1]
-    stranger = tickets.open_ticket(session, channel="voice", customer_id=None,
+    stranger = lifecycle.open_ticket(session, channel="voice", customer_id=None,
                                    settings=settings)
     session.commit()
     refused = act(client, stranger, "callback", {})
@@ -283,7 +285,7 @@ def test_an_email_ticket_is_answered_with_an_approved_email_template(console, se
                                                                      settings, budi):
     """P3.3 + P3.4: the outbox row names the template, the send job is queued, and the
     ticket waits for the customer."""
-    ticket = tickets.open_ticket(session, channel="email", customer_id=budi.id, language="en",
+    ticket = lifecycle.open_ticket(session, channel="email", customer_id=budi.id, language="en",
                                  settings=settings)
     session.commit()
     template = approved(session)
@@ -317,7 +319,7 @@ def test_a_phone_ticket_is_answered_by_sms_with_the_template_filled_in(console, 
 
 def test_whatsapp_outside_the_24_hour_window_is_refused_politely(console, session, settings,
                                                                  budi):
-    ticket = tickets.open_ticket(session, channel="whatsapp", customer_id=budi.id,
+    ticket = lifecycle.open_ticket(session, channel="whatsapp", customer_id=budi.id,
                                  language="en", settings=settings)
     session.add(Contact(ticket_id=ticket.id, channel="whatsapp", direction="inbound",
                         status="received", sender=BUDI_PHONE, body="halo",
@@ -400,7 +402,7 @@ def extended_console(settings, session, rules: str) -> Console:
 
 
 def written_ticket(session, settings, budi, *, channel="email", rules="pojk22_2023") -> Ticket:
-    found = tickets.open_ticket(session, channel=channel, customer_id=budi.id, language="en",
+    found = lifecycle.open_ticket(session, channel=channel, customer_id=budi.id, language="en",
                                 settings=dataclasses.replace(settings, complaint_rules=rules))
     session.commit()
     return found

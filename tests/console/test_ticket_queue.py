@@ -11,8 +11,8 @@ from zoneinfo import ZoneInfo
 import pytest
 from sqlalchemy import select
 
-from callcenter import tickets
 from callcenter.models import AuditEntry, User, utcnow
+from callcenter.tickets import lifecycle
 from tests.factories import make_customer
 
 JAKARTA = ZoneInfo("Asia/Jakarta")
@@ -26,7 +26,7 @@ def numbers(page) -> list[str]:
 
 
 def _ticket(session, *, channel, status, due, owner=None, customer=None):
-    ticket = tickets.open_ticket(session, channel=channel,
+    ticket = lifecycle.open_ticket(session, channel=channel,
                                  customer_id=customer.id if customer else None)
     ticket.status = status
     ticket.due_at = due

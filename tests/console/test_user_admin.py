@@ -12,8 +12,8 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import select
 
-from callcenter import agents as agent_registry
 from callcenter.models import Agent, AuditEntry, User, utcnow
+from callcenter.voice import agents as agent_registry
 from tests.console.conftest import PASSWORD, csrf_from, post_form
 
 PAGE = "/console/users"

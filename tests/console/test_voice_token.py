@@ -8,8 +8,8 @@ import time
 import jwt
 import pytest
 
-from callcenter import agents
 from callcenter.config import Settings
+from callcenter.voice import agents
 from tests.console.conftest import Console
 from webhooks.app import create_app
 

@@ -17,11 +17,11 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy.orm import Session
 
-from callcenter import regulation
+from callcenter.compliance import regulation
+from callcenter.compliance.regulation import OPEN_STATUSES, WorkCalendar
 from callcenter.floor_stats import floor_stats
 from callcenter.models import Agent, Callback, Contact, Ticket
-from callcenter.regulation import OPEN_STATUSES, WorkCalendar
-from callcenter.tickets import open_ticket
+from callcenter.tickets.lifecycle import open_ticket
 from tests.factories import make_customer
 
 WIB = ZoneInfo("Asia/Jakarta")

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from sqlalchemy import select
 
-from callcenter import agents as agent_registry
-from callcenter import tickets
 from callcenter.models import Agent, Callback, Contact, Ticket
+from callcenter.tickets import lifecycle
+from callcenter.voice import agents as agent_registry
 from tests.e2e.test_inbound_hotline import _closing, _verify
 from tests.factories import BUDI_ORDER, BUDI_PHONE, make_customer
 from tests.support.waiting import eventually
@@ -132,8 +132,8 @@ def test_repeat_caller_continues_the_open_ticket_without_explaining(hotline, ses
 def test_typed_ticket_number_is_checked_before_any_lookup(hotline, session):
     budi = make_customer(session)
     other = make_customer(session, order_id="777", phone="+6281311112222", name="Siti")
-    own = tickets.open_ticket(session, channel="email", customer_id=budi.id)
-    theirs = tickets.open_ticket(session, channel="email", customer_id=other.id)
+    own = lifecycle.open_ticket(session, channel="email", customer_id=budi.id)
+    theirs = lifecycle.open_ticket(session, channel="email", customer_id=other.id)
     session.commit()
     call = hotline.call(BUDI_PHONE)
     menu = _verify(call)

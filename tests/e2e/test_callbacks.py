@@ -13,9 +13,10 @@ import pytest
 import time_machine
 from sqlalchemy import select
 
-from callcenter import agents as agent_registry
-from callcenter import callbacks, tickets
+from callcenter.callbacks import policy
 from callcenter.models import Callback, Contact, Ticket
+from callcenter.tickets import lifecycle
+from callcenter.voice import agents as agent_registry
 from tests.factories import BUDI_ORDER, BUDI_PHONE, make_customer
 from tests.support.waiting import eventually
 from workers.queues import schedule_callback_job
@@ -32,9 +33,9 @@ def open_hours():
 
 def _owe_callback(session, hotline, reason: str = "more_explanation") -> Callback:
     customer = make_customer(session)
-    ticket = tickets.open_ticket(session, channel="voice", customer_id=customer.id)
+    ticket = lifecycle.open_ticket(session, channel="voice", customer_id=customer.id)
     ticket.reason = "wants the fee explained"
-    callback, _ = callbacks.request_callback(session, hotline.settings, ticket, reason=reason)
+    callback, _ = policy.request_callback(session, hotline.settings, ticket, reason=reason)
     session.commit()
     schedule_callback_job(hotline.settings, callback, hotline.live.url)
     return callback

@@ -8,10 +8,13 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import select
 
-from callcenter import callbacks, templates, tickets, users
+from callcenter.callbacks import policy
+from callcenter.channels import templates
 from callcenter.config import Settings
 from callcenter.models import AuditEntry, Contact, OutboundEmail, Ticket, utcnow
-from callcenter.ticket_numbers import number_for
+from callcenter.people import users
+from callcenter.tickets import lifecycle
+from callcenter.tickets.numbers import number_for
 from tests.factories import make_customer
 from tests.support.smtp import (  # noqa: F401 (fixtures)
     email_app_fixture,
@@ -81,7 +84,7 @@ def test_a_forged_message_id_for_another_ticket_is_not_trusted(email_app, sessio
     make_customer(session)
     ticket, ack = _new_email_with_ack(email_app, session, mail_sink)
     forged = ack["Message-ID"].replace(f"<t{ticket.id}.", f"<t{ticket.id + 1}.")
-    other = tickets.open_ticket(session, channel="voice", customer_id=None)
+    other = lifecycle.open_ticket(session, channel="voice", customer_id=None)
     session.commit()
     assert other.id == ticket.id + 1
     post_email(email_app.test_client(), inbound_form(
@@ -96,7 +99,7 @@ def test_the_ticket_number_in_the_subject_threads_a_new_conversation(email_app, 
                                                                       mail_sink):
     """X1: the customer quotes the number given on the phone (P1.3/P1.6)."""
     customer = make_customer(session)
-    ticket = tickets.open_ticket(session, channel="voice", customer_id=customer.id)
+    ticket = lifecycle.open_ticket(session, channel="voice", customer_id=customer.id)
     session.commit()
     post_email(email_app.test_client(),
                inbound_form(subject=f"Bukti transfer tiket {ticket.number}"))
@@ -110,7 +113,7 @@ def test_the_ticket_number_in_the_subject_threads_a_new_conversation(email_app, 
 def test_a_subject_number_with_a_wrong_check_digit_opens_a_new_ticket(email_app, session,
                                                                       mail_sink):
     customer = make_customer(session)
-    ticket = tickets.open_ticket(session, channel="voice", customer_id=customer.id)
+    ticket = lifecycle.open_ticket(session, channel="voice", customer_id=customer.id)
     session.commit()
     wrong = ticket.number[:-1] + str((int(ticket.number[-1]) + 1) % 10)
     post_email(email_app.test_client(), inbound_form(subject=f"Tiket {wrong}"))
@@ -124,7 +127,7 @@ def test_a_stranger_quoting_a_ticket_number_lands_unverified_and_learns_nothing(
     """FACTS "Email threading": lands on the ticket, marked unverified, the auto-reply reveals
     no customer data; the customer's no-response clock is not stopped by a stranger."""
     customer = make_customer(session)
-    ticket = tickets.open_ticket(session, channel="voice", customer_id=customer.id)
+    ticket = lifecycle.open_ticket(session, channel="voice", customer_id=customer.id)
     ticket.status = "pending_customer"
     session.commit()
     post_email(email_app.test_client(), inbound_form(
@@ -192,7 +195,7 @@ def test_a_template_reply_arrives_threaded_asks_anything_else_and_waits_for_the_
     assert entry.actor == "user:sari" and entry.subject == f"ticket:{ticket.number}"
     # P2.2b: silence after our question → a no-response callback is owed.
     later = utcnow() + timedelta(hours=25)
-    due = callbacks.tickets_without_response(session, Settings.from_env(), now=later)
+    due = policy.tickets_without_response(session, Settings.from_env(), now=later)
     assert [t.id for t in due] == [ticket.id]
 
 
@@ -227,7 +230,7 @@ def test_a_draft_template_cannot_be_sent(email_app, session, mail_sink):
 def test_a_reply_is_refused_for_a_ticket_without_an_email_address(email_app, session,
                                                                   mail_sink):
     customer = make_customer(session, email=None)
-    ticket = tickets.open_ticket(session, channel="voice", customer_id=customer.id)
+    ticket = lifecycle.open_ticket(session, channel="voice", customer_id=customer.id)
     session.commit()
     template = _approved_template(session, "Halo {name}")
     answer = email_app.test_client().post(f"/api/tickets/{ticket.number}/replies",
@@ -316,8 +319,8 @@ def test_a_pending_email_whose_job_was_lost_is_sent_by_the_safety_net(email_app,
 
 def test_ticket_timeline_shows_email_html_only_sanitised(hotline, session):
     """The API never hands raw customer HTML to a browser."""
-    from callcenter import tickets as ticket_ops
     from callcenter.models import Contact, Ticket
+    from callcenter.tickets import lifecycle as ticket_ops
 
     ticket = ticket_ops.open_ticket(session, channel="email", customer_id=None)
     session.add(Contact(ticket_id=ticket.id, channel="email", direction="inbound",
@@ -338,7 +341,7 @@ def test_an_email_we_asked_for_lands_on_the_waiting_ticket_without_its_number(
     """X1 after P1.3: the caller was told to email the details; they forgot the ticket
     number. The email continues the waiting ticket (and stops its no-response clock)."""
     customer = make_customer(session)
-    waiting = tickets.open_ticket(session, channel="voice", customer_id=customer.id)
+    waiting = lifecycle.open_ticket(session, channel="voice", customer_id=customer.id)
     waiting.status = "pending_customer"
     session.commit()
     answer = post_email(email_app.test_client(), inbound_form(subject="Detail pembayaran"))

@@ -8,8 +8,10 @@ import pytest
 import time_machine
 from sqlalchemy import select
 
-from callcenter import callbacks, tickets, users
+from callcenter.callbacks import policy
 from callcenter.models import Contact, Document, Template, Ticket
+from callcenter.people import users
+from callcenter.tickets import lifecycle
 from tests.factories import BUDI_PHONE, make_customer
 from tests.support.twilio_client import sign
 from tests.support.waiting import eventually
@@ -48,7 +50,7 @@ def test_sms_lands_on_the_customers_ticket_and_is_answered_with_its_number(hotli
 
 def test_whatsapp_threads_onto_the_open_ticket_from_a_call(hotline, session):
     customer = make_customer(session)
-    ticket = tickets.open_ticket(session, channel="voice", customer_id=customer.id)
+    ticket = lifecycle.open_ticket(session, channel="voice", customer_id=customer.id)
     ticket.status = "pending_customer"
     session.commit()
     hotline.sim.send_sms(from_="whatsapp:" + BUDI_PHONE, body="Saya kirim detailnya")
@@ -115,7 +117,7 @@ def test_agent_sms_reply_goes_out_and_starts_the_no_response_clock(hotline, sess
     eventually(lambda: (session.expire_all() or session.scalars(select(Contact).where(
         Contact.external_id == sent["sid"])).one()).status == "delivered")
     later = datetime.now(UTC) + timedelta(hours=hotline.settings.no_response_hours + 1)
-    owed = callbacks.schedule_no_response(session, hotline.settings, now=later)
+    owed = policy.schedule_no_response(session, hotline.settings, now=later)
     assert [c.reason for c in owed] == ["no_response"]
 
 
@@ -167,7 +169,7 @@ def test_whatsapp_photo_is_kept_as_a_supporting_document(hotline, session):
 def test_status_keyword_answers_the_customer_and_nobody_else(hotline, session):
     """A customer may ask for the status at any time (POJK 18/2018): by SMS keyword."""
     customer = make_customer(session)
-    ticket = tickets.open_ticket(session, channel="voice", customer_id=customer.id)
+    ticket = lifecycle.open_ticket(session, channel="voice", customer_id=customer.id)
     session.commit()
     answer = hotline.sim.send_sms(from_=BUDI_PHONE, body=f"status {ticket.number}")[0]
     assert ticket.number in answer and "sedang kami proses" in answer

@@ -8,8 +8,8 @@ from datetime import datetime
 import pytest
 from sqlalchemy import select
 
-from callcenter import tickets
 from callcenter.models import AuditEntry, Contact
+from callcenter.tickets import lifecycle
 from tests.conftest import API_TOKEN
 from tests.factories import BUDI_ORDER, BUDI_PHONE, make_customer
 from webhooks.app import create_app
@@ -25,7 +25,7 @@ def client(settings, session):
 @pytest.fixture
 def ticket(session):
     customer = make_customer(session)
-    ticket = tickets.open_ticket(session, channel="voice", customer_id=customer.id)
+    ticket = lifecycle.open_ticket(session, channel="voice", customer_id=customer.id)
     session.add(Contact(ticket_id=ticket.id, channel="voice", direction="inbound",
                         external_id="CA" + "1" * 32, status="completed", duration_s=61))
     session.commit()

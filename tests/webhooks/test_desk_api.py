@@ -11,9 +11,9 @@ from sqlalchemy import select
 from werkzeug.datastructures import FileStorage
 from werkzeug.test import encode_multipart
 
-from callcenter import documents, tickets
 from callcenter.models import AuditEntry, Contact, OutboundMessage, Ticket
-from callcenter.users import create_user
+from callcenter.people.users import create_user
+from callcenter.tickets import documents, lifecycle
 from tests.conftest import API_TOKEN
 from tests.factories import BUDI_ORDER, BUDI_PHONE, make_customer
 from tests.support.waiting import eventually
@@ -73,7 +73,7 @@ def test_a_verified_visit_gets_a_ticket_and_the_data_for_a_direct_answer(client,
     assert set(body["answers"]) == {"how_to_pay", "bill", "status"}
     assert body["ticket"] in body["slip"] and body["due_at"].endswith("+07:00")
     assert body["sms"]["queued"] is True
-    ticket = tickets.find_by_number(session, body["ticket"])
+    ticket = lifecycle.find_by_number(session, body["ticket"])
     assert ticket.channel == "walk_in"
     contact = session.get(Contact, body["visit_id"])
     assert contact.ticket_id == ticket.id and contact.body == VISIT["problem"]
@@ -120,7 +120,7 @@ def test_bad_visit_input_is_a_400(client, budi, payload):
 
 def test_a_visit_continues_the_customers_open_ticket(client, session, budi):
     """X1: a repeat contact about the same problem lands on the same ticket."""
-    earlier = tickets.open_ticket(session, channel="voice", customer_id=budi.id)
+    earlier = lifecycle.open_ticket(session, channel="voice", customer_id=budi.id)
     session.commit()
     response = visit(client)
     assert response.status_code == 200
@@ -183,7 +183,7 @@ def test_an_email_attachment_fulfils_a_requirement_seen_at_the_desk(client, sess
     number = visit(client).get_json()["ticket"]
     client.post(f"/api/tickets/{number}/required-documents", headers=SARI,
                 json={"names": ["KTP"]})
-    ticket = tickets.find_by_number(session, number)
+    ticket = lifecycle.find_by_number(session, number)
     documents.receive_document(session, ticket, filename="ktp.pdf",
                                content_type="application/pdf", data=b"%PDF", source="email")
     session.commit()

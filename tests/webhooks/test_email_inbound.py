@@ -7,9 +7,9 @@ import io
 import pytest
 from sqlalchemy import func, select
 
+from callcenter.channels.sanitize import safe_html
 from callcenter.config import Settings
 from callcenter.models import Contact, Document, OutboundEmail, Ticket
-from callcenter.sanitize import safe_html
 from tests.factories import make_customer
 from tests.support.smtp import (  # noqa: F401 (fixtures)
     WEBHOOK_AUTH,

@@ -6,8 +6,10 @@ from datetime import datetime
 
 from sqlalchemy import select
 
-from callcenter import calendar, tickets, users
+from callcenter.callbacks import calling_hours
 from callcenter.models import AuditEntry, Ticket
+from callcenter.people import users
+from callcenter.tickets import lifecycle
 from tests.factories import BUDI_PHONE, make_customer
 
 BOSS = ("sinta", "long enough password")
@@ -18,7 +20,7 @@ def _setup(session, channel: str = "email") -> Ticket:
     users.create_user(session, *BOSS, "supervisor")
     users.create_user(session, *AGENT, "agent")
     customer = make_customer(session)
-    ticket = tickets.open_ticket(session, channel=channel, customer_id=customer.id,
+    ticket = lifecycle.open_ticket(session, channel=channel, customer_id=customer.id,
                                  category="payment_detail")
     session.commit()
     return ticket
@@ -36,7 +38,7 @@ def test_a_written_complaint_is_extended_once_and_the_customer_told(hotline, ses
     answer = _extend(hotline, ticket.number)
     assert answer.status_code == 200, answer.get_json()
     new_due = datetime.fromisoformat(answer.get_json()["due_at"])
-    local = calendar.add_working_days(first_due.astimezone(new_due.tzinfo).date(), 10)
+    local = calling_hours.add_working_days(first_due.astimezone(new_due.tzinfo).date(), 10)
     assert new_due.date() == local  # ten more working days
     hotline.run_jobs()
     notice = hotline.sim.wait_for_message(to=BUDI_PHONE)

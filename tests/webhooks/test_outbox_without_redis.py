@@ -7,8 +7,9 @@ from dataclasses import replace
 
 from sqlalchemy import select
 
-from callcenter import tickets, users
 from callcenter.models import OutboundMessage
+from callcenter.people import users
+from callcenter.tickets import lifecycle
 from tests.factories import make_customer
 from webhooks.app import create_app
 
@@ -17,7 +18,7 @@ AGENT = ("sari", "long enough password")
 
 def test_an_sms_reply_is_accepted_and_kept_while_redis_is_down(settings, session):
     customer = make_customer(session)
-    ticket = tickets.open_ticket(session, channel="sms", customer_id=customer.id)
+    ticket = lifecycle.open_ticket(session, channel="sms", customer_id=customer.id)
     users.create_user(session, *AGENT, "agent")
     session.commit()
     no_redis = replace(settings, redis_url="redis://127.0.0.1:1/0")  # nothing listens there

@@ -14,9 +14,9 @@ import pytest
 import time_machine
 from sqlalchemy import select
 
-from callcenter import tickets
 from callcenter.models import AuditEntry
-from callcenter.ticket_numbers import number_for
+from callcenter.tickets import lifecycle
+from callcenter.tickets.numbers import number_for
 from tests.console.conftest import csrf_from
 from tests.factories import BUDI_ORDER, BUDI_PHONE, make_customer
 from webhooks.app import create_app
@@ -45,7 +45,7 @@ def _text(response) -> str:
 
 def _ticket(session, **fields):
     customer = make_customer(session)
-    ticket = tickets.open_ticket(session, channel="voice", customer_id=customer.id,
+    ticket = lifecycle.open_ticket(session, channel="voice", customer_id=customer.id,
                                  category="payment_detail")
     for name, value in fields.items():
         setattr(ticket, name, value)
@@ -136,7 +136,7 @@ def test_the_right_number_and_phone_show_the_status_and_due_date_and_nothing_els
 
 
 def test_an_extended_ticket_says_so_in_english(app, session, settings):
-    from callcenter import regulation
+    from callcenter.compliance import regulation
 
     ticket = _ticket(session, channel="email", kind="written")
     ticket.due_at = regulation.compute_due(ticket, session, settings, extended=True)
@@ -222,7 +222,7 @@ def test_five_attempts_per_ticket_number_hold_across_client_addresses(app, sessi
     refused = _ask(client, ticket.number, BUDI_PHONE, ip="192.0.2.99")
     assert refused.status_code == 429 and "Retry-After" in refused.headers
     assert "in progress" not in _text(refused)  # even the right phone waits now
-    other = tickets.open_ticket(session, channel="email", customer_id=ticket.customer_id)
+    other = lifecycle.open_ticket(session, channel="email", customer_id=ticket.customer_id)
     session.commit()
     assert _ask(client, other.number, BUDI_PHONE, ip="192.0.2.99").status_code == 200
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import pytest
 
-from callcenter import agents
 from callcenter.models import Contact
+from callcenter.voice import agents
 from tests.support.twilio_client import signed_post
 from webhooks.app import create_app
 

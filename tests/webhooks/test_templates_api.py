@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import select
 
-from callcenter import users
 from callcenter.models import AuditEntry
+from callcenter.people import users
 from webhooks.app import create_app
 
 AGENT = ("sari", "long enough password")

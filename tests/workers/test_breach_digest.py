@@ -6,8 +6,8 @@ from dataclasses import replace
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from callcenter import tickets
 from callcenter.config import Settings
+from callcenter.tickets import lifecycle
 from tests.factories import make_customer
 from tests.support.smtp import mail_sink_fixture  # noqa: F401 (fixture)
 from workers.sweeps import daily_digest
@@ -18,11 +18,11 @@ MONDAY_9 = datetime(2026, 11, 30, 9, 0, tzinfo=JAKARTA)
 
 def test_the_digest_lists_late_and_nearing_tickets_once_a_day(session, mail_sink, redis_conn):
     customer = make_customer(session)
-    late = tickets.open_ticket(session, channel="voice", customer_id=customer.id,
+    late = lifecycle.open_ticket(session, channel="voice", customer_id=customer.id,
                                now=MONDAY_9 - timedelta(days=14))  # 5 working days: past
-    soon = tickets.open_ticket(session, channel="voice", customer_id=customer.id,
+    soon = lifecycle.open_ticket(session, channel="voice", customer_id=customer.id,
                                now=MONDAY_9 - timedelta(days=6))  # due Tuesday 1 Dec
-    calm = tickets.open_ticket(session, channel="email", customer_id=customer.id,
+    calm = lifecycle.open_ticket(session, channel="email", customer_id=customer.id,
                                now=MONDAY_9)
     session.commit()
     settings = replace(Settings.from_env(), supervisor_emails=("spv@cankul.co.id",))

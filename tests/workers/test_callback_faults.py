@@ -17,9 +17,10 @@ import pytest
 import time_machine
 from sqlalchemy import select
 
-from callcenter import callbacks, tickets
+from callcenter.callbacks import policy
 from callcenter.config import PROJECT_ROOT
 from callcenter.models import Callback
+from callcenter.tickets import lifecycle
 from tests.factories import BUDI_PHONE, make_customer
 from tests.support.twilio_client import sign
 from tests.support.waiting import eventually
@@ -37,8 +38,8 @@ def clock():
 
 def _owe(session, hotline, delay: timedelta = timedelta(0)) -> Callback:
     customer = make_customer(session)
-    ticket = tickets.open_ticket(session, channel="voice", customer_id=customer.id)
-    callback, _ = callbacks.request_callback(
+    ticket = lifecycle.open_ticket(session, channel="voice", customer_id=customer.id)
+    callback, _ = policy.request_callback(
         session, hotline.settings, ticket, reason="dropped_call",
         earliest=datetime.now(UTC) + delay)
     session.commit()

@@ -12,9 +12,10 @@ from datetime import datetime
 import time_machine
 from sqlalchemy import select
 
-from callcenter import tickets, users
 from callcenter.models import AuditEntry, Ticket
-from tests.domain.test_regulation import end_of, wib
+from callcenter.people import users
+from callcenter.tickets import lifecycle
+from tests.domain.compliance.test_regulation import end_of, wib
 from tests.factories import BUDI_PHONE, make_customer
 from workers.sweeps import sweep_once
 
@@ -25,7 +26,7 @@ def test_the_sweep_converts_once_the_customer_is_told_once_and_may_be_extended(h
                                                                                 session):
     users.create_user(session, *BOSS, "supervisor")
     customer = make_customer(session)
-    ticket = tickets.open_ticket(session, channel="voice", customer_id=customer.id,
+    ticket = lifecycle.open_ticket(session, channel="voice", customer_id=customer.id,
                                  category="payment_detail", now=wib(2026, 3, 17, 10))
     session.commit()
     client = hotline.live.app.test_client()

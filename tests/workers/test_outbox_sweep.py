@@ -7,8 +7,9 @@ from datetime import UTC, datetime, timedelta
 import time_machine
 from sqlalchemy import select
 
-from callcenter import messages, tickets
+from callcenter.channels import messages
 from callcenter.models import OutboundMessage
+from callcenter.tickets import lifecycle
 from tests.factories import BUDI_PHONE, make_customer
 from workers.messages import requeue_pending_messages
 from workers.queues import enqueue_send_message
@@ -16,7 +17,7 @@ from workers.queues import enqueue_send_message
 
 def _pending_sms(session) -> OutboundMessage:
     customer = make_customer(session)
-    ticket = tickets.open_ticket(session, channel="voice", customer_id=customer.id)
+    ticket = lifecycle.open_ticket(session, channel="voice", customer_id=customer.id)
     message = messages.queue_message(session, ticket_id=ticket.id, to_number=BUDI_PHONE,
                                      body="Cankul: tiket Anda " + (ticket.number or ""))
     session.commit()

@@ -24,8 +24,9 @@ from flask import (
     url_for,
 )
 
-from callcenter import audit, users
+from callcenter import audit
 from callcenter.models import User
+from callcenter.people import users
 from webhooks.console.blueprint import bp
 from webhooks.context import db
 

@@ -23,7 +23,8 @@ from zoneinfo import ZoneInfo
 
 from flask import Response, flash, redirect, render_template, request, url_for
 
-from callcenter import display, reports
+from callcenter import display
+from callcenter.compliance import reports
 from callcenter.floor_stats import FloorStats, floor_stats
 from webhooks.console.auth import login_required, record
 from webhooks.console.blueprint import bp

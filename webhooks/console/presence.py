@@ -35,9 +35,10 @@ from flask import (
 from markupsafe import Markup
 from sqlalchemy import select
 
-from callcenter import agents, display, screen_pop
+from callcenter import display
 from callcenter.models import Agent, AuditEntry, User
-from callcenter.voice_token import TOKEN_TTL_S, VoiceTokenError, voice_token
+from callcenter.voice import agents, screen_pop
+from callcenter.voice.voice_token import TOKEN_TTL_S, VoiceTokenError, voice_token
 from webhooks.console.auth import current_user, login_required, record, safe_next
 from webhooks.console.blueprint import bp
 from webhooks.context import db, public_url, settings

@@ -1,6 +1,7 @@
 """Reply templates in the console (P3.3): list, draft, edit, approve.
 
-The rules live in :mod:`callcenter.templates` (the JSON API in webhooks/templates_api.py uses the
+The rules live in :mod:`callcenter.channels.templates` (the JSON API in webhooks/templates_api.py
+uses the
 same functions): anyone drafts; QA (or an admin) approves, never the text's own author; editing
 an approved template writes a new draft version, and the approved one is still the one sent
 until the new version is approved. Every change is in the audit trail.
@@ -14,8 +15,10 @@ from itertools import groupby
 from flask import Response, abort, flash, redirect, render_template, request, url_for
 from sqlalchemy import select
 
-from callcenter import display, templates, users
+from callcenter import display
+from callcenter.channels import templates
 from callcenter.models import Template, User
+from callcenter.people import users
 from webhooks.console.auth import current_user, login_required, record
 from webhooks.console.blueprint import bp
 from webhooks.context import db, settings

@@ -1,7 +1,7 @@
 """Console: the ticket queue and the ticket page with its actions (issue 5 "Tickets").
 
-Thin over :mod:`callcenter.ticket_queue` (the list), :mod:`callcenter.ticket_timeline` (one
-ticket), :mod:`callcenter.ticket_actions` (what is done to it), :mod:`callcenter.display` and
+Thin over :mod:`callcenter.tickets.queue` (the list), :mod:`callcenter.tickets.timeline` (one
+ticket), :mod:`callcenter.tickets.actions` (what is done to it), :mod:`callcenter.display` and
 the domain they call. Every page view and every
 change is audited (``auth.record``); each action is a POST form with its CSRF token, answered
 by a redirect back to the ticket page and a flash message (category ``error`` when refused,
@@ -24,16 +24,11 @@ from flask import flash, g, redirect, render_template, request, url_for
 from markupsafe import Markup
 from werkzeug.wrappers import Response
 
-from callcenter import (
-    display,
-    documents,
-    regulation,
-    ticket_actions,
-    ticket_queue,
-    ticket_timeline,
-    users,
-)
+from callcenter import display
+from callcenter.compliance import regulation
 from callcenter.models import Template, Ticket, utcnow
+from callcenter.people import users
+from callcenter.tickets import actions, documents, queue, timeline
 from webhooks.console import auth
 from webhooks.console.blueprint import bp
 from webhooks.context import content, db, public_url, settings
@@ -52,8 +47,8 @@ def _formatting() -> dict[str, Any]:
         "rupiah": display.rupiah,
         "duration": display.duration_text,
         "size": display.size_text,
-        "channel_label": lambda c: ticket_queue.CHANNEL_LABELS.get(c, c),
-        "status_label": lambda s: ticket_queue.STATUS_LABELS.get(s, s),
+        "channel_label": lambda c: queue.CHANNEL_LABELS.get(c, c),
+        "status_label": lambda s: queue.STATUS_LABELS.get(s, s),
         "timezone": tz,
     }
 
@@ -65,9 +60,9 @@ def _queue_results() -> tuple[dict[str, Any], str, str]:
     """The page of the queue the query string asks for: the template context, the results
     region's HTML (table and pager) and its fingerprint (``seen``)."""
     session, user = db(), auth.current_user()
-    filters = ticket_queue.QueueFilters.from_args(request.args)
-    after = ticket_queue.Cursor.decode(request.args.get("after"))
-    page = ticket_queue.queue_page(session, settings(), filters, user_id=user.id, after=after)
+    filters = queue.QueueFilters.from_args(request.args)
+    after = queue.Cursor.decode(request.args.get("after"))
+    page = queue.queue_page(session, settings(), filters, user_id=user.id, after=after)
     here = filters.as_args() | ({"after": request.args["after"]} if after else {})
     context = dict(
         page=page, filters=filters, first_page=after is None,
@@ -88,14 +83,14 @@ def queue_page() -> str:
     context, results, seen = _queue_results()
     filters = context["filters"]
     supervises = users.has_role(user, "supervisor")
-    owners = ticket_queue.owners_for_filter(session) if supervises else []
+    owners = queue.owners_for_filter(session) if supervises else []
     auth.record("view_queue", "tickets",
                 f"{filters.describe()} page={'first' if context['first_page'] else 'next'} "
                 f"shown={len(context['page'].rows)}")
     html = render_template(
         "console/tickets/queue.html", results=Markup(results), seen=seen,
-        statuses=ticket_queue.STATUS_LABELS, channels=ticket_queue.CHANNEL_LABELS,
-        dues=ticket_queue.DUE_FILTERS, owner_choices=ticket_queue.OWNER_FILTERS,
+        statuses=queue.STATUS_LABELS, channels=queue.CHANNEL_LABELS,
+        dues=queue.DUE_FILTERS, owner_choices=queue.OWNER_FILTERS,
         owners=owners, **context)
     session.commit()
     return html
@@ -131,14 +126,14 @@ def _not_found(number: str) -> tuple[str, int]:
 def ticket_page(number: str) -> str | tuple[str, int]:
     """Everything on one ticket: customer, documents, one timeline, and the actions."""
     session, user = db(), auth.current_user()
-    ticket = ticket_timeline.load_ticket(session, number)
+    ticket = timeline.load_ticket(session, number)
     if ticket is None:
         return _not_found(number)
     current = settings()
     customer = ticket.customer
     status_text = (content().lookup("en", "statuses", customer.application_status)
                    if customer and customer.application_status else None)
-    owner = ticket_timeline.users_by_id(session, [ticket.owner_id]).get(ticket.owner_id or 0)
+    owner = timeline.users_by_id(session, [ticket.owner_id]).get(ticket.owner_id or 0)
     may_act = users.has_role(user, *ACT_ROLES)
     calendar = regulation.WorkCalendar.from_settings(current)
     now = utcnow()
@@ -148,26 +143,26 @@ def ticket_page(number: str) -> str | tuple[str, int]:
     html = render_template(
         "console/tickets/ticket.html", ticket=ticket, customer=customer,
         status_text=status_text, owner=owner, may_act=may_act,
-        timeline=ticket_timeline.timeline(session, ticket),
+        timeline=timeline.timeline(session, ticket),
         outstanding=documents.outstanding(ticket), received=documents.received(ticket),
         kind=ticket.kind or regulation.kind_of(ticket.channel),
         extended=extended,
         first_due=regulation.compute_due(ticket, None, current) if extended else None,
-        due_state=ticket_queue.due_state(ticket, now, calendar,
+        due_state=queue.due_state(ticket, now, calendar,
                                          current.complaint_nearing_working_days),
         extension=regulation.extension_allowed(ticket, now, current) if supervises else None,
         now=now,
-        templates=ticket_actions.approved_templates(session, ticket) if may_act else [],
-        reply_channels=ticket_actions.reply_channels(ticket),
-        assignable=ticket_actions.assignable_users(session, user) if may_act else [],
-        supervises=supervises, max_reason=ticket_actions.MAX_EXTENSION_REASON,
+        templates=actions.approved_templates(session, ticket) if may_act else [],
+        reply_channels=actions.reply_channels(ticket),
+        assignable=actions.assignable_users(session, user) if may_act else [],
+        supervises=supervises, max_reason=actions.MAX_EXTENSION_REASON,
         **_formatting())
     session.commit()
     return html
 
 
 def _action_ticket(number: str) -> Ticket | None:
-    return ticket_timeline.load_ticket(db(), number)
+    return timeline.load_ticket(db(), number)
 
 
 def _back(ticket: Ticket) -> Response:
@@ -198,9 +193,9 @@ def ticket_reply(number: str) -> Response | tuple[str, int]:
     if template is None:
         return _refused(ticket, "Choose an approved template to send.")
     try:
-        reply = ticket_actions.send_template_reply(session, settings(), content(), ticket,
+        reply = actions.send_template_reply(session, settings(), content(), ticket,
                                                    template)
-    except ticket_actions.ActionRefused as exc:
+    except actions.ActionRefused as exc:
         return _refused(ticket, str(exc))
     auth.record("send_email" if reply.kind == "email" else "send_message",
                 f"ticket:{ticket.number}", reply.detail)
@@ -221,9 +216,9 @@ def ticket_callback(number: str) -> Response | tuple[str, int]:
         return _not_found(number)
     session, current = db(), settings()
     try:
-        earliest = ticket_actions.parse_local(request.form.get("call_at"), current.timezone)
-        scheduled = ticket_actions.schedule_callback(session, current, ticket, earliest)
-    except ticket_actions.ActionRefused as exc:
+        earliest = actions.parse_local(request.form.get("call_at"), current.timezone)
+        scheduled = actions.schedule_callback(session, current, ticket, earliest)
+    except actions.ActionRefused as exc:
         return _refused(ticket, str(exc))
     callback = scheduled.callback
     auth.record("schedule_callback", f"ticket:{ticket.number}",
@@ -255,13 +250,13 @@ def ticket_documents(number: str) -> Response | tuple[str, int]:
     if ticket is None:
         return _not_found(number)
     session = db()
-    names = ticket_actions.document_names(request.form.get("documents", ""))
+    names = actions.document_names(request.form.get("documents", ""))
     if not names:
         return _refused(ticket, "Write the documents needed, one per line.")
     try:
-        result = ticket_actions.request_documents(session, settings(), content(), ticket, names)
+        result = actions.request_documents(session, settings(), content(), ticket, names)
     except documents.DocumentError as exc:
-        return _refused(ticket, ticket_actions.sentence(str(exc)))
+        return _refused(ticket, actions.sentence(str(exc)))
     auth.record("require_documents", f"ticket:{ticket.number}",
                 "added: " + ", ".join(r.name for r in result.added) if result.added
                 else "nothing new")
@@ -289,8 +284,8 @@ def ticket_assign(number: str) -> Response | tuple[str, int]:
     if raw and not (raw.isdigit() and len(raw) < 10):
         return _refused(ticket, "Choose who should own the ticket.")
     try:
-        owner = ticket_actions.assign(session, user, ticket, int(raw) if raw else None)
-    except ticket_actions.ActionRefused as exc:
+        owner = actions.assign(session, user, ticket, int(raw) if raw else None)
+    except actions.ActionRefused as exc:
         return _refused(ticket, str(exc))
     auth.record("assign_ticket", f"ticket:{ticket.number}",
                 f"owner:{owner.username}" if owner else "owner:none")
@@ -310,11 +305,11 @@ def ticket_resolve(number: str) -> Response | tuple[str, int]:
         return _not_found(number)
     session = db()
     try:
-        ticket_actions.resolve(session, ticket, request.form.get("summary", ""))
+        actions.resolve(session, ticket, request.form.get("summary", ""))
     except documents.DocumentsOutstanding as exc:
         return _refused(ticket, "The ticket cannot be resolved yet: still missing "
                         + ", ".join(exc.missing) + ".")
-    except ticket_actions.ActionRefused as exc:
+    except actions.ActionRefused as exc:
         return _refused(ticket, str(exc))
     auth.record("resolve_ticket", f"ticket:{ticket.number}")
     session.commit()
@@ -327,19 +322,19 @@ def ticket_resolve(number: str) -> Response | tuple[str, int]:
 def ticket_extend(number: str) -> Response | tuple[str, int]:
     """The one extension of a written complaint (POJK 22/2023: 10 working days; 18/2018: 20),
     before its first period ends, with the customer told in writing (SMS) at once: the same
-    :func:`ticket_actions.extend_deadline` as ``POST /api/tickets/<n>/extension``, which also
+    :func:`actions.extend_deadline` as ``POST /api/tickets/<n>/extension``, which also
     writes the ``extend_deadline`` audit row."""
     ticket = _action_ticket(number)
     if ticket is None:
         return _not_found(number)
     session, current = db(), settings()
     try:
-        extended = ticket_actions.extend_deadline(
+        extended = actions.extend_deadline(
             session, current, content(), ticket, request.form.get("reason", ""),
             actor=g.get("actor", "anonymous"))
-    except ticket_actions.ExtensionRefused as exc:
+    except actions.ExtensionRefused as exc:
         return _refused(ticket, f"The deadline cannot be extended: {exc}.")
-    except ticket_actions.ActionRefused as exc:
+    except actions.ActionRefused as exc:
         return _refused(ticket, str(exc))
     session.commit()
     _enqueue("sms", extended.notice_id)

@@ -1,8 +1,8 @@
 """The admin's "People" page (issue 5): who may sign in to the console, with which role.
 
-Admins only (everyone else gets 403). The rules live in :mod:`callcenter.users` (no Flask):
+Admins only (everyone else gets 403). The rules live in :mod:`callcenter.people.users` (no Flask):
 create a user, change the role, deactivate / reactivate, lift a lock-out, set a new password
-and link the user to an agent (or create that agent, :func:`callcenter.agents.add_agent`).
+and link the user to an agent (or create that agent, :func:`callcenter.voice.agents.add_agent`).
 
 - ``GET /console/users``: every user with role, active, locked, linked agent (phone masked),
   created; the form to add one. One ``view_users`` audit row per view.
@@ -10,8 +10,8 @@ and link the user to an agent (or create that agent, :func:`callcenter.agents.ad
 - ``POST`` routes below: each change is audited (``create_user``, ``change_role``,
   ``deactivate_user``, ``reactivate_user``, ``unlock_user``, ``reset_password``,
   ``link_agent``, ``create_agent``; subject ``user:<username>``; never a password), then
-  POST-redirect-GET with a flash message. A refusal (:class:`callcenter.users.UserError`,
-  :class:`callcenter.agents.AgentError`) is shown on the page again with what was typed (never
+  POST-redirect-GET with a flash message. A refusal (:class:`callcenter.people.users.UserError`,
+  :class:`callcenter.voice.agents.AgentError`) is shown on the page again with what was typed (never
   the password) and a 4xx status.
 
 Sessions follow the database at each request (webhooks/console/auth.py): a new role applies at
@@ -26,9 +26,11 @@ from typing import Any
 from flask import Response, abort, flash, redirect, render_template, request, session, url_for
 from sqlalchemy import select
 
-from callcenter import agents, display, users
+from callcenter import display
 from callcenter.models import Agent, User
+from callcenter.people import users
 from callcenter.phones import InvalidPhone, mask_phone
+from callcenter.voice import agents
 from webhooks.console.auth import current_user, login_required, record
 from webhooks.console.blueprint import bp
 from webhooks.context import db, settings

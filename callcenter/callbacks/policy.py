@@ -1,0 +1,324 @@
+"""Callbacks owed to customers (P2.1, P2.2): policy and the outbox row.
+
+The row is written (and committed) before any job exists; a job only ever *claims* a due row
+with a conditional UPDATE (``scheduled → dialing``), so two workers never dial one callback and
+a lost job is recreated from the row by the reconciler. Calls go only to the customer's own
+registered number, Monday–Saturday outside national holidays, inside ``CALLING_HOURS`` in the
+customer's time zone (FACTS.md "Calling customers").
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, time, timedelta
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import and_, exists, func, select, update
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from callcenter.callbacks.calling_hours import next_calling_time
+from callcenter.config import Settings
+from callcenter.models import Callback, Contact, Customer, Ticket, utcnow
+
+PENDING = ("scheduled", "dialing")
+REASONS = ("dropped_call", "more_explanation", "no_response")
+RETRY_STATUSES = ("no-answer", "busy", "failed", "canceled")
+API_BACKOFF_S = (5, 15, 60, 300, 900)
+STUCK_DIALING = timedelta(minutes=15)
+
+
+def customer_zone(settings: Settings, customer: Customer | None) -> str:
+    """The customer's own zone (WIB/WITA/WIT), else the centre's."""
+    return (customer.timezone if customer and customer.timezone else None) or settings.timezone
+
+
+def opening_at_or_after(settings: Settings, customer: Customer | None,
+                        when: datetime) -> datetime:
+    return next_calling_time(when, customer_zone(settings, customer), settings.calling_hours)
+
+
+def pending_callback(session: Session, ticket_id: int) -> Callback | None:
+    return session.scalars(
+        select(Callback).where(Callback.ticket_id == ticket_id, Callback.status.in_(PENDING))
+    ).first()
+
+
+def request_callback(
+    session: Session,
+    settings: Settings,
+    ticket: Ticket,
+    *,
+    reason: str,
+    earliest: datetime | None = None,
+) -> tuple[Callback | None, bool]:
+    """Owe the ticket's customer a call; returns (callback, created).
+
+    One pending callback per ticket: a second request returns the first. A ticket with no
+    verified customer gets none (never a third party).
+    """
+    if reason not in REASONS:
+        raise ValueError(f"unknown callback reason {reason!r}")
+    customer = session.get(Customer, ticket.customer_id) if ticket.customer_id else None
+    if customer is None:
+        return None, False
+    existing = pending_callback(session, ticket.id)
+    if existing is not None:
+        return existing, False
+    due = opening_at_or_after(settings, customer, earliest or utcnow())
+    callback = Callback(ticket_id=ticket.id, reason=reason, phone=customer.phone, due_at=due,
+                        status="scheduled")
+    session.add(callback)
+    session.flush()
+    return callback, True
+
+
+def cancel_pending(session: Session, ticket_id: int, why: str) -> int:
+    """A customer who called in, or a resolved ticket, needs no callback any more."""
+    result = session.execute(
+        update(Callback)
+        .where(Callback.ticket_id == ticket_id, Callback.status == "scheduled")
+        .values(status="cancelled", last_error=why[:300], updated_at=utcnow())
+    )
+    return result.rowcount or 0  # type: ignore[attr-defined]
+
+
+CLAIM_EARLY = timedelta(seconds=1)  # RQ's scheduler works in whole seconds
+
+
+def claim(session: Session, callback_id: int, now: datetime | None = None) -> Callback | None:
+    """``scheduled → dialing`` for a due callback, atomically; None if someone else has it.
+
+    One UPDATE … RETURNING: the claimed row comes back without a second round trip. A job
+    may start up to a second before the due time (RQ rounds scheduled times to the second);
+    that is still "due", or the callback would be skipped.
+    """
+    now = now or utcnow()
+    return session.scalars(
+        update(Callback)
+        .where(Callback.id == callback_id, Callback.status == "scheduled",
+               Callback.due_at <= now + CLAIM_EARLY)
+        .values(status="dialing", attempts=Callback.attempts + 1, dialing_since=now,
+                call_sid=None, updated_at=now)
+        .returning(Callback),
+        execution_options={"synchronize_session": False},
+    ).first()
+
+
+@dataclass(frozen=True)
+class Decision:
+    """What to do with a claimed callback right now."""
+
+    action: str  # dial, reschedule, fail
+    when: datetime | None = None
+    reason: str | None = None
+
+
+def decide(session: Session, settings: Settings, callback: Callback,
+           now: datetime | None = None) -> Decision:
+    """Re-check the calling rules at dial time (the due time was computed earlier)."""
+    now = now or utcnow()
+    customer = session.scalars(select(Customer).join(Ticket, Ticket.customer_id == Customer.id)
+                               .where(Ticket.id == callback.ticket_id)).first()
+    if customer is None or customer.phone != callback.phone:
+        return Decision("fail", reason="number is no longer the customer's registered phone")
+    opening = opening_at_or_after(settings, customer, now)
+    if opening > now:
+        return Decision("reschedule", when=opening, reason="outside calling hours")
+    if calls_today(session, settings, customer, now) >= settings.callback_daily_cap:
+        tomorrow = _local_midnight_after(now, customer_zone(settings, customer))
+        return Decision("reschedule", when=opening_at_or_after(settings, customer, tomorrow),
+                        reason="daily call cap reached")
+    return Decision("dial")
+
+
+def calls_today(session: Session, settings: Settings, customer: Customer,
+                now: datetime) -> int:
+    """Callback calls already placed to this customer on their local calendar day."""
+    zone = ZoneInfo(customer_zone(settings, customer))
+    start = datetime.combine(now.astimezone(zone).date(), time(0), tzinfo=zone)
+    return session.scalar(
+        select(func.count()).select_from(Contact)
+        .join(Callback, Contact.callback_id == Callback.id)
+        .join(Ticket, Callback.ticket_id == Ticket.id)
+        .where(Ticket.customer_id == customer.id, Contact.started_at >= start,
+               Contact.direction == "outbound")
+    ) or 0
+
+
+def unclaim(callback: Callback, when: datetime, why: str) -> None:
+    """Give a claimed callback back without counting an attempt (not dialled)."""
+    callback.status = "scheduled"
+    callback.attempts = max(callback.attempts - 1, 0)
+    callback.due_at = when
+    callback.dialing_since = None
+    callback.last_error = why[:300]
+
+
+def api_error(callback: Callback, status: int, code: int | None, message: str,
+              now: datetime | None = None) -> datetime | None:
+    """Twilio refused the request: 429/5xx retry with backoff, other 4xx fail for good.
+
+    Returns the retry time, or None when the callback failed.
+    """
+    now = now or utcnow()
+    detail = f"twilio {status} {code or ''} {message}".strip()
+    if status == 429 or status >= 500:
+        delay = API_BACKOFF_S[min(callback.api_errors, len(API_BACKOFF_S) - 1)]
+        callback.api_errors += 1
+        when = now + timedelta(seconds=delay)
+        unclaim(callback, when, detail)
+        return when
+    callback.status = "failed"
+    callback.last_error = detail[:300]
+    return None
+
+
+def placed(session: Session, callback: Callback, call_sid: str) -> None:
+    """Twilio accepted the call: store its SID first, so a crash after this never redials.
+
+    The attempt's contact is inserted with ON CONFLICT DO NOTHING: the first status
+    callback may have written it already (it names the callback), and one statement is
+    cheaper than a savepoint round trip on every placed call.
+    """
+    callback.call_sid = call_sid
+    callback.api_errors = 0
+    dialect = session.get_bind().dialect.name
+    insert = postgresql_insert if dialect == "postgresql" else sqlite_insert
+    session.execute(insert(Contact).values(
+        channel="voice", direction="outbound", kind="callback", external_id=call_sid,
+        status="queued", to_number=callback.phone, ticket_id=callback.ticket_id,
+        callback_id=callback.id, started_at=utcnow(), verified=False, menu_path=[],
+        answers=[], ivr_state={}, sender_verified=True, asks_customer=False,
+    ).on_conflict_do_nothing(index_elements=["channel", "external_id"]))
+
+
+def outbound_contact(session: Session, callback: Callback, call_sid: str) -> Contact:
+    """Every attempt is an outbound contact on the ticket (X2); one per CallSid."""
+    contact = session.scalars(
+        select(Contact).where(Contact.channel == "voice", Contact.external_id == call_sid)
+    ).first()
+    if contact is not None:
+        return contact
+    contact = Contact(channel="voice", direction="outbound", kind="callback",
+                      external_id=call_sid, status="queued", to_number=callback.phone,
+                      ticket_id=callback.ticket_id, callback_id=callback.id)
+    try:
+        with session.begin_nested():
+            session.add(contact)
+    except IntegrityError:
+        # The worker and the first status callback raced to record the same call leg.
+        existing = session.scalars(
+            select(Contact).where(Contact.channel == "voice", Contact.external_id == call_sid)
+        ).first()
+        assert existing is not None
+        return existing
+    return contact
+
+
+def settle(session: Session, settings: Settings, callback: Callback, call_sid: str,
+           call_status: str, answered_by: str | None,
+           now: datetime | None = None) -> datetime | None:
+    """The call ended: completed when a person answered, else the next attempt (or failed).
+
+    Only the callback's current call settles it; a late or duplicated event of an earlier
+    attempt changes nothing. Returns the next attempt's due time, if any.
+    """
+    now = now or utcnow()
+    if callback.status != "dialing":
+        return None
+    if callback.call_sid is None:
+        callback.call_sid = call_sid  # the worker died before storing it: adopt it now
+    if callback.call_sid != call_sid:
+        return None
+    machine = bool(answered_by) and not answered_by.startswith("human") and (
+        answered_by != "unknown")
+    if call_status == "completed" and not machine:
+        callback.status = "completed"
+        callback.last_error = None
+        return None
+    outcome = "answering machine" if call_status == "completed" else call_status
+    if callback.attempts >= settings.callback_max_attempts:
+        callback.status = "failed"
+        callback.last_error = f"not reached after {callback.attempts} attempts ({outcome})"
+        return None
+    ladder = settings.callback_retry_minutes
+    delay = timedelta(minutes=ladder[min(callback.attempts - 1, len(ladder) - 1)])
+    ticket = session.get(Ticket, callback.ticket_id)
+    customer = session.get(Customer, ticket.customer_id) if ticket and ticket.customer_id else None
+    when = opening_at_or_after(settings, customer, now + delay)
+    callback.status = "scheduled"
+    callback.due_at = when
+    callback.dialing_since = None
+    callback.call_sid = None
+    callback.last_error = outcome
+    return when
+
+
+def due_callbacks(session: Session, until: datetime) -> list[Callback]:
+    return list(session.scalars(
+        select(Callback).where(Callback.status == "scheduled", Callback.due_at <= until)
+        .order_by(Callback.due_at)))
+
+
+def stuck_dialing(session: Session, now: datetime | None = None) -> list[Callback]:
+    """Dialing for too long with no final status: the worker or the status callback was lost."""
+    cutoff = (now or utcnow()) - STUCK_DIALING
+    return list(session.scalars(
+        select(Callback).where(Callback.status == "dialing", Callback.dialing_since < cutoff)))
+
+
+def _local_midnight_after(now: datetime, tz: str) -> datetime:
+    zone = ZoneInfo(tz)
+    day = now.astimezone(zone).date() + timedelta(days=1)
+    return datetime.combine(day, time(0), tzinfo=zone)
+
+
+WRITTEN_CHANNELS = ("sms", "whatsapp", "email")
+
+
+def tickets_without_response(session: Session, settings: Settings,
+                             now: datetime | None = None, limit: int = 500) -> list[Ticket]:
+    """P2.2b: waiting on the customer, our written message last, silence past the limit.
+
+    A ticket already given a callback since that message is left alone.
+    """
+    cutoff = (now or utcnow()) - timedelta(hours=settings.no_response_hours)
+    latest = (
+        select(Contact.ticket_id.label("ticket_id"), func.max(Contact.started_at).label("last"))
+        .where(Contact.ticket_id.is_not(None))
+        .group_by(Contact.ticket_id)
+        .subquery()
+    )
+    last_contact = and_(Contact.ticket_id == Ticket.id, Contact.started_at == latest.c.last)
+    return list(session.scalars(
+        select(Ticket)
+        .join(latest, latest.c.ticket_id == Ticket.id)
+        .join(Contact, last_contact)
+        .where(
+            Ticket.status == "pending_customer",
+            Ticket.customer_id.is_not(None),
+            Contact.direction == "outbound",
+            Contact.asks_customer.is_(True),  # an acknowledgement asks nothing
+            Contact.channel.in_(WRITTEN_CHANNELS),
+            latest.c.last < cutoff,
+            ~exists(select(Callback.id).where(Callback.ticket_id == Ticket.id,
+                                              Callback.created_at >= latest.c.last)),
+        )
+        .order_by(latest.c.last)
+        .limit(limit)
+    ).unique())
+
+
+def schedule_no_response(session: Session, settings: Settings,
+                         now: datetime | None = None) -> list[Callback]:
+    """Owe a ``no_response`` callback on each silent ticket; returns the new rows."""
+    created: list[Callback] = []
+    for ticket in tickets_without_response(session, settings, now):
+        callback, is_new = request_callback(session, settings, ticket, reason="no_response",
+                                            earliest=now)
+        if callback is not None and is_new:
+            created.append(callback)
+    return created

@@ -1,0 +1,220 @@
+"""Reply templates approved by QA (P3.3).
+
+Life of a template (one ``key`` per language, versions numbered from 1):
+
+- any user drafts it; a draft is edited in place, and whoever last wrote its text counts as
+  its author (``created_by``);
+- only ``qa`` or ``admin`` approve, and never their own text (four eyes: the approver is not
+  the author, whatever their role);
+- editing an approved template writes a new draft version; the approved one stays the one
+  that is sent until the new version is approved, which retires it;
+- only approved templates are sent; retired ones are kept for the record.
+
+Placeholders are the customer's data: ``{name} {ticket} {amount} {due_date} {va} {bank}
+{email}``; anything else (unknown names, ``{0}``, ``{name.attr}``, format specs) is refused
+when the draft is written, so rendering cannot fail on the template's side.
+"""
+
+from __future__ import annotations
+
+import re
+import string
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from callcenter.models import Customer, Template, Ticket, User, utcnow
+from callcenter.people import users
+from callcenter.voice.answers import long_date, rupiah
+
+PLACEHOLDERS = ("name", "ticket", "amount", "due_date", "va", "bank", "email")
+LANGUAGES = ("id", "en")
+CHANNELS = ("email", "sms", "whatsapp")
+APPROVER_ROLES = ("qa",)  # and admin (users.has_role)
+_KEY = re.compile(r"^[a-z0-9][a-z0-9_.-]{0,79}$")
+_CUSTOMER_FIELDS = frozenset({"name", "amount", "due_date", "va", "bank"})
+MAX_BODY = 20_000
+
+
+class TemplateError(ValueError):
+    """A refused template operation; ``status`` is the HTTP answer (400, 403, 404, 409)."""
+
+    def __init__(self, message: str, status: int = 400):
+        super().__init__(message)
+        self.status = status
+
+
+def placeholders(text: str) -> list[str]:
+    """The placeholders ``text`` uses; TemplateError if one is unknown or malformed."""
+    try:
+        parsed = list(string.Formatter().parse(text))
+    except ValueError as exc:
+        raise TemplateError(f"template text is malformed ({exc}); write a literal brace "
+                            "as {{ or }}") from exc
+    found: list[str] = []
+    for _literal, name, spec, conversion in parsed:
+        if name is None:
+            continue
+        if name not in PLACEHOLDERS or spec or conversion:
+            raise TemplateError(f"unknown placeholder {{{name}}}; allowed: "
+                                + ", ".join("{" + p + "}" for p in PLACEHOLDERS))
+        found.append(name)
+    return found
+
+
+def _check_text(body: Any, subject: Any) -> tuple[str, str | None]:
+    if not isinstance(body, str) or not body.strip():
+        raise TemplateError("body is required")
+    if len(body) > MAX_BODY:
+        raise TemplateError(f"body is longer than {MAX_BODY} characters")
+    if subject is not None and (not isinstance(subject, str) or len(subject) > 250):
+        raise TemplateError("subject must be a text of at most 250 characters")
+    placeholders(body)
+    if subject:
+        placeholders(subject)
+    return body, subject or None
+
+
+def _open_draft(session: Session, key: str, language: str) -> Template | None:
+    return session.scalars(select(Template).where(
+        Template.key == key, Template.language == language, Template.status == "draft")).first()
+
+
+def _next_version(session: Session, key: str, language: str) -> int:
+    current = session.scalar(select(func.max(Template.version)).where(
+        Template.key == key, Template.language == language))
+    return (current or 0) + 1
+
+
+def create_draft(session: Session, author: User, *, key: Any, language: Any, body: Any,
+                 subject: Any = None, channel: Any = "email") -> Template:
+    """A new draft (any user). One open draft per key and language: edit that one instead."""
+    if not isinstance(key, str) or not _KEY.match(key):
+        raise TemplateError("key must be 1-80 characters of a-z, 0-9, _ . - (lower case)")
+    if language not in LANGUAGES:
+        raise TemplateError(f"language must be one of {', '.join(LANGUAGES)}")
+    if channel not in CHANNELS:
+        raise TemplateError(f"channel must be one of {', '.join(CHANNELS)}")
+    body, subject = _check_text(body, subject)
+    existing = _open_draft(session, key, language)
+    if existing is not None:
+        raise TemplateError(f"template {key!r} ({language}) has an open draft "
+                            f"(id {existing.id}): edit it instead", 409)
+    template = Template(key=key, language=language, channel=channel, subject=subject, body=body,
+                        version=_next_version(session, key, language), status="draft",
+                        created_by=author.id)
+    session.add(template)
+    session.flush()
+    return template
+
+
+def edit(session: Session, editor: User, template: Template, *, body: Any = None,
+         subject: Any = None, subject_given: bool = False) -> tuple[Template, bool]:
+    """Change a template's text: a draft in place, an approved one into a new draft version
+    (returned with ``True``); the approved one is still sent until the new one is approved."""
+    new_body = template.body if body is None else body
+    new_subject = subject if subject_given else template.subject
+    new_body, new_subject = _check_text(new_body, new_subject)
+    if template.status == "draft":
+        template.body, template.subject = new_body, new_subject
+        template.created_by = editor.id  # the author of the text now on the draft
+        session.flush()
+        return template, False
+    if template.status == "retired":
+        raise TemplateError(f"template {template.id} is retired; edit the approved version",
+                            409)
+    existing = _open_draft(session, template.key, template.language)
+    if existing is not None:
+        raise TemplateError(f"template {template.key!r} ({template.language}) already has a "
+                            f"draft (id {existing.id}): edit that one", 409)
+    draft = Template(key=template.key, language=template.language, channel=template.channel,
+                     subject=new_subject, body=new_body, status="draft",
+                     version=_next_version(session, template.key, template.language),
+                     created_by=editor.id, twilio_content_sid=None)
+    session.add(draft)
+    session.flush()
+    return draft, True
+
+
+def approve(session: Session, approver: User, template: Template,
+            now: datetime | None = None) -> Template:
+    """QA (or admin) approves a draft that someone else wrote; the previously approved
+    version of the same key and language is retired."""
+    if not users.has_role(approver, *APPROVER_ROLES):
+        raise TemplateError("only QA may approve templates", 403)
+    if template.status != "draft":
+        raise TemplateError(f"template {template.id} is {template.status}, not a draft", 409)
+    if template.created_by == approver.id:
+        raise TemplateError("a template is approved by someone other than its author", 403)
+    for previous in session.scalars(select(Template).where(
+            Template.key == template.key, Template.language == template.language,
+            Template.status == "approved", Template.id != template.id)):
+        previous.status = "retired"
+    template.status = "approved"
+    template.approved_by = approver.id
+    template.approved_at = now or utcnow()
+    session.flush()
+    return template
+
+
+def find_approved(session: Session, key: str, language: str) -> Template | None:
+    return session.scalars(select(Template).where(
+        Template.key == key, Template.language == language, Template.status == "approved")
+        .order_by(Template.version.desc())).first()
+
+
+def fields_for(ticket: Ticket, customer: Customer | None, language: str,
+               email: str | None = None) -> dict[str, str | None]:
+    """The values placeholders take; None where the customer's data lacks one."""
+    values: dict[str, str | None] = {"ticket": ticket.number,
+                                     "email": email or (customer.email if customer else None)}
+    if customer is not None:
+        values.update(
+            name=customer.name,
+            amount=rupiah(customer.amount_due, language) if customer.amount_due is not None
+            else None,
+            due_date=long_date(customer.due_date, language) if customer.due_date else None,
+            va=customer.va_number, bank=customer.va_bank)
+    return values
+
+
+def render_text(text: str, values: dict[str, str | None]) -> str:
+    missing = [n for n in placeholders(text) if not values.get(n)]
+    if missing:
+        raise TemplateError("the customer's data has no " + ", ".join(sorted(set(missing)))
+                            + " for this template", 409)
+    return text.format_map(values)
+
+
+def render(template: Template, *, ticket: Ticket, customer: Customer | None,
+           email: str | None = None) -> tuple[str | None, str]:
+    """(subject, body) for the ticket's customer; TemplateError (409) when data is missing."""
+    if customer is None and _CUSTOMER_FIELDS & set(placeholders(template.body)):
+        raise TemplateError("the ticket is not linked to a customer: this template needs the "
+                            "customer's data", 409)
+    values = fields_for(ticket, customer, template.language, email)
+    subject = render_text(template.subject, values) if template.subject else None
+    return subject, render_text(template.body, values)
+
+
+def template_json(template: Template, usernames: dict[int, str] | None = None) -> dict[str, Any]:
+    names = usernames or {}
+    return {
+        "id": template.id, "key": template.key, "language": template.language,
+        "version": template.version, "status": template.status, "channel": template.channel,
+        "subject": template.subject, "body": template.body,
+        "placeholders": sorted(set(placeholders(template.body))),
+        "created_by": names.get(template.created_by or 0),
+        "approved_by": names.get(template.approved_by or 0),
+        "approved_at": template.approved_at.isoformat() if template.approved_at else None,
+        "created_at": template.created_at.isoformat() if template.created_at else None,
+    }
+
+
+def usernames(session: Session, templates: list[Template]) -> dict[int, str]:
+    ids = {i for t in templates for i in (t.created_by, t.approved_by) if i}
+    if not ids:
+        return {}
+    return dict(session.execute(select(User.id, User.username).where(User.id.in_(ids))).all())

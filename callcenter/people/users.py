@@ -1,0 +1,168 @@
+"""People who use the product, with roles; passwords hashed, lock-out after failures.
+
+The admin's "People" page (issue 5) manages them through the functions below; each refusal is a
+:class:`UserError` whose message is safe to show. Rules:
+
+- an admin never deactivates themselves, and nobody removes the last active admin (by
+  deactivating or demoting them), so the product always keeps someone who can manage people;
+- an agent is linked to at most one user (the presence switch and screen pop follow the link);
+- a new password ends the user's open console sessions (the session cookie carries a
+  fingerprint of the password hash, webhooks/console/auth.py);
+- a deactivated user's agent is set "away", so routed calls stop ringing someone who can no
+  longer sign in to set their presence.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+from werkzeug.security import check_password_hash, generate_password_hash
+
+from callcenter.models import Agent, User, utcnow
+from callcenter.voice import agents
+
+ROLES = ("agent", "supervisor", "qa", "admin")
+MAX_FAILURES = 5
+LOCK_FOR = timedelta(minutes=15)
+MIN_PASSWORD = 10
+USERNAME_MAX = 80
+
+
+class UserError(ValueError):
+    """A refused user operation; the message is safe to show."""
+
+
+def _check_role(role: str) -> None:
+    if role not in ROLES:
+        raise UserError(f"role must be one of {', '.join(ROLES)}")
+
+
+def _check_password(password: str) -> None:
+    if len(password) < MIN_PASSWORD:
+        raise UserError(f"password must have at least {MIN_PASSWORD} characters")
+
+
+def _check_username(username: str) -> None:
+    """Sign-in strips and cuts the name at 80 characters: a name it could not match is refused."""
+    if not username:
+        raise UserError("user name is required")
+    if len(username) > USERNAME_MAX:
+        raise UserError(f"user name must have at most {USERNAME_MAX} characters")
+    if any(ch.isspace() or not ch.isprintable() for ch in username):
+        raise UserError("user name must not contain spaces")
+
+
+def create_user(session: Session, username: str, password: str, role: str) -> User:
+    _check_username(username)
+    _check_role(role)
+    _check_password(password)
+    if session.scalars(select(User).where(User.username == username)).first() is not None:
+        raise UserError(f"user {username!r} exists already")
+    user = User(username=username, password_hash=generate_password_hash(password), role=role)
+    session.add(user)
+    session.flush()
+    return user
+
+
+def authenticate(session: Session, username: str, password: str,
+                 now: datetime | None = None) -> User | None:
+    """The user when the password is right and the account is not locked; counts failures."""
+    now = now or utcnow()
+    user = session.scalars(select(User).where(User.username == username)).first()
+    if user is None or not user.active:
+        return None
+    if user.locked_until is not None and user.locked_until > now:
+        return None
+    if not check_password_hash(user.password_hash, password):
+        user.failed_logins += 1
+        if user.failed_logins >= MAX_FAILURES:
+            user.locked_until = now + LOCK_FOR
+            user.failed_logins = 0
+        return None
+    user.failed_logins = 0
+    user.locked_until = None
+    return user
+
+
+def has_role(user: User, *roles: str) -> bool:
+    """Admins may do everything; otherwise the role must be one of ``roles``."""
+    return user.role == "admin" or user.role in roles
+
+
+def is_locked(user: User, now: datetime | None = None) -> bool:
+    """Locked out after repeated failures, until ``locked_until`` passes."""
+    return user.locked_until is not None and user.locked_until > (now or utcnow())
+
+
+def _active_admin_ids(session: Session) -> list[int]:
+    """Active admins' ids, rows locked (PostgreSQL) so two admins removing each other at the
+    same moment cannot both pass the last-admin check."""
+    return list(session.scalars(
+        select(User.id).where(User.role == "admin", User.active.is_(True))
+        .order_by(User.id).with_for_update()))
+
+
+def _refuse_last_admin(session: Session, user: User) -> None:
+    if user.role == "admin" and user.active and _active_admin_ids(session) == [user.id]:
+        raise UserError(f"{user.username} is the last active admin; make another admin first")
+
+
+def set_role(session: Session, user: User, role: str) -> str:
+    """Give ``user`` another role (effective at their next request); returns the old role."""
+    _check_role(role)
+    old = user.role
+    if role != old and old == "admin":
+        _refuse_last_admin(session, user)
+    user.role = role
+    return old
+
+
+def set_active(session: Session, actor: User | None, user: User, active: bool) -> bool:
+    """Deactivate (every open session ends at its next request) or reactivate ``user``.
+
+    Returns True when something changed. ``actor`` is the admin doing it (None from the CLI).
+    """
+    if user.active == active:
+        return False
+    if not active:
+        if actor is not None and actor.id == user.id:
+            raise UserError("you cannot deactivate yourself; ask another admin")
+        _refuse_last_admin(session, user)
+        agent = session.get(Agent, user.agent_id) if user.agent_id is not None else None
+        if agent is not None:
+            agents.set_presence(agent, "away")
+    user.active = active
+    return True
+
+
+def unlock(user: User) -> bool:
+    """Lift a lock-out (and forget the failures counted so far); True when it was locked."""
+    was_locked = is_locked(user)
+    user.locked_until = None
+    user.failed_logins = 0
+    return was_locked
+
+
+def set_password(user: User, password: str) -> None:
+    """A new password; the user's open console sessions end at their next request."""
+    _check_password(password)
+    user.password_hash = generate_password_hash(password)
+
+
+def link_agent(session: Session, user: User, agent_id: int | None) -> Agent | None:
+    """Link ``user`` to an agent (or to none); an agent belongs to at most one user."""
+    if agent_id is None:
+        user.agent_id = None
+        return None
+    # The agent's row is locked (PostgreSQL) so two admins cannot give it to two users at once.
+    agent = session.get(Agent, agent_id, with_for_update=True)
+    if agent is None:
+        raise UserError("no such agent")
+    other = session.scalars(select(User).where(
+        User.agent_id == agent.id, User.id != user.id)).first()
+    if other is not None:
+        raise UserError(f"agent {agent.name} is linked to {other.username} already")
+    user.agent_id = agent.id
+    return agent

@@ -1,0 +1,166 @@
+"""Call legs as contacts (X2): taken in once per CallSid, closed by status callbacks.
+
+Twilio retries and sends several status events per call; each (CallSid, CallStatus,
+SequenceNumber) has its effect once (FACTS: de-duplicate on the event, not the CallSid).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from callcenter.callbacks import policy
+from callcenter.config import Settings
+from callcenter.models import Callback, Contact, Ticket, WebhookEvent, utcnow
+from callcenter.phones import try_e164
+from callcenter.tickets import lifecycle
+from callcenter.voice import agents
+
+FINAL_STATUSES = ("completed", "busy", "failed", "no-answer", "canceled")
+
+
+@dataclass
+class StatusEffects:
+    """What the web layer must do after commit."""
+
+    duplicate: bool = False
+    callback_ids: list[int] = field(default_factory=list)
+    dispatch_agents: bool = False
+
+
+def find_call(session: Session, call_sid: str) -> Contact | None:
+    return session.scalars(
+        select(Contact).where(Contact.channel == "voice", Contact.external_id == call_sid)
+    ).first()
+
+
+def begin_inbound(session: Session, call_sid: str, from_number: str | None,
+                  to_number: str | None) -> tuple[Contact, bool]:
+    """The contact of an inbound call; the same CallSid twice gives the same contact."""
+    contact = find_call(session, call_sid)
+    if contact is not None:
+        return contact, False
+    contact = Contact(channel="voice", direction="inbound", external_id=call_sid,
+                      status="in-progress", from_number=try_e164(from_number) or from_number,
+                      to_number=to_number)
+    try:
+        with session.begin_nested():
+            session.add(contact)
+    except IntegrityError:
+        # A concurrent retry of the same request inserted it first: use theirs.
+        existing = find_call(session, call_sid)
+        assert existing is not None
+        return existing, False
+    return contact, True
+
+
+def first_time(session: Session, key: str) -> bool:
+    """Record a provider event; False when it was taken in before (a Twilio retry)."""
+    try:
+        with session.begin_nested():
+            session.add(WebhookEvent(key=key[:200]))
+    except IntegrityError:
+        return False
+    return True
+
+
+def record_status(session: Session, settings: Settings, params: dict[str, str],
+                  callback_id: int | None = None) -> StatusEffects:
+    """Apply one call status callback to its contact.
+
+    ``callback_id`` comes from the status URL of a callback call, so the outcome is settled
+    even if the worker died before it could store the Call SID.
+    """
+    call_sid = params.get("CallSid", "")
+    status = params.get("CallStatus", "")
+    key = f"voice-status:{call_sid}:{status}:{params.get('SequenceNumber', '')}"
+    if not first_time(session, key):
+        return StatusEffects(duplicate=True)
+    effects = StatusEffects()
+    contact = find_call(session, call_sid)
+    if contact is None and callback_id is not None:
+        callback = session.get(Callback, callback_id)
+        if callback is not None:
+            contact = policy.outbound_contact(session, callback, call_sid)
+    if contact is None and params.get("Direction") == "inbound":
+        # Hung up during the greeting: the call is still logged (P1.5, X2).
+        contact, _ = begin_inbound(session, call_sid, params.get("From"), params.get("To"))
+    if contact is None:
+        return effects
+    if params.get("AnsweredBy"):
+        contact.answered_by = params["AnsweredBy"][:30]
+    if contact.status in FINAL_STATUSES and status not in FINAL_STATUSES:
+        return effects  # out of order: a late "ringing" never reopens a finished call
+    contact.status = status
+    if status not in FINAL_STATUSES:
+        return effects
+    contact.ended_at = contact.ended_at or utcnow()
+    duration = params.get("CallDuration") or params.get("Duration")
+    if duration and duration.isdigit():
+        contact.duration_s = int(duration)
+    if contact.kind == "agent_leg":
+        if contact.agent_id is not None:
+            agents.release_agent(session, contact.agent_id, call_sid)
+            if status in ("no-answer", "busy", "failed"):
+                agents.missed_by_agent(session, contact.agent_id)
+        if contact.queue_state == "ringing":
+            contact.queue_state = "missed"
+        elif contact.queue_state == "talking":
+            contact.queue_state = "done"
+        effects.dispatch_agents = True
+        return effects
+    if contact.callback_id is not None:
+        callback = session.get(Callback, contact.callback_id)
+        if callback is not None and policy.settle(
+                session, settings, callback, call_sid, status, contact.answered_by):
+            effects.callback_ids.append(callback.id)
+    _settle_customer_call(session, settings, contact, effects)
+    return effects
+
+
+def _settle_customer_call(session: Session, settings: Settings, contact: Contact,
+                          effects: StatusEffects) -> None:
+    """Log the call to a ticket (P1.5) and owe a callback if it dropped mid-flow (P2.2c)."""
+    state = contact.ivr_state or {}
+    if contact.queue_state == "waiting":
+        contact.queue_state = "abandoned"
+    if contact.kind == "callback" and not state:
+        return  # never answered by a person: nothing was said, the ladder handles it
+    if contact.ticket_id is None:
+        ticket = lifecycle.open_ticket(
+            session, channel="voice", customer_id=state.get("customer_id"),
+            category="inquiry" if contact.verified else "unverified",
+            language=state.get("lang", "id"), tz=settings.timezone, settings=settings)
+        contact.ticket_id = ticket.id
+        if not contact.verified:
+            lifecycle.resolve(session, ticket, "Panggilan berakhir sebelum verifikasi.")
+    ended_in_flow = contact.verified and not state.get("closing_given")
+    talked_to_agent = contact.queue_state in ("bridged", "done")
+    if ended_in_flow and not talked_to_agent and contact.status in ("completed", "canceled"):
+        ticket = session.get(Ticket, contact.ticket_id)
+        if ticket is not None:
+            callback, created = policy.request_callback(
+                session, settings, ticket, reason="dropped_call",
+                earliest=utcnow() + timedelta(seconds=settings.dropped_call_delay_s))
+            if callback is not None and created:
+                effects.callback_ids.append(callback.id)
+
+
+UNSETTLED_AFTER = timedelta(hours=2)
+
+
+def unsettled_calls(session: Session, now: datetime | None = None,
+                    limit: int = 200) -> list[Contact]:
+    """Call legs with no final status long after they began: their status callback was lost
+    (service down, or it failed). The sweep asks Twilio how they ended."""
+    cutoff = (now or utcnow()) - UNSETTLED_AFTER
+    return list(session.scalars(
+        select(Contact).where(Contact.channel == "voice",
+                              Contact.status.not_in(FINAL_STATUSES),
+                              Contact.external_id.is_not(None),
+                              Contact.started_at < cutoff)
+        .order_by(Contact.started_at).limit(limit)))
