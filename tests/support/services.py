@@ -40,6 +40,37 @@ def drop_pg_database(name: str) -> None:
         conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
+def _take_over_stale(admin: redis.Redis, key: str, token: str) -> bool:
+    """Take ``key`` when the process that holds it no longer runs (compare-and-set)."""
+    held = admin.get(key)
+    if held is None:
+        return bool(admin.set(key, token, nx=True, ex=3 * 3600))
+    pid_text = held.decode(errors="replace").partition(":")[0]
+    if not pid_text.isdigit() or _process_alive(int(pid_text)):
+        return False
+    with admin.pipeline() as pipe:
+        try:
+            pipe.watch(key)
+            if pipe.get(key) != held:
+                return False
+            pipe.multi()
+            pipe.set(key, token, ex=3 * 3600)
+            pipe.execute()
+            return True
+        except redis.WatchError:
+            return False
+
+
+def _process_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
 @dataclass
 class RedisClaim:
     number: int
@@ -55,11 +86,17 @@ class RedisClaim:
 
 
 def claim_redis_db() -> RedisClaim:
-    """The first Redis database (1..15) no other live run holds."""
+    """The first Redis database (1..15) no other live run holds.
+
+    A claim names the claiming process; a claim whose process is gone from this machine (a
+    run killed with SIGKILL never releases) is taken over, so parallel and interrupted runs
+    do not exhaust the fifteen numbers.
+    """
     admin = redis.Redis.from_url(f"{REDIS_BASE_URL}/0", socket_connect_timeout=2)
-    token = uuid.uuid4().hex
+    token = f"{os.getpid()}:{uuid.uuid4().hex}"
     for number in range(1, 16):
-        if admin.set(f"callcenter-tests:db:{number}", token, nx=True, ex=3 * 3600):
+        key = f"callcenter-tests:db:{number}"
+        if admin.set(key, token, nx=True, ex=3 * 3600) or _take_over_stale(admin, key, token):
             url = f"{REDIS_BASE_URL}/{number}"
             redis.Redis.from_url(url).flushdb()
             return RedisClaim(number, url, token)
