@@ -1,4 +1,4 @@
-"""Callbacks (issue 3): scheduling precision, callbacks placed per worker vs RQ's empty-job floor,
+"""Callbacks: scheduling precision, callbacks placed per worker vs RQ's empty-job floor,
 and the periodic sweep's time with 100,000 tickets in the database.
 
     .venv/bin/python bench/callback_bench.py                    # SQLite (temporary file)

@@ -4,7 +4,7 @@
     .venv/bin/python bench/console_bench.py --db sqlite --requests 100
     .venv/bin/python bench/console_bench.py --explain            # also the slow queries' plans
 
-Issue 5's goal: every console page answers in < 100 ms p95 with 100,000 tickets in the
+The goal: every console page answers in < 100 ms p95 with 100,000 tickets in the
 database. For each backend the bench creates a fresh database (a temporary SQLite file, or
 ``console_bench_<pid>`` on PostgreSQL), migrates it, bulk-seeds 100,000 tickets with their
 customers, contacts, callbacks, outbound email and ~200,000 audit rows (Core executemany, no

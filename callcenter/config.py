@@ -126,14 +126,14 @@ class Settings:
     dial_rate_per_s: float = 1.0
     retention_days: int = 5 * 365
     supervisor_emails: tuple[str, ...] = ()
-    # Complaint deadlines (issue 6, callcenter.compliance.regulation): POJK 22/2023 figures by
+    # Complaint deadlines (callcenter.compliance.regulation): POJK 22/2023 figures by
     # default.
     complaint_rules: str = "pojk22_2023"
     collective_leave_stops_clock: bool = False  # FACTS: unconfirmed, so a setting
     company_days_off: tuple[date, ...] = ()
     complaint_nearing_working_days: int = 1
     lender_name: str = "Cankul"
-    # Agent console (issue 5): browser phones get a Twilio Voice access token signed with an
+    # Agent console: browser phones get a Twilio Voice access token signed with an
     # API key; without these the console says the browser phone is not configured.
     twilio_api_key_sid: str | None = None
     twilio_api_key_secret: str | None = None

@@ -1,4 +1,4 @@
-"""The supervisor's floor (issue 5 "Supervisor view", issue 6 breach flags): today's figures.
+"""The supervisor's floor (breach flags included): today's figures.
 
 Everything is computed with a handful of aggregate queries (``GROUP BY``, ``COUNT``, ``MIN``)
 so the page answers quickly with 100,000 tickets; no Python loop walks the ticket or contact
@@ -31,7 +31,7 @@ midnight to the next local midnight. Definitions:
   :func:`callcenter.callbacks.policy.settle` uses to mark a callback completed.
 * **tickets by category / by status** — open tickets only (status open, pending_customer,
   pending_documents: :data:`callcenter.compliance.regulation.OPEN_STATUSES`).
-* **due** (issue 6, breach prevention) — :func:`callcenter.compliance.regulation.nearing` (due
+* **due** (breach prevention) — :func:`callcenter.compliance.regulation.nearing` (due
 within
   ``COMPLAINT_NEARING_WORKING_DAYS`` working days and not late) and
   :func:`callcenter.compliance.regulation.breached` (past the stored ``due_at``, with how late in

@@ -106,7 +106,7 @@ class Ticket(Base):
     """One problem of one customer, whatever the channel (X1)."""
 
     __tablename__ = "tickets"
-    # The console's queue filters by status/owner/channel and sorts by due date (issue 5 bench).
+    # The console's queue filters by status/owner/channel and sorts by due date (console bench).
     __table_args__ = (
         Index("ix_tickets_status_due_at", "status", "due_at"),
         Index("ix_tickets_owner_status_due_at", "owner_id", "status", "due_at"),
@@ -131,7 +131,7 @@ class Ticket(Base):
     owner_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     customer_email: Mapped[str | None] = mapped_column(String(254))  # unmatched email sender
     # POJK complaint kind: oral (phone, walk-in) or written; an oral complaint not settled in
-    # its period is converted to written (issue 6), ``converted_at`` says when.
+    # its period is converted to written, ``converted_at`` says when.
     kind: Mapped[str] = mapped_column(String(10), default=_kind_for_channel,
                                       server_default="written")
     converted_at: Mapped[datetime | None] = mapped_column(UTCDateTime)

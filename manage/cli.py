@@ -143,7 +143,7 @@ def users_add(username: str, role: str, password: str) -> None:
 
 @main.group("report")
 def report_group() -> None:
-    """Regulatory reports (issue 6)."""
+    """Regulatory reports."""
 
 
 @report_group.command("quarterly")

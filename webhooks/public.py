@@ -1,4 +1,4 @@
-"""Pages for customers (issue 5, issue 6; X3): the complaint procedure and a status look-up.
+"""Pages for customers (X3): the complaint procedure and a status look-up.
 
 No sign-in. Both pages are in Indonesian (default) and English (``?lang=en``); their words are
 in ``callcenter/content/public.json`` (the business edits them), and every deadline on them

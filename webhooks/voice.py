@@ -208,7 +208,7 @@ def agent_answer() -> Response:
 @twilio_signed
 @_safely
 def agent_whisper() -> Response:
-    """Heard by the agent only: ticket number, verified name, reason (issue 2 §6)."""
+    """Heard by the agent only: ticket number, verified name, reason."""
     session = db()
     text = agents.connect(session, _call_sid(), request.form.get("DequeingCallSid", ""))
     session.commit()

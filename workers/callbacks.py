@@ -1,4 +1,4 @@
-"""Place callbacks through Twilio's REST API, exactly once (P2.1, issue 3).
+"""Place callbacks through Twilio's REST API, exactly once (P2.1).
 
 The job takes a callback id, claims the row (``scheduled → dialing``), re-checks the calling
 rules, and only then asks Twilio for the call. The Call SID is stored before anything else;

@@ -1,6 +1,6 @@
 """The supervisors' daily email: complaints nearing their deadline and those past it.
 
-Breach prevention (issue 6): a supervisor sees, every working morning, which tickets are due
+Breach prevention: a supervisor sees, every working morning, which tickets are due
 within ``COMPLAINT_NEARING_WORKING_DAYS`` and which are late and by how much.
 """
 

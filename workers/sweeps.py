@@ -76,7 +76,7 @@ def settle_lost_calls(settings: Settings) -> int:
 
 def convert_overdue_oral(settings: Settings, now: datetime | None = None,
                          batch: int = 200) -> int:
-    """Issue 6, POJK 18/2018 art. 34: oral complaints still open after their oral period
+    """POJK 18/2018 art. 34: oral complaints still open after their oral period
     continue as written ones (:mod:`callcenter.compliance.complaint_kind`), and each customer is
     told so
     in writing. Reads only the candidates (oral, unsettled, past ``due_at``); each conversion

@@ -1,4 +1,4 @@
-"""An oral complaint not settled in its period continues as a written one (issue 6).
+"""An oral complaint not settled in its period continues as a written one.
 
 POJK 18/POJK.07/2018 art. 34 (kept by POJK 22/2023): a complaint made orally (phone, walk-in;
 P1, P4) that cannot be settled within its oral period is handled as a written complaint. Here

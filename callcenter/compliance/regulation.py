@@ -1,4 +1,4 @@
-"""The regulatory clock of a complaint (issue 6; FACTS "Complaint-handling regulation").
+"""The regulatory clock of a complaint (FACTS "Complaint-handling regulation").
 
 Figures, selected by ``COMPLAINT_RULES``:
 

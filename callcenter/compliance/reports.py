@@ -1,4 +1,4 @@
-"""The quarterly complaint report to OJK (issue 6).
+"""The quarterly complaint report to OJK.
 
 POJK 18/POJK.07/2018 (and SEOJK 17/SEOJK.07/2018) require a complaint-service report every
 quarter, due the 10th of the month after the quarter; POJK 22/2023 keeps periodic reporting.

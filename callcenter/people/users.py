@@ -1,6 +1,6 @@
 """People who use the product, with roles; passwords hashed, lock-out after failures.
 
-The admin's "People" page (issue 5) manages them through the functions below; each refusal is a
+The admin's "People" page manages them through the functions below; each refusal is a
 :class:`UserError` whose message is safe to show. Rules:
 
 - an admin never deactivates themselves, and nobody removes the last active admin (by

@@ -1,4 +1,4 @@
-"""What an agent or supervisor does to a ticket (issue 5), without Flask: the console's
+"""What an agent or supervisor does to a ticket, without Flask: the console's
 ticket page and the walk-in desk API call these.
 
 The actions' domain parts that no other module had as a function: a template reply on the

@@ -1,4 +1,4 @@
-"""The console's ticket queue (issue 5), without Flask: which tickets an agent sees, in what
+"""The console's ticket queue, without Flask: which tickets an agent sees, in what
 order, a page at a time.
 
 :func:`queue_page`: the agents' queue, filtered by status, channel, due time and owner, sorted
@@ -251,7 +251,7 @@ def _queue_rows(session: Session, where: list[Any], limit: int
 
 @dataclass(frozen=True)
 class DueState:
-    """A ticket against its due date, as the ticket page's badge says it (issue 6 flags)."""
+    """A ticket against its due date, as the ticket page's badge says it (breach flags)."""
 
     badge: str  # overdue, nearing
     working_days: int  # late (overdue) or left (nearing; 0 = due today)

@@ -1,4 +1,4 @@
-"""One ticket as the console's ticket page shows it (issue 5), without Flask.
+"""One ticket as the console's ticket page shows it, without Flask.
 
 :func:`load_ticket` + :func:`timeline`: the ticket with everything that happened on it, every
 contact (X2: calls and their legs, emails, messages, visits, callback attempts), the callbacks

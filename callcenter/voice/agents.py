@@ -2,7 +2,7 @@
 
 An agent is claimed with a conditional UPDATE, so two dispatchers never ring one agent twice.
 
-Presence (issue 5) is what the agent chose in the console: ``available``, ``busy`` (after-call
+Presence is what the agent chose in the console: ``available``, ``busy`` (after-call
 work) or ``away``. Routing reads ``Agent.available``, which is True exactly when the presence is
 ``available``; every writer goes through :func:`set_presence` so the two never disagree.
 """
@@ -184,7 +184,7 @@ def connect(session: Session, caller_sid: str, agent_sid: str) -> str:
 
 
 def whisper(session: Session, caller: Contact) -> str:
-    """What the agent hears before the caller: ticket, verified name, reason (issue 2 §6)."""
+    """What the agent hears before the caller: ticket, verified name, reason."""
     ticket = session.get(Ticket, caller.ticket_id) if caller.ticket_id else None
     parts = []
     if ticket is not None:

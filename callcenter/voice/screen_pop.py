@@ -1,4 +1,4 @@
-"""The screen pop (issue 5): what an agent sees about the call being put through to them.
+"""The screen pop: what an agent sees about the call being put through to them.
 
 A routed call reaches the agent as an agent leg (``Contact.kind == "agent_leg"``), rung by the
 dispatcher. When the agent answers, Twilio fetches the whisper URL and

@@ -1,4 +1,4 @@
-"""Twilio Voice access tokens for agents who take calls in the browser (issue 5).
+"""Twilio Voice access tokens for agents who take calls in the browser.
 
 An agent registered with a Twilio Client identity (``Agent.client_identity``) is dialled as
 ``client:<identity>``; the Voice JS SDK in their browser needs a short-lived access token with

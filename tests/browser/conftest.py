@@ -1,4 +1,4 @@
-"""A real browser on the real console (issue 5 "Done means"): Debian's headless Chromium,
+"""A real browser on the real console: Debian's headless Chromium,
 driven by Playwright's sync API, against the ``hotline`` fixture's live server (the full app
 and the local Twilio simulator).
 

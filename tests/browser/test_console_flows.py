@@ -1,4 +1,4 @@
-"""The console and the public pages in a real browser (issue 5 "Done means").
+"""The console and the public pages in a real browser.
 
 Headless Chromium signs in, receives a routed call through the Twilio simulator and sees the
 screen pop without reloading, replies with a QA-approved template (P3.3), schedules a
@@ -71,7 +71,7 @@ def _open_ticket_page(page, number: str, shot, step: str) -> None:
 
 def test_sign_in_refuses_a_wrong_password_and_lands_each_role_on_its_home(
         new_page, session, shot):
-    """Issue 5 sign-in: a wrong password is refused with a message; each role starts on its
+    """Sign-in: a wrong password is refused with a message; each role starts on its
     own page (agent: the queue, supervisor: the floor, QA: the templates)."""
     make_user(session, "sari", "agent")
     make_user(session, "dewi", "supervisor")
@@ -96,7 +96,7 @@ def test_sign_in_refuses_a_wrong_password_and_lands_each_role_on_its_home(
 
 def test_a_routed_call_pops_the_verified_caller_and_ticket_without_a_reload(
         page, hotline, session, shot):
-    """Issue 5: the caller's verified identity and ticket reach the agent before they speak."""
+    """The caller's verified identity and ticket reach the agent before they speak."""
     make_customer(session)
     agent = agent_registry.add_agent(session, "Sari", phone=AGENT_PHONE, available=False)
     session.commit()
@@ -260,7 +260,7 @@ def _sum_of(page, chart: str) -> int:
 
 
 def test_the_floor_charts_change_live_when_work_arrives(page, hotline, session, shot):
-    """Issue 5 supervisor view: callbacks scheduled and calls counted, refreshed without reload."""
+    """Supervisor view: callbacks scheduled and calls counted, refreshed without reload."""
     budi = make_customer(session)
     make_user(session, "dewi", "supervisor")
     sign_in(page, "dewi")

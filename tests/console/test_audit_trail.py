@@ -1,4 +1,4 @@
-"""The audit trail page (issue 5; issue 6 "Audit trail"): supervisors read who saw or changed
+"""The audit trail page: supervisors read who saw or changed
 what, filtered and paged; nobody can edit or delete a row through the product."""
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Privacy (issue 6, UU PDP): working a ticket in the console and looking one up on the public
+"""Privacy (UU PDP): working a ticket in the console and looking one up on the public
 page leave no phone number, Order ID or name in any log record."""
 
 from __future__ import annotations

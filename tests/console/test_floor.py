@@ -1,5 +1,5 @@
-"""The supervisor's floor page (issue 5 "Supervisor view") and the quarterly OJK report download
-(issue 6), through the real console: sign-in form, CSRF, real database.
+"""The supervisor's floor page and the quarterly OJK report download
+through the real console: sign-in form, CSRF, real database.
 
 The day seeded is the one of tests/domain/test_floor_stats.py (Friday 27 November 2026, 15:00
 Jakarta); the figures are compared with what that seed says, read off the charts' ``data-value``

@@ -1,4 +1,4 @@
-"""Presence and the screen pop (issue 5): what an agent sets and sees while calls are routed.
+"""Presence and the screen pop: what an agent sets and sees while calls are routed.
 
 "An agent sets available/busy/away; a routed call pops the caller's verified identity, the
 ticket and its history on the agent's screen before they speak (live update, no reload)."

@@ -1,4 +1,4 @@
-"""Sign-in (issue 5): roles, hashed passwords, sessions with CSRF, lock-out, audit rows."""
+"""Sign-in: roles, hashed passwords, sessions with CSRF, lock-out, audit rows."""
 
 from __future__ import annotations
 

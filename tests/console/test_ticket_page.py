@@ -1,4 +1,4 @@
-"""The ticket page (issue 5 "Tickets"): everything on one ticket in one timeline (X2), and the
+"""The ticket page: everything on one ticket in one timeline (X2), and the
 actions an agent takes from it, each with its real effect, its audit row and a flash message."""
 
 from __future__ import annotations
@@ -392,7 +392,7 @@ def test_documents_cannot_be_asked_for_on_a_resolved_ticket_or_twenty_at_a_time(
     assert session.scalar(select(func.count(OutboundMessage.id))) == 0
 
 
-# --- extending the deadline (issue 6; POJK 22/2023, 18/2018) and the due badge ---------------
+# --- extending the deadline (POJK 22/2023, 18/2018) and the due badge ---------------
 
 WEDNESDAY = datetime.fromisoformat("2030-11-06T10:00:00+07:00")  # no holiday for weeks
 
@@ -543,7 +543,7 @@ def test_an_agent_sees_the_kind_and_the_extension_but_cannot_extend(console, ses
 
 
 def test_the_page_says_how_late_or_how_close_the_due_date_is(console, session, settings, budi):
-    """Issue 6 flags, counted as the floor counts them: working days late or left."""
+    """Breach flags, counted as the floor counts them: working days late or left."""
     with time_machine.travel(WEDNESDAY, tick=False):
         ticket = written_ticket(session, settings, budi)  # due Wed 20 Nov 2030
     seen = {}

@@ -1,4 +1,4 @@
-"""The ticket queue page (issue 5 "Tickets"): filters that really filter, keyset pages that
+"""The ticket queue page: filters that really filter, keyset pages that
 neither repeat nor skip, masked names, and one audit row per view."""
 
 from __future__ import annotations

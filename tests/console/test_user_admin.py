@@ -1,4 +1,4 @@
-"""The admin's People page (issue 5): who may sign in, with which role, linked to which agent.
+"""The admin's People page: who may sign in, with which role, linked to which agent.
 
 Every test drives the real app through its forms (real sessions, real CSRF tokens) and checks
 what the people concerned would notice: signing in, being signed out, a page now refused.

@@ -1,4 +1,4 @@
-"""Voice access tokens (issue 5): "Agents using a Twilio Client identity get a Voice access
+"""Voice access tokens: "Agents using a Twilio Client identity get a Voice access
 token from the service (twilio.jwt.access_token with a VoiceGrant)"."""
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""The supervisor's floor figures (issue 5 "Supervisor view"; issue 6 breach prevention).
+"""The supervisor's floor figures.
 
 A known day is seeded — Friday 27 November 2026, 15:00 in Jakarta — with calls at various local
 hours (one just after local midnight, which is still the day before in UTC), callers waiting and

@@ -1,4 +1,4 @@
-"""Callers routed to agents (issue 2 §6) and repeat contacts (P1.6, X1), through the simulator."""
+"""Callers routed to agents and repeat contacts (P1.6, X1), through the simulator."""
 
 from __future__ import annotations
 

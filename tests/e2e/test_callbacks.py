@@ -1,4 +1,4 @@
-"""Outbound callbacks end to end (issue 3): RQ's scheduler, the Calls API, the callback flow.
+"""Outbound callbacks end to end: RQ's scheduler, the Calls API, the callback flow.
 
 The clock is moved to a Wednesday morning in Jakarta so the calling window is open
 whatever day the suite runs on.

@@ -1,4 +1,4 @@
-"""SMS and WhatsApp on the same tickets (issue 4 "Social"), through the simulator."""
+"""SMS and WhatsApp on the same tickets, through the simulator."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Counting SQL statements: pages must not grow a query per row (issue 5: < 100 ms with
+"""Counting SQL statements: pages must not grow a query per row (< 100 ms with
 100,000 tickets), so the tests pin how many statements a view runs."""
 
 from __future__ import annotations

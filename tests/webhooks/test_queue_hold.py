@@ -1,4 +1,4 @@
-"""What a caller in the agent queue hears (issue 2 §6): "all our agents are busy" only when
+"""What a caller in the agent queue hears: "all our agents are busy" only when
 it is true: not while an agent is already being rung for them."""
 
 from __future__ import annotations

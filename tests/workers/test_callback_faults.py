@@ -1,4 +1,4 @@
-"""Exactly one call per callback, whatever fails in between (issue 3, "nothing lost").
+"""Exactly one call per callback, whatever fails in between ("nothing lost").
 
 Real Redis, real RQ workers (in-process and in killed subprocesses), the simulator as Twilio.
 The clock is moved to a Wednesday morning in Jakarta so the calling window is open.

@@ -1,4 +1,4 @@
-"""Issue 6 end to end: the running sweep turns an overdue oral complaint written, the customer
+"""End to end: the running sweep turns an overdue oral complaint written, the customer
 gets one SMS saying so, and a supervisor can then extend it once (webhooks/extensions.py).
 
 The oral period of a call on Tue 17 Mar 2026 spans Nyepi, a weekend and Idul Fitri and ends

@@ -1,4 +1,4 @@
-"""The agent console (issue 5): server-rendered pages for agents, supervisors, QA and admins.
+"""The agent console: server-rendered pages for agents, supervisors, QA and admins.
 
 Importing the page modules registers their routes on :data:`bp`; each module owns its pages.
 """

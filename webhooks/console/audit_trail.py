@@ -1,4 +1,4 @@
-"""The audit trail for supervisors (issue 5; issue 6 "Audit trail"): who saw or changed what.
+"""The audit trail for supervisors: who saw or changed what.
 
 ``GET /console/audit`` lists audit rows newest first, 100 a page, filtered by actor, action,
 subject (``ticket:1000017``) and a date range in the centre's zone. Pages are keyset-paginated

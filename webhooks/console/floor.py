@@ -1,5 +1,4 @@
-"""The supervisor's floor (issue 5 "Supervisor view") and the quarterly OJK report download
-(issue 6).
+"""The supervisor's floor and the quarterly OJK report download.
 
 * ``GET /console/floor`` — today's figures as server-rendered SVG bar charts, each with a text
   table for screen readers; opening it is audited (``view_floor``).

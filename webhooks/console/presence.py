@@ -1,4 +1,4 @@
-"""Presence and calls (issue 5): the agent's available/busy/away switch, the screen pop of the
+"""Presence and calls: the agent's available/busy/away switch, the screen pop of the
 call being put through to them, and the Voice access token for browser agents.
 
 - ``POST /console/presence``: sets ``Agent.presence`` (routing offers calls only to

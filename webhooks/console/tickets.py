@@ -1,4 +1,4 @@
-"""Console: the ticket queue and the ticket page with its actions (issue 5 "Tickets").
+"""Console: the ticket queue and the ticket page with its actions.
 
 Thin over :mod:`callcenter.tickets.queue` (the list), :mod:`callcenter.tickets.timeline` (one
 ticket), :mod:`callcenter.tickets.actions` (what is done to it), :mod:`callcenter.display` and

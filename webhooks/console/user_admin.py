@@ -1,4 +1,4 @@
-"""The admin's "People" page (issue 5): who may sign in to the console, with which role.
+"""The admin's "People" page: who may sign in to the console, with which role.
 
 Admins only (everyone else gets 403). The rules live in :mod:`callcenter.people.users` (no Flask):
 create a user, change the role, deactivate / reactivate, lift a lock-out, set a new password

@@ -1,4 +1,4 @@
-"""Callback policy (issue 3): calling window per customer zone, caps, ladder, exactly-once claim."""
+"""Callback policy: calling window per customer zone, caps, ladder, exactly-once claim."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Issue 6: an oral complaint not settled in its period continues as a written one, once.
+"""An oral complaint not settled in its period continues as a written one, once.
 
 POJK 18/2018 art. 34 (kept by POJK 22/2023). The calendar used (``holidays``, country ID,
 default settings: collective leave counted as working days): a voice complaint on Tue 17 Mar

@@ -1,4 +1,4 @@
-"""The quarterly complaint report (issue 6): a seeded quarter, figures computed independently."""
+"""The quarterly complaint report: a seeded quarter, figures computed independently."""
 
 from __future__ import annotations
 

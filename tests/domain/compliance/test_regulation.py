@@ -1,4 +1,4 @@
-"""The regulatory clock (issue 6): POJK 22/2023 figures by default, POJK 18/2018 by setting.
+"""The regulatory clock: POJK 22/2023 figures by default, POJK 18/2018 by setting.
 
 Expected dates are counted by hand on the 2026/2027 calendar (``holidays`` 0.108, country ID):
 public days 2026-03-19 (Nyepi), 03-21/22 (Idul Fitri, a weekend), 12-25, 2027-01-01, 01-05;
@@ -309,7 +309,7 @@ def test_open_ticket_due_matches_regulation_for_default_settings(session, settin
 
 
 def test_the_stored_kind_decides_not_the_channel(session, settings):
-    """Issue 6: a voice ticket converted to written (migration 0005's ``kind``) is written for
+    """A voice ticket converted to written (migration 0005's ``kind``) is written for
     every rule; a ticket not yet flushed takes its kind from the channel."""
     assert regulation.ticket_kind(Ticket(channel="walk_in")) == "oral"
     ticket = _ticket(session, "voice", wib(2026, 11, 2))

@@ -90,7 +90,7 @@ def test_filters_from_the_query_string_are_checked():
 
 
 def test_the_due_state_counts_working_days_late_or_left_as_the_floor_does(session, settings):
-    """Issue 6 flags: a Friday deadline missed is 0 working days late on Saturday (1 day),
+    """Breach flags: a Friday deadline missed is 0 working days late on Saturday (1 day),
     1 on Monday; a deadline today is "Due today"."""
     friday = datetime.fromisoformat("2030-11-22T23:59:59+07:00")
     ticket = make_ticket(session, due=friday)

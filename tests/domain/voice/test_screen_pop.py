@@ -1,4 +1,4 @@
-"""The screen pop's query (issue 5) and presence kept consistent with routing.
+"""The screen pop's query and presence kept consistent with routing.
 
 The pop is polled by every agent every 2 s: the number of SQL statements is part of its
 behaviour (pages answer in < 100 ms with 100,000 tickets), so it is counted here.
