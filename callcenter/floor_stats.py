@@ -30,7 +30,7 @@ midnight to the next local midnight. Definitions:
   person answered — ``status="completed"`` and not an answering machine or fax, the same rule
   :func:`callcenter.callbacks.policy.settle` uses to mark a callback completed.
 * **tickets by category / by status** — open tickets only (status open, pending_customer,
-  pending_documents: :data:`callcenter.compliance.regulation.OPEN_STATUSES`).
+  pending_documents: :data:`callcenter.compliance.OPEN_TICKET_STATUSES`).
 * **due** (breach prevention) — :func:`callcenter.compliance.regulation.nearing` (due
 within
   ``COMPLAINT_NEARING_WORKING_DAYS`` working days and not late) and
@@ -55,6 +55,7 @@ from sqlalchemy.orm import Session
 from callcenter.compliance import regulation
 from callcenter.config import Settings
 from callcenter.models import Agent, Callback, Contact, Ticket, utcnow
+from callcenter.statuses import OPEN_TICKET_STATUSES
 
 LIST_LIMIT = 25  # nearing and breached tickets listed by name (all are counted)
 # A call queued today started at most this long before local midnight (bounds the scan by the
@@ -88,7 +89,7 @@ class FloorStats:
     callbacks_placed: int
     callbacks_answered: int
     open_by_category: list[Bar]  # most first, then by label
-    open_by_status: list[Bar]  # in OPEN_STATUSES order
+    open_by_status: list[Bar]  # in OPEN_TICKET_STATUSES order
     nearing: list[regulation.ClockStatus] = field(default_factory=list)  # soonest first
     nearing_count: int = 0
     breached: list[regulation.ClockStatus] = field(default_factory=list)  # most late first
@@ -192,11 +193,11 @@ def _ticket_counts(session: Session, now: datetime, window: datetime) -> _Ticket
     rows = session.execute(
         select(Ticket.category, Ticket.status, func.count(), func.sum(nearing),
                func.sum(breached))
-        .where(Ticket.status.in_(regulation.OPEN_STATUSES))
+        .where(Ticket.status.in_(OPEN_TICKET_STATUSES))
         .group_by(Ticket.category, Ticket.status)
     ).all()
     by_category: dict[str, int] = {}
-    by_status = dict.fromkeys(regulation.OPEN_STATUSES, 0)
+    by_status = dict.fromkeys(OPEN_TICKET_STATUSES, 0)
     nearing_count = breached_count = 0
     for category, status, count, near, late in rows:
         by_category[category] = by_category.get(category, 0) + count
@@ -221,12 +222,12 @@ def _due_lists(session: Session, settings: Settings, now: datetime, within: int,
     """
     calendar = regulation.WorkCalendar.from_settings(settings)
     soon = session.scalars(
-        select(Ticket).where(Ticket.status.in_(regulation.OPEN_STATUSES),
+        select(Ticket).where(Ticket.status.in_(OPEN_TICKET_STATUSES),
                              Ticket.due_at >= now, Ticket.due_at <= window)
         .order_by(Ticket.due_at, Ticket.id).limit(limit)
     ).all()
     late: list[Ticket] = []
-    for status in regulation.OPEN_STATUSES:
+    for status in OPEN_TICKET_STATUSES:
         late.extend(session.scalars(
             select(Ticket).where(Ticket.status == status, Ticket.due_at < now)
             .order_by(Ticket.due_at, Ticket.id).limit(limit)

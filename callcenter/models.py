@@ -31,6 +31,8 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
+from callcenter.statuses import CallbackStatus, OutboxStatus, Presence, TemplateStatus, TicketStatus
+
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_label)s",
     "uq": "uq_%(table_name)s_%(column_0_name)s",
@@ -120,7 +122,7 @@ class Ticket(Base):
     number: Mapped[str | None] = mapped_column(String(10), unique=True)
     customer_id: Mapped[int | None] = mapped_column(ForeignKey("customers.id"), index=True)
     channel: Mapped[str] = mapped_column(String(20))  # where it was opened
-    status: Mapped[str] = mapped_column(String(30), default="open", index=True)
+    status: Mapped[str] = mapped_column(String(30), default=TicketStatus.OPEN, index=True)
     category: Mapped[str] = mapped_column(String(40), default="inquiry")
     language: Mapped[str] = mapped_column(String(5), default="id")
     reason: Mapped[str | None] = mapped_column(String(200))  # why an agent is needed
@@ -230,7 +232,7 @@ class Template(Base):
     key: Mapped[str] = mapped_column(String(80))
     language: Mapped[str] = mapped_column(String(5))
     version: Mapped[int] = mapped_column(Integer, default=1)
-    status: Mapped[str] = mapped_column(String(20), default="draft")  # draft, approved, retired
+    status: Mapped[str] = mapped_column(String(20), default=TemplateStatus.DRAFT)
     channel: Mapped[str] = mapped_column(String(20), default="email")  # email, sms, whatsapp
     subject: Mapped[str | None] = mapped_column(String(300))
     body: Mapped[str] = mapped_column(Text)
@@ -285,7 +287,7 @@ class OutboundEmail(Base):
     in_reply_to: Mapped[str | None] = mapped_column(String(300))
     references: Mapped[str | None] = mapped_column(Text)
     template_id: Mapped[int | None] = mapped_column(ForeignKey("templates.id"))
-    status: Mapped[str] = mapped_column(String(20), default="pending")  # pending, sent, failed
+    status: Mapped[str] = mapped_column(String(20), default=OutboxStatus.PENDING)
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     last_error: Mapped[str | None] = mapped_column(String(300))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
@@ -303,7 +305,8 @@ class Agent(Base):
     client_identity: Mapped[str | None] = mapped_column(String(120))
     available: Mapped[bool] = mapped_column(Boolean, default=False)  # routing: offered calls
     # What the agent chose in the console: available, busy (after-call work), away.
-    presence: Mapped[str] = mapped_column(String(10), default="away", server_default="away")
+    presence: Mapped[str] = mapped_column(String(10), default=Presence.AWAY,
+                                          server_default=Presence.AWAY.value)
     current_call_sid: Mapped[str | None] = mapped_column(String(64))  # set while ringing/talking
     last_offered_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
@@ -331,7 +334,8 @@ class Callback(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     ticket_id: Mapped[int] = mapped_column(ForeignKey("tickets.id"), index=True)
     reason: Mapped[str] = mapped_column(String(30))  # dropped_call, more_explanation, no_response
-    status: Mapped[str] = mapped_column(String(20), default="scheduled", index=True)
+    status: Mapped[str] = mapped_column(String(20), default=CallbackStatus.SCHEDULED,
+                                        index=True)
     phone: Mapped[str] = mapped_column(String(20))
     due_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
     attempts: Mapped[int] = mapped_column(Integer, default=0)
@@ -355,7 +359,7 @@ class OutboundMessage(Base):
     channel: Mapped[str] = mapped_column(String(20), default="sms")
     to_number: Mapped[str] = mapped_column(String(40))
     body: Mapped[str] = mapped_column(Text)
-    status: Mapped[str] = mapped_column(String(20), default="pending")  # pending, sent, failed
+    status: Mapped[str] = mapped_column(String(20), default=OutboxStatus.PENDING)
     asks_customer: Mapped[bool] = mapped_column(  # starts the P2.2b clock
         Boolean, default=False, server_default=false())
     content_sid: Mapped[str | None] = mapped_column(String(64))  # WhatsApp approved template

@@ -17,7 +17,7 @@ from callcenter.channels.email_outbound import deliver
 from callcenter.compliance import regulation
 from callcenter.config import Settings
 from callcenter.models import Ticket, utcnow
-from callcenter.tickets.lifecycle import OPEN_STATUSES
+from callcenter.statuses import OPEN_TICKET_STATUSES
 from workers.runtime import job_session
 
 
@@ -28,7 +28,7 @@ def digest_text(settings: Settings, now: datetime | None = None) -> tuple[str, i
     work = regulation.WorkCalendar.from_settings(settings)
     with job_session(settings) as session:
         unsettled = list(session.scalars(select(Ticket).where(
-            Ticket.status.in_(OPEN_STATUSES), Ticket.due_at.is_not(None))))
+            Ticket.status.in_(OPEN_TICKET_STATUSES), Ticket.due_at.is_not(None))))
         soon = regulation.nearing(unsettled, now, settings.complaint_nearing_working_days, work)
         late = regulation.breached(unsettled, now, work)
         lines = [f"Pengaduan per {now.astimezone(zone):%d-%m-%Y %H:%M} ({settings.timezone})", ""]

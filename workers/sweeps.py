@@ -14,6 +14,7 @@ from callcenter.callbacks import policy
 from callcenter.compliance import complaint_kind, retention
 from callcenter.config import Settings
 from callcenter.models import Callback, Ticket, utcnow
+from callcenter.statuses import FINAL_CALL_STATUSES
 from callcenter.voice import agents, calls
 from callcenter.voice.telephony import rest_client
 from workers.callbacks import reconcile
@@ -59,7 +60,7 @@ def settle_lost_calls(settings: Settings) -> int:
             except TwilioRestException as exc:
                 log.warning("cannot fetch call %s: %s", contact.external_id, exc.code)
                 continue
-            if call.status not in calls.FINAL_STATUSES:
+            if call.status not in FINAL_CALL_STATUSES:
                 continue
             effects = calls.record_status(session, settings, {
                 "CallSid": contact.external_id, "CallStatus": call.status,

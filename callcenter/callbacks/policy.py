@@ -22,10 +22,11 @@ from sqlalchemy.orm import Session
 from callcenter.callbacks.calling_hours import next_calling_time
 from callcenter.config import Settings
 from callcenter.models import Callback, Contact, Customer, Ticket, utcnow
+from callcenter.statuses import CallStatus
 
 PENDING = ("scheduled", "dialing")
 REASONS = ("dropped_call", "more_explanation", "no_response")
-RETRY_STATUSES = ("no-answer", "busy", "failed", "canceled")
+RETRY_STATUSES = (CallStatus.NO_ANSWER, CallStatus.BUSY, CallStatus.FAILED, CallStatus.CANCELED)
 API_BACKOFF_S = (5, 15, 60, 300, 900)
 STUCK_DIALING = timedelta(minutes=15)
 

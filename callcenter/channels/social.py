@@ -20,6 +20,7 @@ from callcenter.config import Settings
 from callcenter.content import Content
 from callcenter.models import Contact, Customer, OutboundMessage, Template, Ticket, utcnow
 from callcenter.phones import try_e164
+from callcenter.statuses import OPEN_TICKET_STATUSES
 from callcenter.tickets import lifecycle
 from callcenter.voice.answers import long_date
 
@@ -102,7 +103,7 @@ def _ticket_for(session: Session, settings: Settings, channel: str, phone: str |
         # An unknown number's earlier, still-open conversation continues (X1).
         earlier = session.scalars(
             select(Ticket).join(Contact, Contact.ticket_id == Ticket.id)
-            .where(Ticket.customer_id.is_(None), Ticket.status.in_(lifecycle.OPEN_STATUSES),
+            .where(Ticket.customer_id.is_(None), Ticket.status.in_(OPEN_TICKET_STATUSES),
                    Contact.sender == phone)
             .order_by(Ticket.id.desc())).first()
         if earlier is not None:

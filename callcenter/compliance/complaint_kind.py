@@ -33,6 +33,7 @@ from callcenter.channels import email_outbound, email_threading, social
 from callcenter.compliance import regulation
 from callcenter.config import Settings
 from callcenter.models import Ticket
+from callcenter.statuses import OPEN_TICKET_STATUSES
 from callcenter.voice.answers import long_date
 
 ACTOR = "system:sweep"
@@ -83,7 +84,7 @@ def candidates(session: Session, now: datetime, limit: int = 500) -> list[int]:
     """
     return list(session.scalars(
         select(Ticket.id).where(Ticket.kind == "oral",
-                                Ticket.status.in_(regulation.OPEN_STATUSES),
+                                Ticket.status.in_(OPEN_TICKET_STATUSES),
                                 Ticket.due_at < now)
         .order_by(Ticket.due_at, Ticket.id).limit(limit)))
 

@@ -47,10 +47,10 @@ from sqlalchemy.orm import Session
 
 from callcenter.config import Settings
 from callcenter.models import ORAL_CHANNELS, Ticket
+from callcenter.statuses import OPEN_TICKET_STATUSES
 
 Kind = Literal["oral", "written"]
 
-OPEN_STATUSES = ("open", "pending_customer", "pending_documents")
 # FACTS "Complaint categories": questions and information requests are counted apart.
 NON_COMPLAINT_CATEGORIES = frozenset({"inquiry", "unverified"})
 END_OF_DAY = time(23, 59, 59)  # as callcenter.callbacks.calling_hours.due_at, so stored values
@@ -203,7 +203,7 @@ def is_complaint(ticket: Ticket) -> bool:
 
 
 def is_settled(ticket: Ticket) -> bool:
-    return ticket.status not in OPEN_STATUSES
+    return ticket.status not in OPEN_TICKET_STATUSES
 
 
 def documents_complete_at(ticket: Ticket) -> datetime | None:

@@ -15,10 +15,9 @@ from callcenter.callbacks import policy
 from callcenter.compliance import regulation
 from callcenter.config import Settings
 from callcenter.models import Ticket, utcnow
+from callcenter.statuses import OPEN_TICKET_STATUSES
 from callcenter.tickets import documents
 from callcenter.tickets.numbers import is_well_formed, number_for
-
-OPEN_STATUSES = regulation.OPEN_STATUSES
 
 # P1.2: what the caller chose classifies the ticket; a complaint outranks a question.
 CATEGORY_RANK = {
@@ -73,7 +72,7 @@ def find_open_ticket(session: Session, customer_id: int) -> Ticket | None:
     """The customer's most recent unsettled ticket (a repeat contact continues it, X1)."""
     return session.scalars(
         select(Ticket)
-        .where(Ticket.customer_id == customer_id, Ticket.status.in_(OPEN_STATUSES))
+        .where(Ticket.customer_id == customer_id, Ticket.status.in_(OPEN_TICKET_STATUSES))
         .order_by(Ticket.opened_at.desc(), Ticket.id.desc())
         .limit(1)
     ).first()
@@ -94,7 +93,7 @@ def classify(ticket: Ticket, category: str) -> None:
 
 def reopen(ticket: Ticket) -> None:
     """A repeat contact about a settled problem brings it back (X1)."""
-    if ticket.status not in OPEN_STATUSES:
+    if ticket.status not in OPEN_TICKET_STATUSES:
         ticket.status = "open"
         ticket.resolved_at = None
 

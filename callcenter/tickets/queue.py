@@ -28,14 +28,14 @@ from sqlalchemy.orm import Session
 from callcenter.compliance import regulation
 from callcenter.config import Settings
 from callcenter.models import Customer, Ticket, User, utcnow
-from callcenter.tickets import lifecycle
+from callcenter.statuses import OPEN_TICKET_STATUSES
 
 PAGE_SIZE = 50
 RESOLVED = ("resolved",)
 # Every status the domain gives a ticket (tickets, documents, email/social, IVR).
-ALL_STATUSES = (*lifecycle.OPEN_STATUSES, *RESOLVED)
+ALL_STATUSES = (*OPEN_TICKET_STATUSES, *RESOLVED)
 STATUS_FILTERS: dict[str, tuple[str, ...]] = {
-    "unsettled": lifecycle.OPEN_STATUSES,
+    "unsettled": OPEN_TICKET_STATUSES,
     "open": ("open",),
     "pending_customer": ("pending_customer",),
     "pending_documents": ("pending_documents",),

@@ -17,10 +17,9 @@ from callcenter.callbacks import policy
 from callcenter.config import Settings
 from callcenter.models import Callback, Contact, Ticket, WebhookEvent, utcnow
 from callcenter.phones import try_e164
+from callcenter.statuses import FINAL_CALL_STATUSES
 from callcenter.tickets import lifecycle
 from callcenter.voice import agents
-
-FINAL_STATUSES = ("completed", "busy", "failed", "no-answer", "canceled")
 
 
 @dataclass
@@ -93,10 +92,10 @@ def record_status(session: Session, settings: Settings, params: dict[str, str],
         return effects
     if params.get("AnsweredBy"):
         contact.answered_by = params["AnsweredBy"][:30]
-    if contact.status in FINAL_STATUSES and status not in FINAL_STATUSES:
+    if contact.status in FINAL_CALL_STATUSES and status not in FINAL_CALL_STATUSES:
         return effects  # out of order: a late "ringing" never reopens a finished call
     contact.status = status
-    if status not in FINAL_STATUSES:
+    if status not in FINAL_CALL_STATUSES:
         return effects
     contact.ended_at = contact.ended_at or utcnow()
     duration = params.get("CallDuration") or params.get("Duration")
@@ -160,7 +159,7 @@ def unsettled_calls(session: Session, now: datetime | None = None,
     cutoff = (now or utcnow()) - UNSETTLED_AFTER
     return list(session.scalars(
         select(Contact).where(Contact.channel == "voice",
-                              Contact.status.not_in(FINAL_STATUSES),
+                              Contact.status.not_in(FINAL_CALL_STATUSES),
                               Contact.external_id.is_not(None),
                               Contact.started_at < cutoff)
         .order_by(Contact.started_at).limit(limit)))

@@ -18,9 +18,10 @@ from zoneinfo import ZoneInfo
 from sqlalchemy.orm import Session
 
 from callcenter.compliance import regulation
-from callcenter.compliance.regulation import OPEN_STATUSES, WorkCalendar
+from callcenter.compliance.regulation import WorkCalendar
 from callcenter.floor_stats import floor_stats
 from callcenter.models import Agent, Callback, Contact, Ticket
+from callcenter.statuses import OPEN_TICKET_STATUSES
 from callcenter.tickets.lifecycle import open_ticket
 from tests.factories import make_customer
 
@@ -155,7 +156,7 @@ def seed_day(session: Session) -> Seeded:
         ticket = open_ticket(session, channel="email", customer_id=customer.id,
                              category=spec.category, now=wib(20, 9))
         ticket.status, ticket.due_at = spec.status, spec.due
-        if spec.status not in OPEN_STATUSES:
+        if spec.status not in OPEN_TICKET_STATUSES:
             ticket.resolved_at = wib(26, 9)
         seeded.tickets[spec.key] = ticket
     callbacks: dict[str, Callback] = {}
@@ -198,7 +199,7 @@ def expected() -> dict[str, object]:
     attempts = [c for c in CALLS if c.callback and today(c.started)]
     answered = [c for c in attempts if c.status == "completed"
                 and (c.answered_by is None or c.answered_by.startswith("human"))]
-    open_tickets = [t for t in TICKETS if t.status in OPEN_STATUSES]
+    open_tickets = [t for t in TICKETS if t.status in OPEN_TICKET_STATUSES]
     return {
         "calls_per_hour": expected_calls_per_hour(),
         "waiting": len(waiting),
@@ -212,7 +213,8 @@ def expected() -> dict[str, object]:
         "placed": len(attempts),
         "answered": len(answered),
         "by_category": dict(Counter(t.category for t in open_tickets)),
-        "by_status": {s: sum(1 for t in open_tickets if t.status == s) for s in OPEN_STATUSES},
+        "by_status": {s: sum(1 for t in open_tickets if t.status == s)
+                      for s in OPEN_TICKET_STATUSES},
         "nearing": {t.key: t.left_working_days for t in TICKETS
                     if t.left_working_days is not None},
         "breached": {t.key: t.late_working_days for t in TICKETS
