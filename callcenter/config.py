@@ -17,6 +17,7 @@ from dotenv import load_dotenv
 DEV_ACCOUNT_SID = "AC" + "d" * 32  # dev value only the local simulator accepts
 DEV_AUTH_TOKEN = "dev-auth-token-only-the-simulator-accepts"
 DEV_SECRET_KEY = "dev-secret-key-refused-outside-debug"
+DEV_BASE_URL = "http://127.0.0.1:5000"  # `callcenter dev` serves here
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
 
@@ -195,6 +196,13 @@ class Settings:
             trusted_proxy_hops=int(get("TRUSTED_PROXY_HOPS") or 0),
         )
         return replace(settings, **overrides) if overrides else settings
+
+    @property
+    def base_url(self) -> str:
+        """Where Twilio reaches us: ``PUBLIC_BASE_URL``, never a request's ``Host`` (a forged
+        Host must not choose where a job fetches its TwiML). Debug runs without it use the
+        dev run's own address."""
+        return self.public_base_url or DEV_BASE_URL
 
     @property
     def effective_redis_url(self) -> str:

@@ -16,8 +16,8 @@ from callcenter.models import Customer, Ticket
 from callcenter.phones import try_e164
 from callcenter.tickets.numbers import is_well_formed
 from callcenter.tickets.serialize import callback_json, ticket_json
-from webhooks.context import db, public_url, settings
-from workers.queues import redis_connection, schedule_callback_job
+from webhooks.context import db, settings
+from workers.queues import redis_connection, schedule_soon
 
 bp = Blueprint("api", __name__, url_prefix="/api")
 log = logging.getLogger(__name__)
@@ -95,10 +95,7 @@ def schedule_callback(number: str) -> tuple[Response, int]:
                  f"callback:{callback.id} due {callback.due_at.isoformat()}")
     session.commit()
     if created:
-        try:
-            schedule_callback_job(settings(), callback, public_url(""))
-        except Exception:  # the row is the promise; the reconciler enqueues it
-            log.exception("could not queue callback %s now", callback.id)
+        schedule_soon(settings(), callback)
     return jsonify(callback_json(callback, settings().timezone)), 201 if created else 200
 
 

@@ -32,8 +32,6 @@ def close_db(_exc: BaseException | None = None) -> None:
 
 
 def public_url(path: str) -> str:
-    """Absolute URL Twilio can reach (PUBLIC_BASE_URL behind proxies and tunnels)."""
-    from flask import request
-
-    base = settings().public_base_url or request.host_url.rstrip("/")
-    return base + path
+    """Absolute URL Twilio can reach: always from ``PUBLIC_BASE_URL`` (Settings.base_url),
+    never from the request's ``Host``, which a stranger can forge."""
+    return settings().base_url + path

@@ -18,7 +18,7 @@ from callcenter.channels import social
 from callcenter.models import Contact, Template, Ticket
 from callcenter.tickets.numbers import is_well_formed
 from callcenter.voice import calls
-from webhooks.context import content, db, public_url, settings
+from webhooks.context import content, db, settings
 from webhooks.twilio_auth import twilio_signed
 from webhooks.user_auth import require_user
 from workers import queues
@@ -118,7 +118,3 @@ def reply(number: str) -> tuple[Response, int]:
     queues.send_soon(settings(), "sms", message.id)
     return jsonify({"id": message.id, "channel": channel, "status": message.status,
                     "ticket": number, "ticket_status": ticket.status}), 202
-
-
-def status_callback_url() -> str:
-    return public_url("/twilio/messaging/status")

@@ -16,9 +16,10 @@ from twilio.twiml.voice_response import VoiceResponse
 
 from callcenter.callbacks import policy
 from callcenter.models import Callback, Contact, Customer, Ticket
+from callcenter.statuses import CallbackStatus
 from callcenter.voice import agents, calls
 from callcenter.voice.ivr import Ivr, Turn, greeting
-from webhooks.context import content, db, public_url, settings
+from webhooks.context import content, db, settings
 from webhooks.twilio_auth import twilio_signed
 from webhooks.twiml import FlowUrls, render, render_hold
 from workers import queues
@@ -66,19 +67,15 @@ def _after_commit(turn: Turn) -> None:
         queues.send_soon(current, "sms", message_id)
     _schedule_callbacks(turn.callback_ids)
     if turn.end == "enqueue":
-        queues.enqueue_dispatch_agents(current, public_url(""))
+        queues.enqueue_dispatch_agents(current, current.base_url)
 
 
 def _schedule_callbacks(callback_ids: list[int]) -> None:
     """Jobs for committed callback rows; a failure here is repaired by the reconciler."""
     for callback_id in callback_ids:
         callback = db().get(Callback, callback_id)
-        if callback is None or callback.status != "scheduled":
-            continue
-        try:
-            queues.schedule_callback_job(settings(), callback, public_url(""))
-        except Exception:
-            log.exception("could not schedule callback %s now", callback_id)
+        if callback is not None and callback.status == CallbackStatus.SCHEDULED:
+            queues.schedule_soon(settings(), callback)
 
 
 def _safely(view: Callable[..., Response]) -> Callable[..., Response]:
@@ -95,7 +92,7 @@ def _safely(view: Callable[..., Response]) -> Callable[..., Response]:
             turn = Ivr(db(), settings(), content()).error_turn()
             xml = render(turn, content(), _urls(0))
             try:
-                queues.enqueue_dispatch_agents(settings(), public_url(""))
+                queues.enqueue_dispatch_agents(settings(), settings().base_url)
             except Exception:
                 log.exception("could not dispatch agents after an error")
             return _twiml(xml)
@@ -248,7 +245,7 @@ def status() -> Response:
         return Response(status=204)  # 2xx: Twilio would only retry into the same failure
     _schedule_callbacks(effects.callback_ids)
     if effects.dispatch_agents:
-        queues.enqueue_dispatch_agents(settings(), public_url(""))
+        queues.enqueue_dispatch_agents(settings(), settings().base_url)
     return Response(status=204)
 
 

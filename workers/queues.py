@@ -159,6 +159,19 @@ def schedule_callback_job(settings: Settings, callback: Callback, base_url: str)
     return True
 
 
+def schedule_soon(settings: Settings, callback: Callback) -> bool:
+    """After the commit that wrote a callback row: queue its dial job now.
+
+    Like :func:`send_soon`, a failure (Redis down) is logged and not raised: the row is the
+    promise, and the reconciler recreates its job. True when a job was queued.
+    """
+    try:
+        return schedule_callback_job(settings, callback, settings.base_url)
+    except Exception:
+        log.exception("could not queue callback %s now; the reconciler queues it", callback.id)
+        return False
+
+
 def _requeue_overdue(q: Queue, fresh: Job) -> bool:
     """The row is due and still ``scheduled`` but a job with its id exists.
 

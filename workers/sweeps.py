@@ -34,7 +34,7 @@ log = logging.getLogger(__name__)
 
 
 def base_url(settings: Settings) -> str:
-    return settings.public_base_url or "http://127.0.0.1:5000"
+    return settings.base_url
 
 
 def sweep_no_response(settings: Settings) -> int:

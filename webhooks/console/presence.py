@@ -41,7 +41,7 @@ from callcenter.voice import agents, screen_pop
 from callcenter.voice.voice_token import TOKEN_TTL_S, VoiceTokenError, voice_token
 from webhooks.console.auth import current_user, login_required, record, safe_next
 from webhooks.console.blueprint import bp
-from webhooks.context import db, public_url, settings
+from webhooks.context import db, settings
 from workers import queues
 
 log = logging.getLogger(__name__)
@@ -82,7 +82,7 @@ def set_presence() -> Response:
         # is routed now, not when the next caller arrives. The dispatcher is a no-op if nobody
         # waits or the agent is still on a call.
         try:
-            queues.enqueue_dispatch_agents(settings(), public_url(""))
+            queues.enqueue_dispatch_agents(settings(), settings().base_url)
         except Exception:
             log.exception("could not dispatch agents after agent %s became available", agent.id)
             message += " Routing will pick you up with the next caller."

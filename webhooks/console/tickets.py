@@ -31,7 +31,7 @@ from callcenter.people import users
 from callcenter.tickets import actions, documents, queue, timeline
 from webhooks.console import auth
 from webhooks.console.blueprint import bp
-from webhooks.context import content, db, public_url, settings
+from webhooks.context import content, db, settings
 from workers import queues
 
 log = logging.getLogger(__name__)
@@ -229,10 +229,7 @@ def ticket_callback(number: str) -> Response | tuple[str, int]:
     if not scheduled.created:
         flash(f"A callback is already scheduled for {when}; no second one was added.", "info")
         return _back(ticket)
-    try:
-        queues.schedule_callback_job(current, callback, public_url(""))
-    except Exception:  # the row is the promise; the reconciler enqueues it
-        log.exception("could not queue callback %s now", callback.id)
+    queues.schedule_soon(current, callback)
     message = f"Callback scheduled for {when}."
     if scheduled.moved:
         start, end = current.calling_hours
