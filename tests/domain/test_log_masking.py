@@ -3,17 +3,45 @@
 from __future__ import annotations
 
 import logging
+import re
 
 import pytest
 
 from callcenter.logs import MaskingFilter, mask_text
 from callcenter.phones import mask_phone
 
+WRITTEN_FORMS = [
+    "+6281234567890", "081234567890", "6281234567890",
+    "0812-3456-7890", "+62 812 3456 7890", "(021) 5000-1234", "62 812-3456-7890",
+    "0812 3456 7890", "+62-812-3456-7890", "0812.3456.7890", "021-5000-1234",
+    "(+62) 812 3456 7890", "+62 (812) 3456-7890", "+622150001234", "0899-1234-5678",
+]
 
-@pytest.mark.parametrize("raw", ["+6281234567890", "081234567890", "6281234567890"])
-def test_numbers_in_free_text_are_masked(raw):
+
+def _digits(text: str) -> str:
+    return re.sub(r"\D", "", text)
+
+
+@pytest.mark.parametrize("raw", WRITTEN_FORMS)
+def test_numbers_in_free_text_are_masked_whatever_their_separators(raw):
     masked = mask_text(f"caller {raw} pressed 3")
     assert raw not in masked and masked.startswith("caller ") and masked.endswith(" pressed 3")
+    # Not even the digits survive once the separators are taken out.
+    assert _digits(raw)[-7:] not in _digits(masked)
+    assert _digits(raw)[-3:] == _digits(masked)[-4:-1]  # the last digits, for correlation
+
+
+def test_a_query_string_with_a_phone_is_masked():
+    masked = mask_text("GET /api/tickets?phone=0812-3456-7890&status=open")
+    assert "3456" not in masked and masked.endswith("&status=open")
+
+
+@pytest.mark.parametrize("kept", [
+    "ticket 1000015", "CallSid CA0123456789abcdef0123456789abcdef", "2026-11-25 09:00:00",
+    "127.0.0.1:5000", "took 1250 ms", "pid 12345",
+])
+def test_ids_and_times_an_operator_needs_are_left_alone(kept):
+    assert mask_text(kept) == kept
 
 
 def test_masking_filter_masks_arguments_too():
@@ -21,6 +49,17 @@ def test_masking_filter_masks_arguments_too():
                                ("+6281234567890",), None)
     MaskingFilter().filter(record)
     assert "+6281234567890" not in record.getMessage()
+
+
+def test_a_traceback_in_a_log_record_is_masked():
+    try:
+        raise ValueError("no customer with phone 0812-3456-7890")
+    except ValueError:
+        record = logging.LogRecord("x", logging.ERROR, __file__, 1, "lookup failed", None,
+                                   __import__("sys").exc_info())
+    MaskingFilter().filter(record)
+    line = logging.Formatter("%(message)s").format(record)
+    assert "ValueError" in line and "0812-3456-7890" not in line and "3456" not in line
 
 
 def test_mask_phone_keeps_country_and_last_digits():
