@@ -19,6 +19,12 @@ Definitions (quarter bounds are local midnight in ``CALLCENTER_TZ``, not UTC):
 
 Questions and information requests (``inquiry``, ``unverified``) are counted apart (FACTS
 "Complaint categories"): ``Report.inquiries_received``.
+
+Products, category codes and the lender's name come from data others typed; a spreadsheet
+would run one that starts with ``=``, ``+``, ``-``, ``@``, a tab or a carriage return as a
+formula. Both files keep such text inert (OWASP "CSV Injection"): the CSV cell gets a leading
+``'``, the XLSX cell is stored as text with Excel's quote prefix (what Excel itself stores
+when someone types ``'=…``), so it shows the name as written and never evaluates it.
 """
 
 from __future__ import annotations
@@ -67,6 +73,7 @@ HEADERS = (
     "Rata-rata hari kerja penyelesaian",
 )
 TOTAL_LABEL = "Total"
+FORMULA_TRIGGERS = ("=", "+", "-", "@", "\t", "\r")
 
 
 class ReportError(ValueError):
@@ -225,13 +232,26 @@ def _table(report: Report) -> list[list[object]]:
     return [list(HEADERS), *(r.cells() for r in report.rows), report.total.cells()]
 
 
+def looks_like_formula(value: object) -> bool:
+    """Text a spreadsheet would evaluate (OWASP "CSV Injection")."""
+    return isinstance(value, str) and value.startswith(FORMULA_TRIGGERS)
+
+
+def csv_cell(value: object) -> object:
+    """A cell as written to the CSV: formula-looking text behind a ``'``, None empty."""
+    if value is None:
+        return ""
+    return f"'{value}" if looks_like_formula(value) else value
+
+
 def write_csv(report: Report, path: Path) -> Path:
     """The table only (header, one line per product × category, the total), UTF-8 with BOM so
-    Excel opens it with the right characters; decimals with a dot, empty when nothing settled."""
+    Excel opens it with the right characters; decimals with a dot, empty when nothing settled;
+    formula-looking text escaped."""
     with path.open("w", encoding="utf-8-sig", newline="") as stream:
         writer = csv.writer(stream)
         for line in _table(report):
-            writer.writerow(["" if cell is None else cell for cell in line])
+            writer.writerow([csv_cell(cell) for cell in line])
     return path
 
 
@@ -262,6 +282,12 @@ def write_xlsx(report: Report, path: Path) -> Path:
     header_row = sheet.max_row + 1
     for line in _table(report):
         sheet.append(line)
+    for row in sheet.iter_rows():
+        for cell in row:
+            if looks_like_formula(cell.value):
+                # openpyxl stores text starting with "=" as a formula: make it text again.
+                cell.data_type = "s"
+                cell.quotePrefix = True
     for cell in sheet[header_row]:
         cell.font = Font(bold=True)
     for cell in sheet[sheet.max_row]:

