@@ -14,6 +14,8 @@ The admin's "People" page manages them through the functions below; each refusal
 
 from __future__ import annotations
 
+import functools
+import secrets
 from datetime import datetime, timedelta
 
 from sqlalchemy import select
@@ -66,14 +68,23 @@ def create_user(session: Session, username: str, password: str, role: str) -> Us
     return user
 
 
+@functools.cache
+def _dummy_hash() -> str:
+    """A hash made exactly as a stored one (same method and cost) of a password nobody knows."""
+    return generate_password_hash(secrets.token_urlsafe(24))
+
+
 def authenticate(session: Session, username: str, password: str,
                  now: datetime | None = None) -> User | None:
-    """The user when the password is right and the account is not locked; counts failures."""
+    """The user when the password is right and the account is not locked; counts failures.
+
+    An unknown name, a deactivated or a locked account costs one password hash like a known
+    one does (against a dummy hash): the time taken does not tell which names exist.
+    """
     now = now or utcnow()
     user = session.scalars(select(User).where(User.username == username)).first()
-    if user is None or not user.active:
-        return None
-    if user.locked_until is not None and user.locked_until > now:
+    if user is None or not user.active or is_locked(user, now):
+        check_password_hash(_dummy_hash(), password)
         return None
     if not check_password_hash(user.password_hash, password):
         user.failed_logins += 1

@@ -90,3 +90,52 @@ def test_pages_forbid_framing_and_inline_script(console):
     page = console.client().get("/console/login")
     assert "frame-ancestors 'none'" in page.headers["Content-Security-Policy"]
     assert page.headers["X-Frame-Options"] == "DENY"
+
+
+class HashCounter:
+    """Counts the password hashes werkzeug computes (method and cost of each): the work a
+    refusal costs, which is what its timing reveals."""
+
+    def __init__(self, monkeypatch) -> None:
+        import werkzeug.security
+
+        self.methods: list[str] = []
+        real = werkzeug.security._hash_internal
+
+        def counted(method: str, salt: str, password: str):
+            self.methods.append(method)
+            return real(method, salt, password)
+
+        monkeypatch.setattr(werkzeug.security, "_hash_internal", counted)
+
+    def during(self, action) -> list[str]:
+        self.methods.clear()
+        action()
+        return list(self.methods)
+
+
+def _basic(client, username: str, password: str):
+    return client.get("/api/templates", auth=(username, password))
+
+
+def test_unknown_names_cost_the_same_password_hash_as_known_ones(console, session, monkeypatch):
+    """Sign-in and API basic auth: an unknown name, a deactivated or locked account and a
+    known name with a wrong password each cost one hash of the stored kind, so the time
+    taken does not tell which names exist."""
+    console.user("sari", "agent")
+    gone = console.user("lama", "agent")
+    gone.active = False
+    locked = console.user("kunci", "agent")
+    locked.failed_logins = 4
+    session.commit()
+    client = console.client()
+    assert _login(client, "kunci", "wrong password!").status_code == 401  # now locked
+    counter = HashCounter(monkeypatch)
+    assert _login(client, "nobody-here", "x").status_code == 401  # warm-up: dummy hash made
+    known = counter.during(lambda: _login(client, "sari", "wrong password!"))
+    assert len(known) == 1 and known[0].startswith("scrypt")
+    for name in ("nobody-at-all", "lama", "kunci"):
+        assert counter.during(lambda n=name: _login(client, n, "wrong password!")) == known
+        assert counter.during(lambda n=name: _basic(client, n, "wrong password!")) == known
+    assert counter.during(lambda: _basic(client, "sari", "wrong password!")) == known
+    assert _basic(client, "sari", PASSWORD).status_code == 200  # the right one still works
