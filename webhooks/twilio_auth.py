@@ -3,6 +3,11 @@
 The signature covers the URL Twilio used: behind a proxy that is ``PUBLIC_BASE_URL`` plus the
 path and the query string *as received* (``request.url`` re-decodes escapes and would break
 signatures on action URLs with a query string, FACTS.md).
+
+A webhook whose body is not a form (JSON) is signed over the URL alone, and the URL carries
+the body's SHA-256 as ``bodySHA256``: the raw body must match that hash too
+(twilio.com/docs/usage/webhooks/webhooks-security; ``RequestValidator.validate`` given the raw
+body), or anyone holding one signed URL could post any body to it.
 """
 
 from __future__ import annotations
@@ -34,6 +39,9 @@ def is_valid_signature() -> bool:
     if not signature:
         return False
     validator = RequestValidator(settings().twilio_auth_token)
+    if "bodySHA256" in request.args:
+        # RequestValidator checks the body's hash when given the raw body as a string.
+        return validator.validate(signed_url(), request.get_data(as_text=True), signature)
     return validator.validate(signed_url(), request.form, signature)
 
 

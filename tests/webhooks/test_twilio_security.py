@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+import json
 from dataclasses import replace
 
 import pytest
@@ -148,3 +150,27 @@ def test_unknown_call_at_a_later_step_gets_a_polite_answer(client, session):
     response = signed_post(client, "/twilio/voice/step?s=4", params)
     assert response.status_code == 200
     assert "Mohon maaf" in response.get_data(as_text=True)
+
+
+def _json_webhook(client, body: str, signed_body: str):
+    """A JSON-bodied webhook as Twilio sends it: the URL carries the SHA-256 of the body it
+    signed, and the signature covers that URL alone."""
+    path = f"/twilio/messaging/status?bodySHA256={hashlib.sha256(signed_body.encode()).hexdigest()}"
+    signature = sign("http://localhost" + path, {})
+    return client.post(path, data=body, content_type="application/json",
+                       headers={"X-Twilio-Signature": signature})
+
+
+def test_a_json_webhook_whose_body_matches_its_signed_hash_is_let_in(client, session):
+    body = json.dumps({"MessageSid": "SM" + "e" * 32, "MessageStatus": "delivered"})
+    answer = _json_webhook(client, body, body)
+    assert answer.status_code == 400  # past the signature: the view says what it lacks
+    assert answer.is_json and answer.get_json()["error"] == "Bad Request"
+
+
+def test_a_json_webhook_with_a_tampered_body_is_refused(client, session):
+    """bodySHA256: the URL's signature alone does not vouch for a body it was not made for."""
+    signed = json.dumps({"MessageSid": "SM" + "e" * 32, "MessageStatus": "delivered"})
+    tampered = json.dumps({"MessageSid": "SM" + "e" * 32, "MessageStatus": "failed"})
+    assert _json_webhook(client, tampered, signed).status_code == 403
+    assert _json_webhook(client, signed + " ", signed).status_code == 403
