@@ -81,7 +81,7 @@ class TimelineEntry:
     """One thing that happened on the ticket, for the timeline (X2)."""
 
     at: datetime
-    kind: str  # call, email, message, visit, callback, document, outbox
+    kind: str  # call, email, message, visit, callback, document, outbox, media
     label: str
     channel: str | None = None
     direction: str | None = None
@@ -158,6 +158,12 @@ def timeline(session: Session, ticket: Ticket) -> list[TimelineEntry]:
     :func:`load_ticket`, plus two small queries (documents, outbox).
     """
     entries = [_contact_entry(c) for c in ticket.contacts]
+    for contact in ticket.contacts:  # media the worker did not keep, and why
+        for item in (contact.ivr_state or {}).get("media_not_fetched", []):
+            entries.append(TimelineEntry(
+                at=contact.started_at, kind="media", channel=contact.channel,
+                direction=contact.direction,
+                label=f"Attachment not kept: {item.get('reason', 'unknown reason')}"))
     for callback in ticket.callbacks:
         entries.append(TimelineEntry(
             at=callback.created_at, kind="callback", status=callback.status, callback=callback,
