@@ -3,6 +3,8 @@
 ``POST /email/inbound`` is SendGrid Inbound Parse (multipart/form-data), with HTTP basic auth
 per ``EMAIL_WEBHOOK_AUTH`` (401 otherwise, and always when unset). The post is parsed whole
 before anything is written; one commit at the end; the same Message-ID twice changes nothing.
+A customer's new ticket is acknowledged with its number (P3.5); a sender who is not the
+ticket's customer gets at most one generic reply a day (``email_outbound``).
 """
 
 from __future__ import annotations
@@ -65,13 +67,16 @@ def inbound() -> tuple[Response, int]:
     try:
         taken = email_inbound.take_in(session, current, parsed)
         ack = None
-        if not taken.duplicate and not parsed.auto_generated and (
-                taken.new_ticket or not taken.verified):
-            ack = email_outbound.queue_acknowledgement(session, current, taken.ticket,
-                                                       taken.contact, verified=taken.verified)
+        if not taken.duplicate and not parsed.auto_generated:
+            if taken.verified and taken.new_ticket:  # P3.5: the customer gets the number
+                ack = email_outbound.queue_acknowledgement(session, current, taken.ticket,
+                                                           taken.contact)
+            elif not taken.verified:  # a stranger: one generic answer a day at most
+                ack = email_outbound.queue_stranger_reply(session, current, taken.contact)
         body = {"ticket": taken.ticket.number, "contact_id": taken.contact.id,
                 "duplicate": taken.duplicate, "new_ticket": taken.new_ticket,
                 "threaded_by": taken.threaded_by, "sender_verified": taken.verified,
+                "unverified_reason": taken.unverified_reason,
                 "documents": 0 if taken.duplicate else len(parsed.attachments),
                 "acknowledgement_id": ack.id if ack else None}
         session.commit()

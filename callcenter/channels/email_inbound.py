@@ -2,12 +2,20 @@
 
 A post from the provider is parsed completely before anything is written (a malformed post
 writes nothing); the caller commits once at the end. The same Message-ID twice is one email.
+
+Only the ticket's customer acts on a ticket by email. Mail is *verified* when its sender's
+checks did not fail (SendGrid's ``SPF`` and ``dkim`` fields) and it either comes from the
+ticket's address or answers one of our signed Message-IDs (which only that address received).
+Anything else (a stranger quoting ``[Tiket N]``, a forged From) is kept on the ticket, marked
+unverified for the agent, and changes nothing: no status moves, nothing reopens, an attachment
+is kept but fulfils no required document (FACTS "Email threading").
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import re
 from dataclasses import dataclass, field
 from email.parser import HeaderParser
 from email.utils import getaddresses, parseaddr
@@ -20,6 +28,7 @@ from callcenter.channels import email_threading
 from callcenter.compliance import regulation
 from callcenter.config import Settings
 from callcenter.models import Contact, Customer, Ticket
+from callcenter.statuses import MessageStatus, TicketStatus
 from callcenter.tickets import documents, lifecycle
 
 MAX_ATTACHMENTS = 20
@@ -60,6 +69,13 @@ class ParsedEmail:
     to: list[str]
     auto_generated: bool
     attachments: list[Attachment] = field(default_factory=list)
+    spf: str | None = None  # SendGrid's SPF verdict, as posted
+    dkim: str | None = None  # SendGrid's dkim field, e.g. "{@example.com : pass}"
+
+    @property
+    def forged_sender(self) -> str | None:
+        """Why the sender's checks say the From address is not genuine, or None."""
+        return authentication_failure(self.spf, self.dkim, self.sender)
 
 
 @dataclass
@@ -71,7 +87,41 @@ class Inbound:
     duplicate: bool = False
     new_ticket: bool = False
     verified: bool = True
-    threaded_by: str = "new"  # headers, subject, new
+    threaded_by: str = "new"  # headers, subject, awaited, new
+    unverified_reason: str | None = None  # for the agent: why it changed nothing
+
+
+_DKIM_RESULT = re.compile(r"@([A-Za-z0-9.-]+)\s*:\s*([A-Za-z]+)")
+SPF_FAILURES = ("fail", "softfail")
+NOT_THE_CUSTOMER = "the sender's address is not the one on the ticket"
+
+
+def _aligned(signer: str, domain: str) -> bool:
+    """DMARC's relaxed alignment, near enough: the same domain or one inside the other."""
+    signer, domain = signer.lower().strip("."), domain.lower().strip(".")
+    return signer == domain or signer.endswith("." + domain) or domain.endswith("." + signer)
+
+
+def authentication_failure(spf: str | None, dkim: str | None, sender: str) -> str | None:
+    """What SendGrid Inbound Parse's checks say against the From address, or None.
+
+    ``dkim`` lists each signature's domain and verdict (``{@example.com : pass}``); ``SPF`` is
+    the verdict for the sending server (``pass``, ``fail``, ``softfail``, ``neutral``,
+    ``none``…). As DMARC does, a DKIM pass for the sender's own domain vouches for the mail
+    (forwarding breaks SPF, not DKIM); otherwise a DKIM fail for that domain or an SPF
+    ``fail``/``softfail`` marks it forged. Missing or inconclusive checks are no evidence.
+    """
+    domain = sender.rpartition("@")[2]
+    verdicts = [result.lower() for signer, result in _DKIM_RESULT.findall(dkim or "")
+                if _aligned(signer, domain)]
+    if "pass" in verdicts:
+        return None
+    if "fail" in verdicts:
+        return f"DKIM check failed for {domain}"
+    spf_result = (spf or "").strip().lower()
+    if spf_result in SPF_FAILURES:
+        return f"SPF check: {spf_result}"
+    return None
 
 
 def _json(form: dict[str, str], name: str, kind: type) -> Any:
@@ -145,7 +195,9 @@ def parse_post(form: dict[str, str], files: dict[str, Upload], settings: Setting
         in_reply_to=str(headers.get("In-Reply-To") or "").strip() or None,
         references=" ".join(str(headers.get("References") or "").split()) or None,
         to=[a for _n, a in getaddresses([form.get("to") or "", form.get("cc") or ""]) if a],
-        auto_generated=_is_auto_generated(headers, sender), attachments=attachments)
+        auto_generated=_is_auto_generated(headers, sender), attachments=attachments,
+        spf=(form.get("SPF") or "").strip()[:40] or None,
+        dkim=(form.get("dkim") or "").strip()[:500] or None)
 
 
 def external_id(message_id: str) -> str:
@@ -159,6 +211,13 @@ def external_id(message_id: str) -> str:
 def find_email(session: Session, message_id: str) -> Contact | None:
     return session.scalars(select(Contact).where(
         Contact.channel == "email", Contact.external_id == external_id(message_id))).first()
+
+
+def unverified_reason(contact: Contact) -> str | None:
+    """Why an inbound email was not taken as the customer's (None when it was)."""
+    if contact.sender_verified:
+        return None
+    return (contact.ivr_state or {}).get("email", {}).get("unverified") or NOT_THE_CUSTOMER
 
 
 def _customer_for(session: Session, address: str) -> Customer | None:
@@ -204,54 +263,66 @@ def _ticket_waiting_for(session: Session, address: str) -> Ticket | None:
     about an email they did send."""
     return session.scalars(
         select(Ticket).join(Customer, Ticket.customer_id == Customer.id)
-        .where(func.lower(Customer.email) == address, Ticket.status == "pending_customer")
+        .where(func.lower(Customer.email) == address,
+               Ticket.status == TicketStatus.PENDING_CUSTOMER)
         .order_by(Ticket.updated_at.desc(), Ticket.id.desc()).limit(1)).first()
 
 
 def take_in(session: Session, settings: Settings, parsed: ParsedEmail) -> Inbound:
-    """Record the email on its ticket (flushed, not committed)."""
+    """Record the email on its ticket (flushed, not committed); only verified mail acts."""
     existing = find_email(session, parsed.message_id)
     if existing is not None and existing.ticket is not None:
         return Inbound(existing, existing.ticket, duplicate=True,
-                       verified=existing.sender_verified)
+                       verified=existing.sender_verified,
+                       unverified_reason=unverified_reason(existing))
+    forged = parsed.forged_sender
     ticket, threaded_by = _thread(session, settings, parsed)
     new_ticket = ticket is None
     if ticket is None:
         customer = _customer_for(session, parsed.sender)
-        ticket = lifecycle.open_ticket(session, channel="email",
-                                     customer_id=customer.id if customer else None,
-                                     category="inquiry" if customer else "unverified",
-                                     tz=settings.timezone, settings=settings)
+        ticket = lifecycle.open_ticket(
+            session, channel="email", customer_id=customer.id if customer else None,
+            category="inquiry" if customer and not forged else "unverified",
+            tz=settings.timezone, settings=settings)
         if customer is None:
             ticket.customer_email = parsed.sender
-    verified = _ticket_address(session, ticket) == parsed.sender
-    if verified and ticket.status == "pending_customer":
-        ticket.status = "open"  # the customer answered: the no-response clock stops
-    lifecycle.reopen(ticket)
+    reason = forged
+    if reason is None and threaded_by != "headers" and (
+            _ticket_address(session, ticket) != parsed.sender):
+        reason = NOT_THE_CUSTOMER
+    verified = reason is None
+    if verified:
+        if ticket.status == TicketStatus.PENDING_CUSTOMER:
+            ticket.status = TicketStatus.OPEN  # the customer answered: the no-response clock stops
+        lifecycle.reopen(ticket)
+    meta: dict[str, Any] = {
+        "message_id": parsed.message_id,
+        "references": email_threading.referenced_ids(None, parsed.references)[::-1],
+        "to": parsed.to[:20], "threaded_by": threaded_by, "spf": parsed.spf,
+        "dkim": parsed.dkim}
+    if reason is not None:
+        meta["unverified"] = reason
     contact = Contact(
         ticket_id=ticket.id, channel="email", direction="inbound",
-        external_id=external_id(parsed.message_id), status="received",
+        external_id=external_id(parsed.message_id), status=MessageStatus.RECEIVED,
         sender=parsed.sender, subject=parsed.subject, body=parsed.text, body_html=parsed.html,
         in_reply_to=(parsed.in_reply_to or "")[:300] or None, sender_verified=verified,
-        ivr_state={"email": {
-            "message_id": parsed.message_id,
-            "references": email_threading.referenced_ids(None, parsed.references)[::-1],
-            "to": parsed.to[:20], "threaded_by": threaded_by}})
+        ivr_state={"email": meta})
     session.add(contact)
     session.flush()
     skipped = []
     for attachment in parsed.attachments:
-        try:  # P4.3: an attachment can be the document a ticket waits for
+        try:  # P4.3: an attachment can be the document a ticket waits for (the customer's)
             documents.receive_document(
                 session, ticket, filename=attachment.filename,
                 content_type=attachment.content_type, data=attachment.data, source="email",
-                contact_id=contact.id)
+                contact_id=contact.id, may_fulfil=verified)
         except documents.DocumentError as exc:
             skipped.append(f"{attachment.filename}: {exc}")
     if skipped:
         contact.ivr_state = {**contact.ivr_state, "attachments_not_kept": skipped}
-    if parsed.attachments and ticket.required_documents:
+    if verified and parsed.attachments and ticket.required_documents:
         regulation.refresh_due(ticket, settings)  # complete documents start a written clock
     session.flush()
     return Inbound(contact, ticket, new_ticket=new_ticket, verified=verified,
-                   threaded_by=threaded_by)
+                   threaded_by=threaded_by, unverified_reason=reason)

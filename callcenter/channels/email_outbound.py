@@ -10,6 +10,7 @@ from __future__ import annotations
 import smtplib
 import ssl
 from dataclasses import dataclass
+from datetime import timedelta
 from email.message import EmailMessage
 from email.utils import format_datetime, formataddr
 from urllib.parse import unquote, urlsplit
@@ -21,6 +22,7 @@ from callcenter.channels import email_threading
 from callcenter.config import ConfigError, Settings
 from callcenter.content import Content
 from callcenter.models import Contact, Customer, OutboundEmail, Template, Ticket, utcnow
+from callcenter.statuses import OutboxStatus, TemplateStatus, TicketStatus
 
 SENDER_NAME = "Cankul Customer Service"
 
@@ -37,18 +39,23 @@ _ACK_NEW = {
         "{ticket} so that you need not explain it again.\n"
     ),
 }
-_ACK_UNVERIFIED = {
+# To a sender who is not the ticket's customer (or whose address failed SPF/DKIM): generic,
+# at most once a day per address; no ticket number, no subject echoed, nothing of the customer.
+STRANGER_SUBJECT = "Email Anda sudah kami terima / We have received your email"
+STRANGER_REPLIES_PER = timedelta(days=1)
+_STRANGER_REPLY = {
     "id": (
-        "Email Anda sudah kami terima dan dicatat pada tiket {ticket}.\n"
-        "Alamat email ini tidak terdaftar pada tiket tersebut. Demi keamanan data nasabah, kami "
-        "hanya membahas rincian pengaduan melalui alamat email yang terdaftar atau setelah "
-        "verifikasi melalui telepon.\n"
+        "Email Anda sudah kami terima.\n"
+        "Demi keamanan data nasabah, kami hanya menindaklanjuti pengaduan melalui alamat email "
+        "yang terdaftar pada pengaduan tersebut, atau setelah verifikasi melalui telepon. Bila "
+        "Anda nasabah kami, kirimkan email dari alamat email yang terdaftar atau hubungi kami "
+        "melalui telepon.\n"
     ),
     "en": (
-        "We have received your email and recorded it on ticket {ticket}.\n"
-        "This address is not registered on that ticket. To protect our customers' data we "
-        "discuss the details of a complaint only with the registered email address or after "
-        "verification by phone.\n"
+        "We have received your email.\n"
+        "To protect our customers' data we act on a complaint only through the email address "
+        "registered for it, or after verification by phone. If you are our customer, write "
+        "from your registered email address or call us.\n"
     ),
 }
 _SIGNATURE = "\n-- \nCankul Customer Service\n"
@@ -71,7 +78,7 @@ def queue_email(session: Session, settings: Settings, *, ticket: Ticket, to: str
         message_id=email_threading.make_message_id(settings.secret_key, ticket.id,
                                                    settings.email_domain),
         in_reply_to=(in_reply_to or None) and in_reply_to[:300], references=references,
-        template_id=template_id, status="pending")
+        template_id=template_id, status=OutboxStatus.PENDING)
     session.add(email)
     session.flush()
     return email
@@ -93,16 +100,39 @@ def _bilingual(texts: dict[str, str], first: str, **fields: str) -> str:
 
 
 def queue_acknowledgement(session: Session, settings: Settings, ticket: Ticket,
-                          inbound: Contact, *, verified: bool) -> OutboundEmail:
-    """P3.5: the ticket number goes back to the sender at once. To a sender not on the ticket
-    it says only that the mail was recorded (FACTS: reveal no customer data)."""
-    texts = _ACK_NEW if verified else _ACK_UNVERIFIED
+                          inbound: Contact) -> OutboundEmail:
+    """P3.5: the ticket number goes back to the customer at once (verified senders only)."""
     in_reply_to, references = thread_headers(inbound)
     return queue_email(
         session, settings, ticket=ticket, to=inbound.sender or "",
         subject=email_threading.tag_subject(inbound.subject, ticket.number or "", reply=True),
-        body=_bilingual(texts, ticket.language or "id", ticket=ticket.number or ""),
+        body=_bilingual(_ACK_NEW, ticket.language or "id", ticket=ticket.number or ""),
         in_reply_to=in_reply_to, references=references)
+
+
+def queue_stranger_reply(session: Session, settings: Settings,
+                         inbound: Contact) -> OutboundEmail | None:
+    """A generic "received" to a sender who is not the ticket's customer, at most one per
+    address a day (None when one went out already): it names no ticket and echoes nothing
+    they wrote (FACTS "Email threading": reveal no customer data), and its Message-ID names
+    no ticket, so answering it does not make them the customer."""
+    to = (inbound.sender or "").lower()
+    since = utcnow() - STRANGER_REPLIES_PER
+    already = session.scalars(select(OutboundEmail.id).where(
+        OutboundEmail.to_address == to, OutboundEmail.ticket_id.is_(None),
+        OutboundEmail.subject == STRANGER_SUBJECT, OutboundEmail.created_at >= since)).first()
+    if not to or already is not None:
+        return None
+    in_reply_to, _references = thread_headers(inbound)
+    email = OutboundEmail(
+        ticket_id=None, to_address=to, subject=STRANGER_SUBJECT,
+        body=_bilingual(_STRANGER_REPLY, "id"),
+        message_id=email_threading.make_unthreaded_message_id(settings.email_domain),
+        in_reply_to=in_reply_to and in_reply_to[:300], references=in_reply_to,
+        status=OutboxStatus.PENDING)
+    session.add(email)
+    session.flush()
+    return email
 
 
 def reply_address(session: Session, ticket: Ticket) -> str | None:
@@ -131,7 +161,7 @@ def queue_template_reply(session: Session, settings: Settings, ticket: Ticket,
     for the customer (P2.2b clock starts when it is sent)."""
     from callcenter.channels import templates
 
-    if template.status != "approved":
+    if template.status != TemplateStatus.APPROVED:
         raise ReplyError(f"template {template.id} is {template.status}: only approved "
                          "templates can be sent", 409)
     if template.channel != "email":
@@ -159,7 +189,7 @@ def queue_template_reply(session: Session, settings: Settings, ticket: Ticket,
     email = queue_email(session, settings, ticket=ticket, to=to, subject=subject_line,
                         body=body, in_reply_to=in_reply_to, references=references,
                         template_id=template.id)
-    ticket.status = "pending_customer"
+    ticket.status = TicketStatus.PENDING_CUSTOMER
     return email
 
 

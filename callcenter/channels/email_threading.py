@@ -36,6 +36,12 @@ def make_message_id(secret: str, ticket_id: int, domain: str) -> str:
     return f"<t{ticket_id}.{_signature(secret, ticket_id, nonce)}.{nonce}@{domain}>"
 
 
+def make_unthreaded_message_id(domain: str) -> str:
+    """A Message-ID of ours that names no ticket: a reply to it threads nowhere. For mail to
+    someone who is not the ticket's customer, who must not gain a key to the ticket."""
+    return f"<n.{secrets.token_urlsafe(18)}@{domain}>"
+
+
 def ticket_id_from_message_id(secret: str, message_id: str) -> int | None:
     """The ticket id our signed ``message_id`` names, or None (not ours, or tampered)."""
     match = _OUR_ID.match(message_id.strip())

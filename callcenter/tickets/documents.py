@@ -13,12 +13,13 @@ from datetime import datetime
 from sqlalchemy.orm import Session
 
 from callcenter.models import Document, RequiredDocument, Ticket, utcnow
+from callcenter.statuses import TicketStatus
 
 MAX_DOCUMENT_BYTES = 5 * 1024 * 1024
 SOURCES = ("desk", "email", "whatsapp", "sms")
 MAX_NAME = 200
 MAX_REQUIRED_AT_ONCE = 20
-SETTLED = ("resolved",)
+SETTLED = (TicketStatus.RESOLVED,)
 
 
 class DocumentError(ValueError):
@@ -98,7 +99,7 @@ def require_documents(session: Session, ticket: Ticket, names: list[str],
         ticket.required_documents.append(row)
         added.append(row)
     if outstanding(ticket):
-        ticket.status = "pending_documents"
+        ticket.status = TicketStatus.PENDING_DOCUMENTS
     session.flush()
     return added
 
@@ -133,15 +134,17 @@ def receive_document(
     contact_id: int | None = None,
     fulfils: int | str | None = None,
     now: datetime | None = None,
+    may_fulfil: bool = True,
 ) -> Document:
     """Keep a file the customer sent for ``ticket`` and tick off what it fulfils (P4.3).
 
     ``fulfils`` (a requirement's id or name) says which requirement the file is; without it the
     file fulfils the only outstanding requirement, if exactly one is outstanding (otherwise it
     is kept unattached for an agent to look at). Once nothing is outstanding the ticket leaves
-    ``pending_documents`` for ``open``. Raises :class:`DocumentError` (nothing written) for an
-    unknown source, an empty or oversized file, or a ``fulfils`` that names nothing outstanding.
-    Flushes, never commits.
+    ``pending_documents`` for ``open``. With ``may_fulfil=False`` (a sender who is not the
+    customer) the file is only kept: it fulfils nothing and the ticket does not move.
+    Raises :class:`DocumentError` (nothing written) for an unknown source, an empty or
+    oversized file, or a ``fulfils`` that names nothing outstanding. Flushes, never commits.
     """
     if source not in SOURCES:
         raise DocumentError(f"source must be one of {', '.join(SOURCES)}")
@@ -151,7 +154,9 @@ def receive_document(
         raise DocumentTooLarge(
             f"the file is {len(data)} bytes; at most {MAX_DOCUMENT_BYTES} bytes are kept")
     requirement: RequiredDocument | None
-    if fulfils is not None and str(fulfils).strip():
+    if not may_fulfil:
+        requirement = None
+    elif fulfils is not None and str(fulfils).strip():
         requirement = find_requirement(ticket, fulfils)
     else:
         waiting = outstanding(ticket)
@@ -174,8 +179,9 @@ def receive_document(
     if requirement is not None:
         requirement.document_id = document.id
         requirement.received_at = when
-    if ticket.status == "pending_documents" and not outstanding(ticket):
-        ticket.status = "open"
+    if (may_fulfil and ticket.status == TicketStatus.PENDING_DOCUMENTS
+            and not outstanding(ticket)):
+        ticket.status = TicketStatus.OPEN
     session.flush()
     return document
 

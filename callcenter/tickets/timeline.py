@@ -15,6 +15,7 @@ from datetime import datetime
 from sqlalchemy import select
 from sqlalchemy.orm import Session, joinedload, selectinload
 
+from callcenter.channels import email_inbound
 from callcenter.channels.sanitize import safe_html
 from callcenter.models import (
     Callback,
@@ -138,8 +139,9 @@ def _contact_entry(contact: Contact) -> TimelineEntry:
     elif contact.channel == "email":
         entry.kind = "email"
         if inbound:
-            entry.label = ("Email from the customer" if contact.sender_verified
-                           else "Email from an address not on the ticket")
+            reason = email_inbound.unverified_reason(contact)
+            entry.label = ("Email from the customer" if reason is None
+                           else f"Unverified email ({reason}): it changed nothing on the ticket")
         else:
             entry.label = "Email to the customer"
         entry.safe_html = safe_html(contact.body_html) if contact.body_html else None

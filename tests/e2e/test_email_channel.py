@@ -124,8 +124,8 @@ def test_a_subject_number_with_a_wrong_check_digit_opens_a_new_ticket(email_app,
 
 def test_a_stranger_quoting_a_ticket_number_lands_unverified_and_learns_nothing(
         email_app, session, mail_sink):
-    """FACTS "Email threading": lands on the ticket, marked unverified, the auto-reply reveals
-    no customer data; the customer's no-response clock is not stopped by a stranger."""
+    """FACTS "Email threading": lands on the ticket, marked unverified; the one generic reply
+    names no ticket and echoes nothing; the customer's no-response clock is not stopped."""
     customer = make_customer(session)
     ticket = lifecycle.open_ticket(session, channel="voice", customer_id=customer.id)
     ticket.status = "pending_customer"
@@ -139,9 +139,11 @@ def test_a_stranger_quoting_a_ticket_number_lands_unverified_and_learns_nothing(
     reply = mail_sink.wait_for(1)[0]
     assert reply["To"] == "kakak.budi@other.test"
     text = reply.get_content()
-    assert ticket.number in text
-    for secret in ("Budi", "budi@example.com", "1.250.000", "8808123456", "BCA", "20261001"):
+    assert "Email Anda sudah kami terima" in text and "We have received your email" in text
+    for secret in (ticket.number, "tolong", "Budi", "budi@example.com", "1.250.000",
+                   "8808123456", "BCA", "20261001"):
         assert secret not in text and secret not in reply["Subject"]
+    assert not reply["Message-ID"].startswith(f"<t{ticket.id}.")  # no key to the ticket
 
 
 def test_the_customers_reply_on_a_pending_ticket_reopens_it(email_app, session, mail_sink):

@@ -3,13 +3,18 @@
 from __future__ import annotations
 
 import io
+from datetime import UTC, datetime, timedelta
 
 import pytest
+import time_machine
 from sqlalchemy import func, select
 
+from callcenter.channels import email_outbound
 from callcenter.channels.sanitize import safe_html
 from callcenter.config import Settings
 from callcenter.models import Contact, Document, OutboundEmail, Ticket
+from callcenter.tickets import documents, lifecycle, timeline
+from tests.conftest import API_TOKEN
 from tests.factories import make_customer
 from tests.support.smtp import (  # noqa: F401 (fixtures)
     WEBHOOK_AUTH,
@@ -187,3 +192,175 @@ def test_an_auto_reply_is_recorded_but_never_answered(email_app, session):
     post_email(email_app.test_client(),
                inbound_form(extra_headers="Auto-Submitted: auto-replied\n"))
     assert _count(session, Contact) == 1 and _count(session, OutboundEmail) == 0
+
+
+# --- A stranger's email never acts on a ticket ----------------------------------------------
+
+STRANGER = "Orang Lain <orang@elsewhere.test>"
+
+
+def _ticket_json(app, number: str) -> dict:
+    answer = app.test_client().get(f"/api/tickets/{number}",
+                                   headers={"Authorization": f"Bearer {API_TOKEN}"})
+    assert answer.status_code == 200
+    return answer.get_json()
+
+
+def _with_attachment(form: dict, data: bytes = b"%PDF-1.4 slip gaji") -> dict:
+    form.update({"attachments": "1",
+                 "attachment-info": '{"attachment1": {"filename": "slip.pdf", '
+                                    '"type": "application/pdf"}}',
+                 "attachment1": (io.BytesIO(data), "slip.pdf", "application/pdf")})
+    return form
+
+
+def test_a_stranger_quoting_a_resolved_tickets_number_does_not_reopen_it(email_app, session):
+    customer = make_customer(session)
+    ticket = lifecycle.open_ticket(session, channel="voice", customer_id=customer.id)
+    lifecycle.resolve(session, ticket, "Dijelaskan lewat telepon.")
+    session.commit()
+    resolved_at = ticket.resolved_at
+    answer = post_email(email_app.test_client(), inbound_form(
+        sender=STRANGER, subject=f"Re: [Tiket {ticket.number}] buka lagi"))
+    assert answer.status_code == 200
+    assert answer.get_json()["sender_verified"] is False
+    session.expire_all()
+    after = session.get(Ticket, ticket.id)
+    assert after.status == "resolved" and after.resolved_at == resolved_at
+    shown = _ticket_json(email_app, ticket.number)
+    assert shown["status"] == "resolved"
+    mail = [c for c in shown["contacts"] if c["channel"] == "email"]
+    assert [(c["sender"], c["sender_verified"]) for c in mail] == [
+        ("orang@elsewhere.test", False)]  # kept, and flagged for the agent
+    labels = [e.label for e in timeline.timeline(session, timeline.load_ticket(
+        session, ticket.number)) if e.kind == "email"]
+    assert labels == ["Unverified email (the sender's address is not the one on the ticket): "
+                      "it changed nothing on the ticket"]
+
+
+def test_a_strangers_attachment_on_a_pending_documents_ticket_fulfils_nothing(email_app,
+                                                                              session):
+    customer = make_customer(session)
+    ticket = lifecycle.open_ticket(session, channel="walk_in", customer_id=customer.id)
+    documents.require_documents(session, ticket, ["Slip gaji"])
+    session.commit()
+    due_before = ticket.due_at
+    answer = post_email(email_app.test_client(), _with_attachment(inbound_form(
+        sender=STRANGER, subject=f"[Tiket {ticket.number}] dokumen")))
+    assert answer.status_code == 200 and answer.get_json()["documents"] == 1
+    session.expire_all()
+    after = session.get(Ticket, ticket.id)
+    assert after.status == "pending_documents" and after.due_at == due_before
+    assert [r.received_at for r in after.required_documents] == [None]
+    kept = session.scalars(select(Document)).one()  # kept for the agent to look at
+    assert kept.ticket_id == ticket.id and kept.filename == "slip.pdf"
+    assert _ticket_json(email_app, ticket.number)["required_documents"][0]["received_at"] is None
+    # The customer's own email with the same file does fulfil it (P4.3).
+    post_email(email_app.test_client(), _with_attachment(inbound_form(
+        subject=f"[Tiket {ticket.number}] dokumen", message_id="<cust-2@mail.example.com>")))
+    session.expire_all()
+    after = session.get(Ticket, ticket.id)
+    assert after.status == "open" and after.required_documents[0].received_at is not None
+
+
+@pytest.mark.parametrize(("spf", "dkim", "reason"), [
+    ("fail", None, "SPF check: fail"),
+    ("softfail", "none", "SPF check: softfail"),
+    ("pass", "{@example.com : fail}", "DKIM check failed for example.com"),
+    ("softfail", "{@mail.example.com : fail, @sendgrid.net : pass}",
+     "DKIM check failed for example.com"),
+])
+def test_a_failed_spf_or_dkim_check_makes_the_customers_own_address_unverified(
+        email_app, session, spf, dkim, reason):
+    customer = make_customer(session)
+    ticket = lifecycle.open_ticket(session, channel="voice", customer_id=customer.id)
+    ticket.status = "pending_customer"
+    session.commit()
+    form = inbound_form(subject=f"[Tiket {ticket.number}] sudah saya bayar")
+    form["SPF"] = spf
+    if dkim is not None:
+        form["dkim"] = dkim
+    answer = post_email(email_app.test_client(), form)
+    assert answer.get_json()["sender_verified"] is False
+    assert answer.get_json()["unverified_reason"] == reason
+    session.expire_all()
+    assert session.get(Ticket, ticket.id).status == "pending_customer"  # the clock runs on
+    assert session.scalars(select(Contact)).one().sender_verified is False
+
+
+@pytest.mark.parametrize(("spf", "dkim"), [
+    ("pass", None), (None, None), ("neutral", "none"),
+    ("softfail", "{@example.com : pass}"),  # forwarded: SPF breaks, the DKIM signature holds
+])
+def test_the_customers_address_with_passing_or_absent_checks_acts(email_app, session, spf,
+                                                                  dkim):
+    customer = make_customer(session)
+    ticket = lifecycle.open_ticket(session, channel="voice", customer_id=customer.id)
+    ticket.status = "pending_customer"
+    session.commit()
+    form = inbound_form(subject=f"[Tiket {ticket.number}] sudah saya bayar")
+    form.pop("SPF")
+    form.update({k: v for k, v in (("SPF", spf), ("dkim", dkim)) if v is not None})
+    assert post_email(email_app.test_client(), form).get_json()["sender_verified"] is True
+    session.expire_all()
+    assert session.get(Ticket, ticket.id).status == "open"
+
+
+def _outbox(session) -> list[OutboundEmail]:
+    session.expire_all()
+    return list(session.scalars(select(OutboundEmail).order_by(OutboundEmail.id)))
+
+
+def test_a_stranger_gets_one_generic_reply_a_day_without_their_subject(email_app, session):
+    customer = make_customer(session)
+    ticket = lifecycle.open_ticket(session, channel="voice", customer_id=customer.id)
+    session.commit()
+    client = email_app.test_client()
+    start = datetime(2026, 11, 25, 9, tzinfo=UTC)
+    with time_machine.travel(start, tick=False):
+        for index in range(3):
+            post_email(client, inbound_form(
+                sender=STRANGER, subject=f"[Tiket {ticket.number}] rahasia {index}",
+                message_id=f"<stranger-{index}@elsewhere.test>"))
+    replies = _outbox(session)
+    assert len(replies) == 1
+    reply = replies[0]
+    assert reply.to_address == "orang@elsewhere.test" and reply.ticket_id is None
+    for echoed in (ticket.number, "rahasia", "Tiket", "Budi"):
+        assert echoed not in reply.subject and echoed not in reply.body
+    # Answering the generic reply is no key to the customer's ticket: it threads nowhere (the
+    # stranger's own new ticket, as for any unknown address).
+    with time_machine.travel(start + timedelta(hours=2), tick=False):
+        answer = post_email(client, inbound_form(
+            sender=STRANGER, subject="Re: " + reply.subject, in_reply_to=reply.message_id,
+            message_id="<stranger-3@elsewhere.test>"))
+    assert answer.get_json()["threaded_by"] == "new"
+    assert answer.get_json()["ticket"] != ticket.number
+    session.expire_all()
+    assert len(session.get(Ticket, ticket.id).contacts) == 3
+    with time_machine.travel(start + timedelta(hours=3), tick=False):
+        post_email(client, inbound_form(sender=STRANGER, subject=f"[Tiket {ticket.number}]",
+                                        message_id="<stranger-4@elsewhere.test>"))
+    generic = [e for e in _outbox(session) if e.subject == email_outbound.STRANGER_SUBJECT]
+    assert len(generic) == 1  # still the same day
+    with time_machine.travel(start + timedelta(hours=24, minutes=1), tick=False):
+        post_email(client, inbound_form(sender=STRANGER, subject=f"[Tiket {ticket.number}]",
+                                        message_id="<stranger-5@elsewhere.test>"))
+    generic = [e for e in _outbox(session) if e.subject == email_outbound.STRANGER_SUBJECT]
+    assert len(generic) == 2  # a new day, one more
+
+
+def test_only_a_verified_customers_new_ticket_is_acknowledged_with_its_number(email_app,
+                                                                             session):
+    customer = make_customer(session)
+    ticket = lifecycle.open_ticket(session, channel="voice", customer_id=customer.id)
+    session.commit()
+    client = email_app.test_client()
+    post_email(client, inbound_form(subject=f"[Tiket {ticket.number}] follow-up"))
+    assert _outbox(session) == []  # the customer's follow-up needs no acknowledgement
+    forged = inbound_form(subject="Tagihan", message_id="<forged-1@mail.example.com>")
+    forged["SPF"] = "fail"
+    post_email(client, forged)  # from the customer's address, but forged
+    replies = _outbox(session)
+    assert len(replies) == 1 and replies[0].subject == email_outbound.STRANGER_SUBJECT
+    assert all(t.number not in replies[0].body for t in session.scalars(select(Ticket)))
