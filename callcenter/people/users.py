@@ -23,6 +23,7 @@ from sqlalchemy.orm import Session
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from callcenter.models import Agent, User, utcnow
+from callcenter.statuses import Presence
 from callcenter.voice import agents
 
 ROLES = ("agent", "supervisor", "qa", "admin")
@@ -143,7 +144,7 @@ def set_active(session: Session, actor: User | None, user: User, active: bool) -
         _refuse_last_admin(session, user)
         agent = session.get(Agent, user.agent_id) if user.agent_id is not None else None
         if agent is not None:
-            agents.set_presence(agent, "away")
+            agents.set_presence(agent, Presence.AWAY)
     user.active = active
     return True
 

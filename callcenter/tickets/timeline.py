@@ -26,6 +26,7 @@ from callcenter.models import (
     Ticket,
     User,
 )
+from callcenter.statuses import OutboxStatus
 from callcenter.tickets.numbers import is_well_formed
 
 CALLBACK_REASONS = {
@@ -108,11 +109,12 @@ def unsent_replies(session: Session, ticket: Ticket) -> list[OutboxInfo]:
     found = [OutboxInfo("email", e.id, e.status, e.to_address, e.subject, e.body, e.attempts,
                         e.last_error, e.created_at)
              for e in session.scalars(select(OutboundEmail).where(
-                 OutboundEmail.ticket_id == ticket.id, OutboundEmail.status != "sent"))]
+                 OutboundEmail.ticket_id == ticket.id, OutboundEmail.status != OutboxStatus.SENT))]
     found += [OutboxInfo(m.channel, m.id, m.status, m.to_number, None, m.body, m.attempts,
                          m.last_error, m.created_at)
               for m in session.scalars(select(OutboundMessage).where(
-                  OutboundMessage.ticket_id == ticket.id, OutboundMessage.status != "sent"))]
+                  OutboundMessage.ticket_id == ticket.id,
+                  OutboundMessage.status != OutboxStatus.SENT))]
     return found
 
 
@@ -178,7 +180,7 @@ def timeline(session: Session, ticket: Ticket) -> list[TimelineEntry]:
         entries.append(TimelineEntry(
             at=reply.created_at, kind="outbox", channel=reply.kind, direction="outbound",
             status=reply.status, outbox=reply,
-            label=f"{name} to the customer, not sent yet" if reply.status == "pending"
+            label=f"{name} to the customer, not sent yet" if reply.status == OutboxStatus.PENDING
             else f"{name} to the customer could not be sent"))
     entries.sort(key=lambda e: e.at)  # stable: same-time entries keep their kind's order
     return entries
