@@ -17,9 +17,9 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from callcenter.channels import email_threading
-from callcenter.compliance import regulation
 from callcenter.config import Settings
 from callcenter.models import Contact, Customer, Ticket
+from callcenter.statuses import MessageStatus, TicketStatus
 from callcenter.tickets import documents, lifecycle
 
 MAX_ATTACHMENTS = 20
@@ -204,7 +204,8 @@ def _ticket_waiting_for(session: Session, address: str) -> Ticket | None:
     about an email they did send."""
     return session.scalars(
         select(Ticket).join(Customer, Ticket.customer_id == Customer.id)
-        .where(func.lower(Customer.email) == address, Ticket.status == "pending_customer")
+        .where(func.lower(Customer.email) == address,
+               Ticket.status == TicketStatus.PENDING_CUSTOMER)
         .order_by(Ticket.updated_at.desc(), Ticket.id.desc()).limit(1)).first()
 
 
@@ -225,12 +226,12 @@ def take_in(session: Session, settings: Settings, parsed: ParsedEmail) -> Inboun
         if customer is None:
             ticket.customer_email = parsed.sender
     verified = _ticket_address(session, ticket) == parsed.sender
-    if verified and ticket.status == "pending_customer":
-        ticket.status = "open"  # the customer answered: the no-response clock stops
+    if verified and ticket.status == TicketStatus.PENDING_CUSTOMER:
+        ticket.status = TicketStatus.OPEN  # the customer answered: the no-response clock stops
     lifecycle.reopen(ticket)
     contact = Contact(
         ticket_id=ticket.id, channel="email", direction="inbound",
-        external_id=external_id(parsed.message_id), status="received",
+        external_id=external_id(parsed.message_id), status=MessageStatus.RECEIVED,
         sender=parsed.sender, subject=parsed.subject, body=parsed.text, body_html=parsed.html,
         in_reply_to=(parsed.in_reply_to or "")[:300] or None, sender_verified=verified,
         ivr_state={"email": {
@@ -243,15 +244,13 @@ def take_in(session: Session, settings: Settings, parsed: ParsedEmail) -> Inboun
     for attachment in parsed.attachments:
         try:  # P4.3: an attachment can be the document a ticket waits for
             documents.receive_document(
-                session, ticket, filename=attachment.filename,
+                session, ticket, settings=settings, filename=attachment.filename,
                 content_type=attachment.content_type, data=attachment.data, source="email",
                 contact_id=contact.id)
         except documents.DocumentError as exc:
             skipped.append(f"{attachment.filename}: {exc}")
     if skipped:
         contact.ivr_state = {**contact.ivr_state, "attachments_not_kept": skipped}
-    if parsed.attachments and ticket.required_documents:
-        regulation.refresh_due(ticket, settings)  # complete documents start a written clock
     session.flush()
     return Inbound(contact, ticket, new_ticket=new_ticket, verified=verified,
                    threaded_by=threaded_by)

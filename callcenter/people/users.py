@@ -1,7 +1,8 @@
 """People who use the product, with roles; passwords hashed, lock-out after failures.
 
-The admin's "People" page manages them through the functions below; each refusal is a
-:class:`UserError` whose message is safe to show. Rules:
+The rules of managing them are the functions below; each refusal is a :class:`UserError` whose
+message is safe to show. The admin's changes go through :mod:`callcenter.people.admin`, which
+adds the audit row. Rules:
 
 - an admin never deactivates themselves, and nobody removes the last active admin (by
   deactivating or demoting them), so the product always keeps someone who can manage people;
@@ -21,6 +22,7 @@ from sqlalchemy.orm import Session
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from callcenter.models import Agent, User, utcnow
+from callcenter.statuses import Presence
 from callcenter.voice import agents
 
 ROLES = ("agent", "supervisor", "qa", "admin")
@@ -86,6 +88,11 @@ def authenticate(session: Session, username: str, password: str,
     return user
 
 
+def actor_of(user: User) -> str:
+    """How ``user`` is named in the audit trail, whether they act in the console or the API."""
+    return f"user:{user.username}"
+
+
 def has_role(user: User, *roles: str) -> bool:
     """Admins may do everything; otherwise the role must be one of ``roles``."""
     return user.role == "admin" or user.role in roles
@@ -132,7 +139,7 @@ def set_active(session: Session, actor: User | None, user: User, active: bool) -
         _refuse_last_admin(session, user)
         agent = session.get(Agent, user.agent_id) if user.agent_id is not None else None
         if agent is not None:
-            agents.set_presence(agent, "away")
+            agents.set_presence(agent, Presence.AWAY)
     user.active = active
     return True
 

@@ -2,7 +2,8 @@
 
 A ticket with an outstanding requirement is ``pending_documents`` and cannot be resolved
 (:func:`assert_can_resolve`). Files come in at the desk, by email attachment or by WhatsApp/MMS
-media; every channel calls :func:`receive_document`. Nothing here commits: the caller does.
+media; every channel calls :func:`receive_document`, which also recomputes the due date (the
+written clock starts when the documents are complete). Nothing here commits: the caller does.
 """
 
 from __future__ import annotations
@@ -12,13 +13,16 @@ from datetime import datetime
 
 from sqlalchemy.orm import Session
 
+from callcenter.compliance import regulation
+from callcenter.config import Settings
 from callcenter.models import Document, RequiredDocument, Ticket, utcnow
+from callcenter.statuses import TicketStatus
 
 MAX_DOCUMENT_BYTES = 5 * 1024 * 1024
 SOURCES = ("desk", "email", "whatsapp", "sms")
 MAX_NAME = 200
 MAX_REQUIRED_AT_ONCE = 20
-SETTLED = ("resolved",)
+SETTLED = (TicketStatus.RESOLVED,)
 
 
 class DocumentError(ValueError):
@@ -98,7 +102,7 @@ def require_documents(session: Session, ticket: Ticket, names: list[str],
         ticket.required_documents.append(row)
         added.append(row)
     if outstanding(ticket):
-        ticket.status = "pending_documents"
+        ticket.status = TicketStatus.PENDING_DOCUMENTS
     session.flush()
     return added
 
@@ -126,6 +130,7 @@ def receive_document(
     session: Session,
     ticket: Ticket,
     *,
+    settings: Settings,
     filename: str,
     content_type: str,
     data: bytes,
@@ -139,9 +144,10 @@ def receive_document(
     ``fulfils`` (a requirement's id or name) says which requirement the file is; without it the
     file fulfils the only outstanding requirement, if exactly one is outstanding (otherwise it
     is kept unattached for an agent to look at). Once nothing is outstanding the ticket leaves
-    ``pending_documents`` for ``open``. Raises :class:`DocumentError` (nothing written) for an
-    unknown source, an empty or oversized file, or a ``fulfils`` that names nothing outstanding.
-    Flushes, never commits.
+    ``pending_documents`` for ``open``, and a ticket that required documents gets its due date
+    recomputed (``regulation.refresh_due``: complete documents start a written clock). Raises
+    :class:`DocumentError` (nothing written) for an unknown source, an empty or oversized
+    file, or a ``fulfils`` that names nothing outstanding. Flushes, never commits.
     """
     if source not in SOURCES:
         raise DocumentError(f"source must be one of {', '.join(SOURCES)}")
@@ -174,8 +180,10 @@ def receive_document(
     if requirement is not None:
         requirement.document_id = document.id
         requirement.received_at = when
-    if ticket.status == "pending_documents" and not outstanding(ticket):
-        ticket.status = "open"
+    if ticket.status == TicketStatus.PENDING_DOCUMENTS and not outstanding(ticket):
+        ticket.status = TicketStatus.OPEN
+    if ticket.required_documents:
+        regulation.refresh_due(ticket, settings)
     session.flush()
     return document
 
