@@ -90,10 +90,12 @@ def agents_list() -> None:
 
 
 def _set_available(name: str, available: bool) -> None:
+    from callcenter.audit import command_line_actor
+
     settings = Settings.from_env()
     try:
         with session_scope(settings.database_url) as session:
-            agent_registry.set_available(session, name, available)
+            agent_registry.set_available(session, name, available, actor=command_line_actor())
     except agent_registry.AgentError as exc:
         raise click.ClickException(str(exc)) from exc
     if available:
@@ -130,12 +132,14 @@ def users_group() -> None:
               required=True)
 @click.password_option(help="at least 10 characters (asked when omitted)")
 def users_add(username: str, role: str, password: str) -> None:
-    from callcenter.people.users import UserError, create_user
+    from callcenter.audit import command_line_actor
+    from callcenter.people.admin import add_user
+    from callcenter.people.users import UserError
 
     settings = Settings.from_env()
     try:
         with session_scope(settings.database_url) as session:
-            create_user(session, username, password, role)
+            add_user(session, username, password, role, actor=command_line_actor())
     except UserError as exc:
         raise click.ClickException(str(exc)) from exc
     click.echo(f"user {username} added with role {role}")

@@ -12,23 +12,12 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 
 from callcenter.config import Settings
 from callcenter.logs import configure_logging
-from webhooks import (
-    api,
-    console,
-    desk,
-    email,
-    extensions,
-    messaging,
-    public,
-    templates_api,
-    voice,
-)
+from webhooks import api, console, email, messaging, public, voice
 from webhooks.context import close_db
 
 # Machine-to-machine endpoints authenticate by signature, basic auth or bearer token, never by
 # a browser cookie: CSRF tokens are for the console and the public pages only.
-MACHINE_BLUEPRINTS = (voice.bp, api.bp, messaging.bp, email.bp, templates_api.bp, desk.bp,
-                      extensions.bp)
+MACHINE_BLUEPRINTS = (voice.bp, messaging.bp, email.bp, *api.BLUEPRINTS)
 MACHINE_PREFIXES = ("/twilio/", "/api/", "/email/")
 
 # Pages people open in a browser: no framing, no inline script, no referrer leaks.
@@ -65,15 +54,8 @@ def create_app(settings: Settings | None = None) -> Flask:
     csrf = CSRFProtect(app)
     for blueprint in MACHINE_BLUEPRINTS:
         csrf.exempt(blueprint)
-    app.register_blueprint(console.bp)
-    app.register_blueprint(public.bp)
-    app.register_blueprint(voice.bp)
-    app.register_blueprint(api.bp)
-    app.register_blueprint(messaging.bp)
-    app.register_blueprint(email.bp)
-    app.register_blueprint(templates_api.bp)
-    app.register_blueprint(desk.bp)
-    app.register_blueprint(extensions.bp)
+    for blueprint in (console.bp, public.bp, *MACHINE_BLUEPRINTS):
+        app.register_blueprint(blueprint)
     app.teardown_appcontext(close_db)
 
     @app.after_request

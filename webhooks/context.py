@@ -1,13 +1,15 @@
-"""Per-app settings and content, per-request database session."""
+"""Per-app settings and content, per-request database session, and the ticket a URL names."""
 
 from __future__ import annotations
 
-from flask import current_app, g
+from flask import abort, current_app, g, make_response, render_template
 from sqlalchemy.orm import Session
 
 from callcenter.config import Settings
 from callcenter.content import Content
 from callcenter.db import session_factory
+from callcenter.models import Ticket
+from callcenter.tickets.timeline import load_ticket
 
 
 def settings() -> Settings:
@@ -35,3 +37,18 @@ def public_url(path: str) -> str:
     """Absolute URL Twilio can reach: always from ``PUBLIC_BASE_URL`` (Settings.base_url),
     never from the request's ``Host``, which a stranger can forge."""
     return settings().base_url + path
+
+
+def ticket_or_404(number: str, *, page: str | None = None) -> Ticket:
+    """The ticket numbered ``number``, with what its views show (customer, contacts,
+    callbacks, required documents); a mistyped number (check digit) is never looked up.
+
+    Otherwise 404: the app's JSON error for the API, or ``page`` rendered (the console's
+    "Ticket not found", which names the number and leads back to the queue).
+    """
+    ticket = load_ticket(db(), number)
+    if ticket is None:
+        if page is not None:
+            abort(make_response(render_template(page, number=number[:20]), 404))
+        abort(404, f"no ticket {number[:20]}")
+    return ticket

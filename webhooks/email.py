@@ -1,4 +1,5 @@
-"""Email: the provider's inbound-parse hook (P3.1) and agents' template replies (P3.3, P3.4).
+"""Email: the provider's inbound-parse hook (P3.1). Agents' replies by email are the JSON
+API's (webhooks/api/replies.py).
 
 ``POST /email/inbound`` is SendGrid Inbound Parse (multipart/form-data), with HTTP basic auth
 per ``EMAIL_WEBHOOK_AUTH`` (401 otherwise, and always when unset). The post is parsed whole
@@ -12,18 +13,12 @@ from __future__ import annotations
 import hmac
 import logging
 
-from flask import Blueprint, Response, abort, g, jsonify, request
-from sqlalchemy import select
+from flask import Blueprint, Response, abort, jsonify, request
 from sqlalchemy.exc import IntegrityError
 from werkzeug.exceptions import RequestEntityTooLarge
 
-from callcenter import audit
 from callcenter.channels import email_inbound, email_outbound
-from callcenter.channels.templates import find_approved
-from callcenter.models import Template, Ticket
-from callcenter.tickets.numbers import is_well_formed
-from webhooks.context import content, db, settings
-from webhooks.user_auth import require_user
+from webhooks.context import db, settings
 from workers import queues
 
 bp = Blueprint("email", __name__)
@@ -91,48 +86,3 @@ def inbound() -> tuple[Response, int]:
     if ack is not None:
         queues.send_soon(current, "email", ack.id)
     return jsonify(body), 200
-
-
-@bp.post("/api/tickets/<number>/replies")
-@require_user("agent", "supervisor")
-def reply(number: str) -> tuple[Response, int]:
-    """An agent answers by email with a QA-approved template (P3.3), asking whether there is
-    anything else (P3.4); the ticket then waits for the customer (P2.2b)."""
-    session = db()
-    ticket = session.scalars(select(Ticket).where(Ticket.number == number)).first() if (
-        is_well_formed(number)) else None
-    if ticket is None:
-        abort(404, "no such ticket")
-    body = request.get_json(silent=True)
-    if not isinstance(body, dict):
-        abort(400, 'send JSON {"template_id": N} or {"template_key": "...", "language": "id"}')
-    template = None
-    if body.get("template_id") is not None:
-        if not isinstance(body["template_id"], int) or isinstance(body["template_id"], bool):
-            abort(400, "template_id must be a number")
-        template = session.get(Template, body["template_id"])
-        if template is None:
-            abort(404, "no such template")
-    elif body.get("template_key"):
-        language = body.get("language") or ticket.language or "id"
-        template = find_approved(session, str(body["template_key"]), str(language))
-        if template is None:
-            abort(404, f"no approved template {body['template_key']!r} in {language!r}")
-    else:
-        abort(400, "template_id or template_key is required")
-    try:
-        email = email_outbound.queue_template_reply(session, settings(), ticket, template,
-                                                    content())
-    except email_outbound.ReplyError as exc:
-        abort(exc.status, str(exc))
-    audit.record(session, g.actor, "send_email", f"ticket:{number}",
-                 f"email:{email.id} template:{template.id} v{template.version} "
-                 f"({template.key}/{template.language})")
-    session.commit()
-    queues.send_soon(settings(), "email", email.id)
-    return jsonify({"id": email.id, "ticket": number, "ticket_status": ticket.status,
-                    "status": email.status, "to": email.to_address, "subject": email.subject,
-                    "message_id": email.message_id, "in_reply_to": email.in_reply_to,
-                    "template": {"id": template.id, "key": template.key,
-                                 "language": template.language,
-                                 "version": template.version}}), 202

@@ -1,4 +1,5 @@
-"""Twilio Messaging webhooks (SMS and WhatsApp) and agents' replies on those channels.
+"""Twilio Messaging webhooks (SMS and WhatsApp). Agents' replies on those channels are the
+JSON API's (webhooks/api/replies.py).
 
 Signature first (403), then input (400); every MessageSid is taken in once, and Twilio's
 retry gets the same auto-reply without a second write.
@@ -9,18 +10,15 @@ from __future__ import annotations
 import logging
 import re
 
-from flask import Blueprint, Response, abort, g, jsonify, request
-from sqlalchemy import select
+from flask import Blueprint, Response, abort, request
 from twilio.twiml.messaging_response import MessagingResponse
 
-from callcenter import audit
 from callcenter.channels import social
-from callcenter.models import Contact, Template, Ticket
-from callcenter.tickets.numbers import is_well_formed
+from callcenter.models import Contact
+from callcenter.statuses import MessageStatus
 from callcenter.voice import calls
 from webhooks.context import content, db, settings
 from webhooks.twilio_auth import twilio_signed
-from webhooks.user_auth import require_user
 from workers import queues
 
 bp = Blueprint("messaging", __name__)
@@ -49,8 +47,8 @@ def incoming() -> Response:
         if query.ticket is not None and social.find_message(session, _message_sid()) is None:
             channel, phone = social.split_address(request.form["From"])
             session.add(Contact(ticket_id=query.ticket.id, channel=channel, direction="inbound",
-                                external_id=_message_sid(), status="received", sender=phone,
-                                body=request.form.get("Body", "")[:4000]))
+                                external_id=_message_sid(), status=MessageStatus.RECEIVED,
+                                sender=phone, body=request.form.get("Body", "")[:4000]))
             session.commit()
         reply = MessagingResponse()
         reply.message(query.text)
@@ -60,7 +58,7 @@ def incoming() -> Response:
     text = content().text(ticket.language or "id", "message_ack", ticket=ticket.number)
     if not inbound.duplicate:
         session.add(Contact(ticket_id=ticket.id, channel=inbound.contact.channel,
-                            direction="outbound", status="replied", body=text,
+                            direction="outbound", status=MessageStatus.REPLIED, body=text,
                             to_number=inbound.contact.sender))
     contact_id = inbound.contact.id
     session.commit()
@@ -85,36 +83,3 @@ def status() -> Response:
             contact.status = state[:30]
         session.commit()
     return Response(status=204)
-
-
-@bp.post("/api/tickets/<number>/messages")
-@require_user("agent", "supervisor")
-def reply(number: str) -> tuple[Response, int]:
-    """An agent writes to the customer by SMS or WhatsApp (free text, or an approved
-    template; WhatsApp free text only inside the 24-hour window)."""
-    session = db()
-    ticket = session.scalars(select(Ticket).where(Ticket.number == number)).first() if (
-        is_well_formed(number)) else None
-    if ticket is None:
-        abort(404)
-    body = request.get_json(silent=True) or {}
-    channel = body.get("channel", "sms")
-    if channel not in social.SOCIAL_CHANNELS:
-        abort(400, "channel must be sms or whatsapp")
-    template = None
-    if body.get("template_id") is not None:
-        template = session.get(Template, body["template_id"])
-        if template is None:
-            abort(404, "unknown template")
-    try:
-        message = social.queue_reply(session, ticket, channel=channel, text=body.get("text"),
-                                     template=template)
-    except social.WindowClosed as exc:
-        abort(409, str(exc))
-    except ValueError as exc:
-        abort(400, str(exc))
-    audit.record(session, g.actor, "send_message", f"ticket:{number}", f"{channel} {message.id}")
-    session.commit()
-    queues.send_soon(settings(), "sms", message.id)
-    return jsonify({"id": message.id, "channel": channel, "status": message.status,
-                    "ticket": number, "ticket_status": ticket.status}), 202

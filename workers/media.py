@@ -18,7 +18,6 @@ from urllib.parse import urljoin, urlsplit
 
 import requests
 
-from callcenter.compliance import regulation
 from callcenter.config import Settings
 from callcenter.models import Contact, Ticket, utcnow
 from callcenter.tickets import documents
@@ -131,13 +130,11 @@ def fetch_media(contact_id: int, url: str, content_type: str) -> int | None:
         name = url.rstrip("/").rsplit("/", 1)[-1]
         try:
             document = documents.receive_document(
-                session, ticket, filename=name, content_type=content_type, data=data,
-                source=contact.channel, contact_id=contact.id)
+                session, ticket, settings=current, filename=name, content_type=content_type,
+                data=data, source=contact.channel, contact_id=contact.id)
         except documents.DocumentError as exc:  # empty, too large: retrying will not help
             log.warning("media for contact %s not kept: %s", contact_id, exc)
             note_not_fetched(contact, content_type, str(exc))
             return None
-        if ticket.required_documents:
-            regulation.refresh_due(ticket, current)  # complete documents start the clock
         session.flush()
         return document.id

@@ -25,7 +25,6 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from callcenter.channels import email_threading
-from callcenter.compliance import regulation
 from callcenter.config import Settings
 from callcenter.models import Contact, Customer, Ticket
 from callcenter.statuses import MessageStatus, TicketStatus
@@ -314,15 +313,13 @@ def take_in(session: Session, settings: Settings, parsed: ParsedEmail) -> Inboun
     for attachment in parsed.attachments:
         try:  # P4.3: an attachment can be the document a ticket waits for (the customer's)
             documents.receive_document(
-                session, ticket, filename=attachment.filename,
+                session, ticket, settings=settings, filename=attachment.filename,
                 content_type=attachment.content_type, data=attachment.data, source="email",
                 contact_id=contact.id, may_fulfil=verified)
         except documents.DocumentError as exc:
             skipped.append(f"{attachment.filename}: {exc}")
     if skipped:
         contact.ivr_state = {**contact.ivr_state, "attachments_not_kept": skipped}
-    if verified and parsed.attachments and ticket.required_documents:
-        regulation.refresh_due(ticket, settings)  # complete documents start a written clock
     session.flush()
     return Inbound(contact, ticket, new_ticket=new_ticket, verified=verified,
                    threaded_by=threaded_by, unverified_reason=reason)

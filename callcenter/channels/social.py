@@ -20,7 +20,12 @@ from callcenter.config import Settings
 from callcenter.content import Content
 from callcenter.models import Contact, Customer, OutboundMessage, Template, Ticket, utcnow
 from callcenter.phones import try_e164
-from callcenter.statuses import OPEN_TICKET_STATUSES
+from callcenter.statuses import (
+    OPEN_TICKET_STATUSES,
+    MessageStatus,
+    TemplateStatus,
+    TicketStatus,
+)
 from callcenter.tickets import lifecycle
 from callcenter.voice.answers import long_date
 
@@ -63,12 +68,13 @@ def take_in(session: Session, settings: Settings, params: dict[str, str]) -> Inb
     channel, phone = split_address(params.get("From", ""))
     customer = _customer_for(session, phone)
     ticket = _ticket_for(session, settings, channel, phone, customer)
-    if ticket.status == "pending_customer":
-        ticket.status = "open"  # the customer answered: the no-response clock stops
+    if ticket.status == TicketStatus.PENDING_CUSTOMER:
+        ticket.status = TicketStatus.OPEN  # the customer answered: the no-response clock stops
     lifecycle.reopen(ticket)
     contact = Contact(ticket_id=ticket.id, channel=channel, direction="inbound",
-                      external_id=sid, status="received", sender=phone or params.get("From"),
-                      from_number=phone, to_number=params.get("To"),
+                      external_id=sid, status=MessageStatus.RECEIVED,
+                      sender=phone or params.get("From"), from_number=phone,
+                      to_number=params.get("To"),
                       body=params.get("Body", "")[:4000])
     session.add(contact)
     session.flush()
@@ -164,7 +170,7 @@ def queue_reply(session: Session, ticket: Ticket, *, channel: str, text: str | N
     if phone is None:
         raise ValueError("the ticket has no phone number to write to")
     if template is not None:
-        if template.status != "approved":
+        if template.status != TemplateStatus.APPROVED:
             raise ValueError("only approved templates can be sent")
         if template.channel != channel:
             raise ValueError(f"template {template.key!r} is for {template.channel}, "
@@ -175,14 +181,18 @@ def queue_reply(session: Session, ticket: Ticket, *, channel: str, text: str | N
         body = text
     else:
         raise ValueError("give a text or an approved template")
-    if channel == "whatsapp" and template is None and not window_open(session, phone, now):
-        raise WindowClosed("outside WhatsApp's 24-hour window only approved templates may go")
+    # Meta's window: after 24 hours of the customer's silence only a template Meta approved
+    # (a Twilio Content SID) may go; our own template text is free text there.
+    meta_template = template is not None and bool(template.twilio_content_sid)
+    if channel == "whatsapp" and not meta_template and not window_open(session, phone, now):
+        raise WindowClosed("outside WhatsApp's 24-hour window only templates Meta approved "
+                           "(a Twilio Content SID) may go")
     message = messages.queue_message(session, ticket_id=ticket.id, to_number=phone, body=body,
                                      channel=channel)
     message.asks_customer = asks_customer
     message.content_sid = template.twilio_content_sid if template is not None else None
     if asks_customer:
-        ticket.status = "pending_customer"
+        ticket.status = TicketStatus.PENDING_CUSTOMER
     return message
 
 
@@ -195,8 +205,9 @@ def ticket_phone(session: Session, ticket: Ticket) -> str | None:
         Contact.channel.in_(SOCIAL_CHANNELS)).order_by(Contact.id.desc()).limit(1))
 
 
-_STATUS_ORDER = {"accepted": 0, "queued": 0, "sending": 1, "sent": 2, "delivered": 3,
-                 "read": 4, "undelivered": 5, "failed": 5}
+_STATUS_ORDER = {MessageStatus.ACCEPTED: 0, MessageStatus.QUEUED: 0, MessageStatus.SENDING: 1,
+                 MessageStatus.SENT: 2, MessageStatus.DELIVERED: 3, MessageStatus.READ: 4,
+                 MessageStatus.UNDELIVERED: 5, MessageStatus.FAILED: 5}
 
 
 def status_moves_forward(current: str, new: str) -> bool:

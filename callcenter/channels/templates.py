@@ -8,7 +8,9 @@ Life of a template (one ``key`` per language, versions numbered from 1):
   the author, whatever their role);
 - editing an approved template writes a new draft version; the approved one stays the one
   that is sent until the new version is approved, which retires it;
-- only approved templates are sent; retired ones are kept for the record.
+- only approved templates are sent; retired ones are kept for the record;
+- every change (draft, edit, approval) writes its audit row here, as the person who made it,
+  whether they used the console or the JSON API.
 
 Placeholders are the customer's data: ``{name} {ticket} {amount} {due_date} {va} {bank}
 {email}``; anything else (unknown names, ``{0}``, ``{name.attr}``, format specs) is refused
@@ -25,8 +27,10 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from callcenter import audit
 from callcenter.models import Customer, Template, Ticket, User, utcnow
 from callcenter.people import users
+from callcenter.statuses import TemplateStatus
 from callcenter.voice.answers import long_date, rupiah
 
 PLACEHOLDERS = ("name", "ticket", "amount", "due_date", "va", "bank", "email")
@@ -79,13 +83,20 @@ def _check_text(body: Any, subject: Any) -> tuple[str, str | None]:
 
 def _open_draft(session: Session, key: str, language: str) -> Template | None:
     return session.scalars(select(Template).where(
-        Template.key == key, Template.language == language, Template.status == "draft")).first()
+        Template.key == key, Template.language == language,
+        Template.status == TemplateStatus.DRAFT)).first()
 
 
 def _next_version(session: Session, key: str, language: str) -> int:
     current = session.scalar(select(func.max(Template.version)).where(
         Template.key == key, Template.language == language))
     return (current or 0) + 1
+
+
+def _audit(session: Session, person: User, action: str, template: Template,
+           extra: str = "") -> None:
+    audit.record(session, users.actor_of(person), action, f"template:{template.id}",
+                 f"{template.key}/{template.language} v{template.version}{extra}")
 
 
 def create_draft(session: Session, author: User, *, key: Any, language: Any, body: Any,
@@ -103,10 +114,11 @@ def create_draft(session: Session, author: User, *, key: Any, language: Any, bod
         raise TemplateError(f"template {key!r} ({language}) has an open draft "
                             f"(id {existing.id}): edit it instead", 409)
     template = Template(key=key, language=language, channel=channel, subject=subject, body=body,
-                        version=_next_version(session, key, language), status="draft",
-                        created_by=author.id)
+                        version=_next_version(session, key, language),
+                        status=TemplateStatus.DRAFT, created_by=author.id)
     session.add(template)
     session.flush()
+    _audit(session, author, "create_template", template)
     return template
 
 
@@ -117,12 +129,13 @@ def edit(session: Session, editor: User, template: Template, *, body: Any = None
     new_body = template.body if body is None else body
     new_subject = subject if subject_given else template.subject
     new_body, new_subject = _check_text(new_body, new_subject)
-    if template.status == "draft":
+    if template.status == TemplateStatus.DRAFT:
         template.body, template.subject = new_body, new_subject
         template.created_by = editor.id  # the author of the text now on the draft
         session.flush()
+        _audit(session, editor, "edit_template", template)
         return template, False
-    if template.status == "retired":
+    if template.status == TemplateStatus.RETIRED:
         raise TemplateError(f"template {template.id} is retired; edit the approved version",
                             409)
     existing = _open_draft(session, template.key, template.language)
@@ -130,11 +143,12 @@ def edit(session: Session, editor: User, template: Template, *, body: Any = None
         raise TemplateError(f"template {template.key!r} ({template.language}) already has a "
                             f"draft (id {existing.id}): edit that one", 409)
     draft = Template(key=template.key, language=template.language, channel=template.channel,
-                     subject=new_subject, body=new_body, status="draft",
+                     subject=new_subject, body=new_body, status=TemplateStatus.DRAFT,
                      version=_next_version(session, template.key, template.language),
                      created_by=editor.id, twilio_content_sid=None)
     session.add(draft)
     session.flush()
+    _audit(session, editor, "edit_template", draft, f" from template:{template.id}")
     return draft, True
 
 
@@ -144,24 +158,26 @@ def approve(session: Session, approver: User, template: Template,
     version of the same key and language is retired."""
     if not users.has_role(approver, *APPROVER_ROLES):
         raise TemplateError("only QA may approve templates", 403)
-    if template.status != "draft":
+    if template.status != TemplateStatus.DRAFT:
         raise TemplateError(f"template {template.id} is {template.status}, not a draft", 409)
     if template.created_by == approver.id:
         raise TemplateError("a template is approved by someone other than its author", 403)
     for previous in session.scalars(select(Template).where(
             Template.key == template.key, Template.language == template.language,
-            Template.status == "approved", Template.id != template.id)):
-        previous.status = "retired"
-    template.status = "approved"
+            Template.status == TemplateStatus.APPROVED, Template.id != template.id)):
+        previous.status = TemplateStatus.RETIRED
+    template.status = TemplateStatus.APPROVED
     template.approved_by = approver.id
     template.approved_at = now or utcnow()
     session.flush()
+    _audit(session, approver, "approve_template", template)
     return template
 
 
 def find_approved(session: Session, key: str, language: str) -> Template | None:
     return session.scalars(select(Template).where(
-        Template.key == key, Template.language == language, Template.status == "approved")
+        Template.key == key, Template.language == language,
+        Template.status == TemplateStatus.APPROVED)
         .order_by(Template.version.desc())).first()
 
 

@@ -53,8 +53,7 @@ Kind = Literal["oral", "written"]
 
 # FACTS "Complaint categories": questions and information requests are counted apart.
 NON_COMPLAINT_CATEGORIES = frozenset({"inquiry", "unverified"})
-END_OF_DAY = time(23, 59, 59)  # as callcenter.callbacks.calling_hours.due_at, so stored values
-# compare equal
+END_OF_DAY = time(23, 59, 59)  # a deadline is the end of its last working day
 
 
 @dataclass(frozen=True)
@@ -85,8 +84,11 @@ def rules_for(settings: Settings) -> Rules:
 
 
 @lru_cache(maxsize=128)
-def _holiday_set(year: int, collective_leave: bool) -> frozenset[date]:
-    """One year's non-working holidays; cached, so many tickets cost one lookup per year."""
+def holiday_set(year: int, collective_leave: bool = False) -> frozenset[date]:
+    """One year's Indonesian holidays: the national ``public`` days, and with
+    ``collective_leave`` the *cuti bersama* too. The one source of holidays in the service
+    (working days here, calling days in :mod:`callcenter.callbacks.calling_hours`); cached, so
+    many tickets cost one lookup per year."""
     categories = ("public", "government") if collective_leave else ("public",)
     return frozenset(holidays.country_holidays("ID", years=year, categories=categories).keys())
 
@@ -113,7 +115,7 @@ class WorkCalendar:
 
     def is_working_day(self, day: date) -> bool:
         return (day.weekday() < 5
-                and day not in _holiday_set(day.year, self.collective_leave_stops_clock)
+                and day not in holiday_set(day.year, self.collective_leave_stops_clock)
                 and day not in self.company_days_off)
 
     def add_working_days(self, start: date, days: int) -> date:

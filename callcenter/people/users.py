@@ -1,7 +1,8 @@
 """People who use the product, with roles; passwords hashed, lock-out after failures.
 
-The admin's "People" page manages them through the functions below; each refusal is a
-:class:`UserError` whose message is safe to show. Rules:
+The rules of managing them are the functions below; each refusal is a :class:`UserError` whose
+message is safe to show. The admin's changes go through :mod:`callcenter.people.admin`, which
+adds the audit row. Rules:
 
 - an admin never deactivates themselves, and nobody removes the last active admin (by
   deactivating or demoting them), so the product always keeps someone who can manage people;
@@ -96,6 +97,11 @@ def authenticate(session: Session, username: str, password: str,
     user.failed_logins = 0
     user.locked_until = None
     return user
+
+
+def actor_of(user: User) -> str:
+    """How ``user`` is named in the audit trail, whether they act in the console or the API."""
+    return f"user:{user.username}"
 
 
 def has_role(user: User, *roles: str) -> bool:

@@ -1,15 +1,18 @@
-"""What an agent or supervisor does to a ticket, without Flask: the console's
-ticket page and the walk-in desk API call these.
+"""What a person does to a ticket: one function per action, whoever asks.
 
-The actions' domain parts that no other module had as a function: a template reply on the
-ticket's channel (:func:`send_template_reply`), asking the customer for documents and telling
-them (:func:`request_documents`, P4.3), assigning (:func:`assign`), scheduling a callback and
-saying whether its time moved (:func:`schedule_callback`, P2.2a), resolving with what the
-customer is told (:func:`resolve`, P1.8), and extending a written complaint's deadline once with
-written notice (:func:`extend_deadline`, shared with ``POST /api/tickets/<n>/extension``). A
-refusal the agent can fix is an :class:`ActionRefused`, whose message is safe to show them.
+The console's ticket page, the JSON API and the walk-in desk all call these, so an action has
+one set of rules and writes its own audit row, as ``actor`` (``user:<name>`` for a person,
+``api:<token id>`` for a system): scheduling a callback (:func:`schedule_callback`, P2.2a),
+resolving with what the customer is told (:func:`resolve`, P1.8), asking for documents and
+taking one in at the desk (:func:`request_documents`, :func:`receive_document`, P4.3),
+assigning (:func:`assign`), replying by email, SMS or WhatsApp (:func:`send_reply`, P3.3,
+P3.4) and extending a written complaint's deadline once with written notice
+(:func:`extend_deadline`, POJK 22/2023).
 
-Nothing here commits; the web layer commits, then enqueues jobs (outbox first).
+A refusal is an :class:`ActionRefused`: its message is safe to show to the person, its
+``status`` is what the JSON API answers (400 bad input, 403 not for this role, 404 unknown,
+409 not now, 413 too large); nothing is written then. Nothing here commits: the web layer
+commits, then enqueues the jobs (the outbox row, or the callback row, is the promise).
 """
 
 from __future__ import annotations
@@ -23,159 +26,84 @@ from sqlalchemy.orm import Session
 
 from callcenter import audit
 from callcenter.callbacks import policy
-from callcenter.channels import email_outbound, social, templates
+from callcenter.channels import email_outbound, social, walkins
 from callcenter.channels.messages import queue_message
 from callcenter.compliance import regulation
 from callcenter.config import Settings
-from callcenter.content import Content
-from callcenter.models import Callback, RequiredDocument, Template, Ticket, User, utcnow
+from callcenter.content import LANGUAGES, Content
+from callcenter.models import (
+    Callback,
+    Document,
+    OutboundEmail,
+    OutboundMessage,
+    RequiredDocument,
+    Template,
+    Ticket,
+    User,
+    utcnow,
+)
 from callcenter.people import users
+from callcenter.statuses import TemplateStatus, TicketStatus
 from callcenter.tickets import documents, lifecycle
 from callcenter.tickets.queue import owners_for_filter
 from callcenter.voice.answers import long_date
 
 ASSIGN_OTHERS_ROLES = ("supervisor",)  # and admin (users.has_role)
-MAX_SUMMARY = 2000
+MAX_SUMMARY = 2000  # what the customer is told (P1.8, P4.8)
+PAST_GRACE = timedelta(minutes=5)  # a callback time written a moment ago is "now"
+MAX_EXTENSION_REASON = 300  # it is quoted in the customer's SMS
+WHATSAPP_WINDOW_CLOSED = (
+    "WhatsApp allows a free message only within 24 hours of the customer's last message, and "
+    "that time has passed: outside the 24-hour window only a template Meta approved (a Twilio "
+    "Content SID) may go. Reply by SMS or schedule a callback instead.")
 
 
 class ActionRefused(ValueError):
-    """An action the agent cannot do now; the message is safe to show to them."""
+    """An action the person cannot do now; the message is safe to show to them, ``status``
+    is the HTTP answer."""
+
+    def __init__(self, message: str, status: int = 409):
+        super().__init__(message)
+        self.status = status
 
 
-def reply_channels(ticket: Ticket) -> tuple[str, ...]:
-    """Where a template reply goes: on the ticket's own written channel; a phone or walk-in
-    ticket is answered by SMS to the customer's registered phone, or by email to their
-    registered address (the template's channel says which)."""
-    if ticket.channel in ("email", "sms", "whatsapp"):
-        return (ticket.channel,)
-    return ("sms", "email")
+class DocumentsMissing(ActionRefused):
+    """P4.3: the ticket cannot be resolved while documents are outstanding (``missing``)."""
+
+    def __init__(self, missing: list[str]):
+        super().__init__("The ticket cannot be resolved yet: still missing "
+                         + ", ".join(missing) + ".")
+        self.missing = missing
 
 
-def approved_templates(session: Session, ticket: Ticket) -> list[Template]:
-    """QA-approved templates (P3.3) in the ticket's language for its reply channels."""
-    return list(session.scalars(
-        select(Template).where(Template.status == "approved",
-                               Template.language == (ticket.language or "id"),
-                               Template.channel.in_(reply_channels(ticket)))
-        .order_by(Template.key, Template.channel)))
+class ReasonMissing(ActionRefused):
+    """The extension needs a reason: the customer is told why."""
+
+    def __init__(self, message: str):
+        super().__init__(message, 400)
 
 
-@dataclass(frozen=True)
-class Reply:
-    kind: str  # email, sms, whatsapp
-    id: int  # OutboundEmail.id or OutboundMessage.id
-    detail: str  # for the audit row
-
-
-def send_template_reply(session: Session, settings: Settings, content: Content,
-                        ticket: Ticket, template: Template) -> Reply:
-    """Write the reply to the outbox (the caller commits, then enqueues the send job).
-
-    Email: :func:`email_outbound.queue_template_reply` (threaded, "anything else?", P3.4).
-    SMS/WhatsApp: the template rendered for the customer through :func:`social.queue_reply`;
-    on WhatsApp free text only inside the customer's 24-hour window (refused outside it).
-    """
-    if ticket.status == "resolved":
-        raise ActionRefused(f"Ticket {ticket.number} is resolved; nothing more is sent on it.")
-    if template.status != "approved":
-        raise ActionRefused("Only approved templates can be sent.")
-    if template.language != (ticket.language or "id") or (
-            template.channel not in reply_channels(ticket)):
-        raise ActionRefused("That template is not for this ticket's language and channel.")
-    described = f"template:{template.id} v{template.version} ({template.key}/{template.language})"
-    if template.channel == "email":
-        try:
-            email = email_outbound.queue_template_reply(session, settings, ticket, template,
-                                                        content)
-        except email_outbound.ReplyError as exc:
-            raise ActionRefused(sentence(str(exc))) from exc
-        return Reply("email", email.id, f"email:{email.id} {described}")
-    customer = ticket.customer
-    try:
-        _subject, text = templates.render(template, ticket=ticket, customer=customer)
-    except templates.TemplateError as exc:
-        raise ActionRefused(sentence(str(exc))) from exc
-    try:
-        message = social.queue_reply(session, ticket, channel=template.channel, text=text)
-    except social.WindowClosed as exc:
-        raise ActionRefused(
-            "WhatsApp allows a free message only within 24 hours of the customer's last "
-            "message, and that time has passed. Reply by SMS or schedule a callback instead."
-        ) from exc
-    except ValueError as exc:
-        raise ActionRefused(sentence(str(exc))) from exc
-    return Reply(template.channel, message.id, f"{template.channel}:{message.id} {described}")
+class ExtensionRefused(ActionRefused):
+    """:func:`regulation.extension_allowed` said no (or there is nobody to notify); the message
+    is the rule's reason, e.g. "already extended once"."""
 
 
 def sentence(text: str) -> str:
-    """A domain message as a sentence for a flash: capital first, full stop last."""
+    """A domain message as a sentence for a person: capital first, full stop last."""
     text = text.strip()
     return (text[:1].upper() + text[1:]).rstrip(".") + "." if text else text
 
 
-def document_names(text: str) -> list[str]:
-    """One document per line; blank lines are skipped."""
-    return [line.strip() for line in (text or "").splitlines() if line.strip()]
+def _subject(ticket: Ticket) -> str:
+    return f"ticket:{ticket.number}"
 
 
-@dataclass(frozen=True)
-class DocumentsRequested:
-    added: list[RequiredDocument]
-    missing: list[str]
-    sms_id: int | None  # the SMS telling the customer what is missing (enqueue after commit)
+def _refuse_if_resolved(ticket: Ticket, what: str) -> None:
+    if ticket.status == TicketStatus.RESOLVED:
+        raise ActionRefused(f"Ticket {ticket.number} is resolved; {what}.")
 
 
-def request_documents(session: Session, settings: Settings, content: Content, ticket: Ticket,
-                      names: list[str], language: str | None = None) -> DocumentsRequested:
-    """P4.3: the ticket waits for these documents; its written clock waits with it
-    (``regulation.refresh_due``) and the customer is told by SMS what is still missing.
-
-    The same steps as the desk API's ``require_documents`` (webhooks/desk.py), kept here as
-    one function both can call. ``documents.DocumentError`` (``TicketSettled`` for a resolved
-    ticket) is raised unchanged and nothing is written.
-    """
-    lang = language or ticket.language or "id"
-    added = documents.require_documents(session, ticket, names)
-    regulation.refresh_due(ticket, settings)
-    missing = documents.missing_names(ticket)
-    sms_id = None
-    if ticket.customer is not None and missing:
-        message = queue_message(
-            session, ticket_id=ticket.id, to_number=ticket.customer.phone,
-            body=content.text(lang, "desk_documents_sms", ticket=ticket.number,
-                              documents=", ".join(missing)))
-        sms_id = message.id
-    return DocumentsRequested(added, missing, sms_id)
-
-
-def assignable_users(session: Session, actor: User) -> list[User]:
-    """Who ``actor`` may give the ticket to: anyone active who works tickets (supervisors,
-    admins), or only themselves (agents)."""
-    if users.has_role(actor, *ASSIGN_OTHERS_ROLES):
-        return owners_for_filter(session)
-    return [actor]
-
-
-def assign(session: Session, actor: User, ticket: Ticket, owner_id: int | None) -> User | None:
-    """Set the ticket's owner (None: unassigned); returns the new owner.
-
-    An agent may take a ticket for themselves only; supervisors and admins assign anyone
-    active who works tickets, or nobody.
-    """
-    supervises = users.has_role(actor, *ASSIGN_OTHERS_ROLES)
-    if owner_id is None:
-        if not supervises:
-            raise ActionRefused("Only a supervisor can leave a ticket unassigned.")
-        ticket.owner_id = None
-        return None
-    if not supervises and owner_id != actor.id:
-        raise ActionRefused("An agent can take a ticket only for themselves; ask a "
-                            "supervisor to assign it to someone else.")
-    owner = {u.id: u for u in assignable_users(session, actor)}.get(owner_id)
-    if owner is None:
-        raise ActionRefused("That person cannot be given tickets (unknown or inactive).")
-    ticket.owner_id = owner.id
-    return owner
+# --- callbacks (P2.2a) ------------------------------------------------------------------------
 
 
 @dataclass(frozen=True)
@@ -192,57 +120,271 @@ def parse_local(value: str | None, tz: str) -> datetime | None:
     try:
         naive = datetime.fromisoformat(value.strip())
     except ValueError as exc:
-        raise ActionRefused("Call at must be a date and time, e.g. 2026-11-30 09:30.") from exc
+        raise ActionRefused("Call at must be a date and time, e.g. 2026-11-30 09:30.",
+                            400) from exc
     if naive.tzinfo is not None:
         return naive.astimezone(UTC)
     return naive.replace(tzinfo=ZoneInfo(tz)).astimezone(UTC)
 
 
-PAST_GRACE = timedelta(minutes=5)  # the form was filled in a little while ago
-
-
 def schedule_callback(session: Session, settings: Settings, ticket: Ticket,
-                      earliest: datetime | None, now: datetime | None = None
+                      earliest: datetime | None, *, actor: str, now: datetime | None = None
                       ) -> CallbackScheduled:
     """P2.2a: owe the customer a call (``policy.request_callback``, reason
-    ``more_explanation``), at ``earliest`` or as soon as the calling window allows."""
+    ``more_explanation``), at ``earliest`` or as soon as the calling window allows.
+
+    Refused for a resolved ticket, a time in the past (beyond :data:`PAST_GRACE`), or a
+    ticket without a verified customer (never a third party). A second request while one is
+    pending keeps that one (``created`` False).
+    """
     now = now or utcnow()
-    if ticket.status == "resolved":
-        raise ActionRefused(f"Ticket {ticket.number} is resolved; no callback is owed.")
+    _refuse_if_resolved(ticket, "no callback is owed")
     if earliest is not None and earliest < now - PAST_GRACE:
-        raise ActionRefused("Call at is in the past; choose a later time or leave it empty.")
+        raise ActionRefused("Call at is in the past; choose a later time or leave it empty.",
+                            400)
     wanted = max(earliest, now) if earliest is not None else now
     callback, created = policy.request_callback(session, settings, ticket,
-                                                   reason="more_explanation", earliest=wanted)
+                                                reason="more_explanation", earliest=wanted)
     if callback is None:
         raise ActionRefused("This ticket has no verified customer to call back.")
+    audit.record(session, actor, "schedule_callback", _subject(ticket),
+                 f"callback:{callback.id} due {callback.due_at.isoformat()}"
+                 + ("" if created else " (already pending)"))
     moved = created and callback.due_at - wanted > timedelta(seconds=59)
     return CallbackScheduled(callback, created, moved)
 
 
-def resolve(session: Session, ticket: Ticket, summary: str) -> None:
-    """Settle with what the customer is told (P1.8); refused while documents are missing
-    (``documents.DocumentsOutstanding``, raised unchanged so the caller can list them)."""
+# --- resolving (P1.8) -------------------------------------------------------------------------
+
+
+def resolve(session: Session, ticket: Ticket, summary: str, *, actor: str) -> None:
+    """Settle with what the customer is told (P1.8), at most :data:`MAX_SUMMARY` characters
+    once trimmed; refused while documents are missing (:class:`DocumentsMissing`, P4.3)."""
     text = (summary or "").strip()
     if not text:
-        raise ActionRefused("Write the summary: it is what the customer is told.")
+        raise ActionRefused("Write the summary: it is what the customer is told.", 400)
     if len(text) > MAX_SUMMARY:
-        raise ActionRefused(f"The summary has at most {MAX_SUMMARY} characters.")
-    if ticket.status == "resolved":
+        raise ActionRefused(f"The summary has at most {MAX_SUMMARY} characters.", 400)
+    if ticket.status == TicketStatus.RESOLVED:
         raise ActionRefused(f"Ticket {ticket.number} is already resolved.")
-    lifecycle.resolve(session, ticket, text)
+    try:
+        lifecycle.resolve(session, ticket, text)
+    except documents.DocumentsOutstanding as exc:
+        raise DocumentsMissing(exc.missing) from exc
+    audit.record(session, actor, "resolve_ticket", _subject(ticket))
 
 
-MAX_EXTENSION_REASON = 300  # it is quoted in the customer's SMS
+# --- documents (P4.3) -------------------------------------------------------------------------
 
 
-class ReasonMissing(ActionRefused):
-    """The extension needs a reason: the customer is told why."""
+def document_names(text: str) -> list[str]:
+    """One document per line; blank lines are skipped."""
+    return [line.strip() for line in (text or "").splitlines() if line.strip()]
 
 
-class ExtensionRefused(ActionRefused):
-    """:func:`regulation.extension_allowed` said no (or there is nobody to notify); the message
-    is the rule's reason, e.g. "already extended once"."""
+@dataclass(frozen=True)
+class DocumentsRequested:
+    added: list[RequiredDocument]
+    missing: list[str]
+    language: str
+    sms_id: int | None  # the SMS telling the customer what is missing (enqueue after commit)
+
+
+def request_documents(session: Session, settings: Settings, content: Content, ticket: Ticket,
+                      names: list[str], language: str | None = None, *, actor: str
+                      ) -> DocumentsRequested:
+    """P4.3: the ticket waits for these documents; its written clock waits with it
+    (``regulation.refresh_due``) and the customer is told by SMS, in ``language`` (default:
+    the ticket's), what is still missing."""
+    lang = language or ticket.language or "id"
+    if lang not in LANGUAGES:
+        raise ActionRefused(f"Language must be one of {', '.join(LANGUAGES)}.", 400)
+    try:
+        added = documents.require_documents(session, ticket, names)
+    except documents.TicketSettled as exc:
+        raise ActionRefused(sentence(str(exc))) from exc
+    except documents.DocumentError as exc:
+        raise ActionRefused(sentence(str(exc)), 400) from exc
+    regulation.refresh_due(ticket, settings)
+    missing = documents.missing_names(ticket)
+    sms_id = None
+    if ticket.customer is not None and missing:
+        message = queue_message(
+            session, ticket_id=ticket.id, to_number=ticket.customer.phone,
+            body=content.text(lang, "desk_documents_sms", ticket=ticket.number,
+                              documents=", ".join(missing)))
+        sms_id = message.id
+    audit.record(session, actor, "require_documents", _subject(ticket),
+                 "added: " + ", ".join(r.name for r in added) if added else "nothing new")
+    return DocumentsRequested(added, missing, lang, sms_id)
+
+
+def receive_document(session: Session, settings: Settings, ticket: Ticket, *, actor: str,
+                     filename: str, content_type: str, data: bytes,
+                     visit_id: int | None = None, fulfils: str | None = None) -> Document:
+    """A document handed in at the desk, on the visit ``visit_id`` if given, ticking off
+    what it ``fulfils`` (:func:`documents.receive_document`, which also restarts a written
+    clock once the documents are complete)."""
+    contact_id = None
+    if visit_id is not None:
+        try:
+            visit = walkins.find_visit(session, visit_id)
+        except walkins.VisitNotFound as exc:
+            raise ActionRefused(sentence(str(exc)), 404) from exc
+        if visit.ticket_id != ticket.id:
+            raise ActionRefused(f"Visit {visit_id} is not on ticket {ticket.number}.", 400)
+        contact_id = visit.id
+    try:
+        document = documents.receive_document(
+            session, ticket, settings=settings, filename=filename, content_type=content_type,
+            data=data, source="desk", contact_id=contact_id, fulfils=fulfils)
+    except documents.DocumentTooLarge as exc:
+        raise ActionRefused(sentence(str(exc)), 413) from exc
+    except documents.RequirementAlreadyReceived as exc:
+        raise ActionRefused(sentence(str(exc))) from exc
+    except documents.DocumentError as exc:
+        raise ActionRefused(sentence(str(exc)), 400) from exc
+    fulfilled = fulfilled_by(ticket, document)
+    audit.record(session, actor, "receive_document", _subject(ticket),
+                 f"document:{document.id} {document.size} bytes sha256:{document.sha256[:12]}"
+                 + (f" fulfils:{fulfilled.id}" if fulfilled else ""))
+    return document
+
+
+def fulfilled_by(ticket: Ticket, document: Document) -> RequiredDocument | None:
+    """The requirement ``document`` ticked off, if any."""
+    return next((r for r in ticket.required_documents if r.document_id == document.id), None)
+
+
+# --- assigning --------------------------------------------------------------------------------
+
+
+def assignable_users(session: Session, user: User) -> list[User]:
+    """Who ``user`` may give the ticket to: anyone active who works tickets (supervisors,
+    admins), or only themselves (agents)."""
+    if users.has_role(user, *ASSIGN_OTHERS_ROLES):
+        return owners_for_filter(session)
+    return [user]
+
+
+def assign(session: Session, user: User, ticket: Ticket, owner_id: int | None) -> User | None:
+    """Set the ticket's owner (None: unassigned) as ``user``; returns the new owner.
+
+    An agent may take a ticket for themselves only; supervisors and admins assign anyone
+    active who works tickets, or nobody.
+    """
+    supervises = users.has_role(user, *ASSIGN_OTHERS_ROLES)
+    owner = None
+    if owner_id is None:
+        if not supervises:
+            raise ActionRefused("Only a supervisor can leave a ticket unassigned.", 403)
+    elif not supervises and owner_id != user.id:
+        raise ActionRefused("An agent can take a ticket only for themselves; ask a "
+                            "supervisor to assign it to someone else.", 403)
+    else:
+        owner = {u.id: u for u in assignable_users(session, user)}.get(owner_id)
+        if owner is None:
+            raise ActionRefused("That person cannot be given tickets (unknown or inactive).",
+                                400)
+    ticket.owner_id = owner.id if owner else None
+    audit.record(session, users.actor_of(user), "assign_ticket", _subject(ticket),
+                 f"owner:{owner.username}" if owner else "owner:none")
+    return owner
+
+
+# --- replies (P3.3, P3.4) ---------------------------------------------------------------------
+
+
+def reply_channels(ticket: Ticket) -> tuple[str, ...]:
+    """Where the console's template reply goes: on the ticket's own written channel; a phone
+    or walk-in ticket is answered by SMS to the customer's registered phone, or by email to
+    their registered address (the template's channel says which)."""
+    if ticket.channel in ("email", "sms", "whatsapp"):
+        return (ticket.channel,)
+    return ("sms", "email")
+
+
+def approved_templates(session: Session, ticket: Ticket) -> list[Template]:
+    """QA-approved templates (P3.3) in the ticket's language for its reply channels: what the
+    console's ticket page offers."""
+    return list(session.scalars(
+        select(Template).where(Template.status == TemplateStatus.APPROVED,
+                               Template.language == (ticket.language or "id"),
+                               Template.channel.in_(reply_channels(ticket)))
+        .order_by(Template.key, Template.channel)))
+
+
+def offered_template(session: Session, ticket: Ticket, template_id: int | None) -> Template:
+    """The template chosen on the ticket page, if it is one the page offers
+    (:func:`approved_templates`); the API names language and channel itself."""
+    template = session.get(Template, template_id) if template_id is not None else None
+    if template is None:
+        raise ActionRefused("Choose an approved template to send.", 400)
+    if template.status != TemplateStatus.APPROVED:
+        raise ActionRefused("Only approved templates can be sent.")
+    if template.language != (ticket.language or "id") or (
+            template.channel not in reply_channels(ticket)):
+        raise ActionRefused("That template is not for this ticket's language and channel.",
+                            400)
+    return template
+
+
+@dataclass(frozen=True)
+class Reply:
+    kind: str  # email, sms, whatsapp
+    row: OutboundEmail | OutboundMessage  # the outbox row (enqueue its send job after commit)
+
+    @property
+    def id(self) -> int:
+        return self.row.id
+
+
+def send_reply(session: Session, settings: Settings, content: Content, ticket: Ticket, *,
+               actor: str, channel: str, template: Template | None = None,
+               text: str | None = None) -> Reply:
+    """Write the customer a reply on ``channel`` (outbox); the ticket then waits for them
+    (``pending_customer``, the P2.2b clock). Nothing more is sent on a resolved ticket.
+
+    Email: an approved template (P3.3), threaded, with "anything else?" (P3.4,
+    :func:`email_outbound.queue_template_reply`). SMS/WhatsApp: an approved template or free
+    text (:func:`social.queue_reply`); on WhatsApp, after 24 hours of the customer's
+    silence, only a template Meta approved (a Twilio Content SID).
+    """
+    _refuse_if_resolved(ticket, "nothing more is sent on it")
+    described = (f"template:{template.id} v{template.version} "
+                 f"({template.key}/{template.language})") if template else "text"
+    if channel == "email":
+        row: OutboundEmail | OutboundMessage = _email_reply(session, settings, content, ticket,
+                                                            template)
+        audit.record(session, actor, "send_email", _subject(ticket),
+                     f"email:{row.id} {described}")
+        return Reply(channel, row)
+    if channel not in social.SOCIAL_CHANNELS:
+        raise ActionRefused("The channel must be email, sms or whatsapp.", 400)
+    try:
+        row = social.queue_reply(session, ticket, channel=channel, text=text,
+                                 template=template)
+    except social.WindowClosed as exc:
+        raise ActionRefused(WHATSAPP_WINDOW_CLOSED) from exc
+    except ValueError as exc:  # no phone, a draft or another channel's template, no data
+        raise ActionRefused(sentence(str(exc)), 400) from exc
+    audit.record(session, actor, "send_message", _subject(ticket),
+                 f"{channel}:{row.id} {described}")
+    return Reply(channel, row)
+
+
+def _email_reply(session: Session, settings: Settings, content: Content, ticket: Ticket,
+                 template: Template | None) -> OutboundEmail:
+    if template is None:
+        raise ActionRefused("An email reply is an approved template: choose one.", 400)
+    try:
+        return email_outbound.queue_template_reply(session, settings, ticket, template,
+                                                   content)
+    except email_outbound.ReplyError as exc:
+        raise ActionRefused(sentence(str(exc)), exc.status) from exc
+
+
+# --- extending a written complaint's deadline (POJK 22/2023) ----------------------------------
 
 
 @dataclass(frozen=True)
@@ -259,8 +401,7 @@ def extend_deadline(session: Session, settings: Settings, content: Content, tick
     """The one extension of a written complaint (POJK 22/2023: 10 working days; POJK
     18/2018: 20), as :func:`regulation.extension_allowed` decides: move ``due_at``, write the
     customer's notice (SMS, with the new date and the reason) to the outbox, and add the
-    ``extend_deadline`` audit row for ``actor``. The console's ticket page and the API both
-    call this; the caller commits, then enqueues the SMS (``notice_id``).
+    ``extend_deadline`` audit row for ``actor``.
 
     :class:`ReasonMissing` for an empty reason, :class:`ExtensionRefused` (the rule's reason)
     when it is not allowed or the ticket has no verified customer; nothing is written then.
@@ -283,7 +424,7 @@ def extend_deadline(session: Session, settings: Settings, content: Content, tick
         session, ticket_id=ticket.id, to_number=customer.phone,
         body=content.text(lang, "extension_notice", ticket=ticket.number, due_date=due_text,
                           reason=text[:MAX_EXTENSION_REASON]))
-    audit.record(session, actor, "extend_deadline", f"ticket:{ticket.number}",
+    audit.record(session, actor, "extend_deadline", _subject(ticket),
                  f"{decision.first_due_at} -> {decision.new_due_at}: {text[:200]}")
     return Extended(ticket, decision.first_due_at, decision.new_due_at, notice.id,
                     decision.reason)

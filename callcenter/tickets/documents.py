@@ -2,7 +2,8 @@
 
 A ticket with an outstanding requirement is ``pending_documents`` and cannot be resolved
 (:func:`assert_can_resolve`). Files come in at the desk, by email attachment or by WhatsApp/MMS
-media; every channel calls :func:`receive_document`. Nothing here commits: the caller does.
+media; every channel calls :func:`receive_document`, which also recomputes the due date (the
+written clock starts when the documents are complete). Nothing here commits: the caller does.
 """
 
 from __future__ import annotations
@@ -12,6 +13,8 @@ from datetime import datetime
 
 from sqlalchemy.orm import Session
 
+from callcenter.compliance import regulation
+from callcenter.config import Settings
 from callcenter.models import Document, RequiredDocument, Ticket, utcnow
 from callcenter.statuses import TicketStatus
 
@@ -127,6 +130,7 @@ def receive_document(
     session: Session,
     ticket: Ticket,
     *,
+    settings: Settings,
     filename: str,
     content_type: str,
     data: bytes,
@@ -141,10 +145,12 @@ def receive_document(
     ``fulfils`` (a requirement's id or name) says which requirement the file is; without it the
     file fulfils the only outstanding requirement, if exactly one is outstanding (otherwise it
     is kept unattached for an agent to look at). Once nothing is outstanding the ticket leaves
-    ``pending_documents`` for ``open``. With ``may_fulfil=False`` (a sender who is not the
-    customer) the file is only kept: it fulfils nothing and the ticket does not move.
-    Raises :class:`DocumentError` (nothing written) for an unknown source, an empty or
-    oversized file, or a ``fulfils`` that names nothing outstanding. Flushes, never commits.
+    ``pending_documents`` for ``open``, and a ticket that required documents gets its due date
+    recomputed (``regulation.refresh_due``: complete documents start a written clock). With
+    ``may_fulfil=False`` (a sender who is not the customer) the file is only kept: it fulfils
+    nothing and the ticket does not move. Raises :class:`DocumentError` (nothing written) for
+    an unknown source, an empty or oversized file, or a ``fulfils`` that names nothing
+    outstanding. Flushes, never commits.
     """
     if source not in SOURCES:
         raise DocumentError(f"source must be one of {', '.join(SOURCES)}")
@@ -179,9 +185,11 @@ def receive_document(
     if requirement is not None:
         requirement.document_id = document.id
         requirement.received_at = when
-    if (may_fulfil and ticket.status == TicketStatus.PENDING_DOCUMENTS
-            and not outstanding(ticket)):
-        ticket.status = TicketStatus.OPEN
+    if may_fulfil:
+        if ticket.status == TicketStatus.PENDING_DOCUMENTS and not outstanding(ticket):
+            ticket.status = TicketStatus.OPEN
+        if ticket.required_documents:
+            regulation.refresh_due(ticket, settings)
     session.flush()
     return document
 

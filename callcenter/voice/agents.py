@@ -4,7 +4,9 @@ An agent is claimed with a conditional UPDATE, so two dispatchers never ring one
 
 Presence is what the agent chose in the console: ``available``, ``busy`` (after-call
 work) or ``away``. Routing reads ``Agent.available``, which is True exactly when the presence is
-``available``; every writer goes through :func:`set_presence` so the two never disagree.
+``available``; every writer goes through :func:`set_presence` so the two never disagree. A
+person's choice (the console's switch, ``callcenter agents available|unavailable``) goes through
+:func:`choose_presence`, which audits it.
 """
 
 from __future__ import annotations
@@ -14,10 +16,12 @@ import uuid
 from sqlalchemy import func, or_, select, update
 from sqlalchemy.orm import Session
 
+from callcenter import audit
 from callcenter.models import Agent, Contact, Customer, Ticket, utcnow
-from callcenter.phones import to_e164
+from callcenter.phones import mask_phone, to_e164
+from callcenter.statuses import Presence
 
-PRESENCES = ("available", "busy", "away")
+PRESENCES = tuple(Presence)
 
 
 class AgentError(ValueError):
@@ -32,10 +36,24 @@ def set_presence(agent: Agent, presence: str) -> bool:
     """
     if presence not in PRESENCES:
         raise AgentError(f"presence must be one of {', '.join(PRESENCES)}")
-    became_available = presence == "available" and not agent.available
+    became_available = presence == Presence.AVAILABLE and not agent.available
     agent.presence = presence
-    agent.available = presence == "available"
+    agent.available = presence == Presence.AVAILABLE
     return became_available
+
+
+def choose_presence(session: Session, agent: Agent, presence: str, *, actor: str) -> bool:
+    """A person sets the agent's presence (:func:`set_presence`), with its ``set_presence``
+    audit row for ``actor``; True when the agent has just become available."""
+    before = agent.presence
+    became_available = set_presence(agent, presence)
+    audit.record(session, actor, "set_presence", f"agent:{agent.id}", f"{before} -> {presence}")
+    return became_available
+
+
+def masked_address(agent: Agent) -> str:
+    """How the agent is reached, phone masked (privacy): ``+62*****0001`` or ``client:sari``."""
+    return mask_phone(agent.phone) if agent.phone else f"client:{agent.client_identity}"
 
 
 def add_agent(session: Session, name: str, *, phone: str | None = None,
@@ -47,17 +65,19 @@ def add_agent(session: Session, name: str, *, phone: str | None = None,
         raise AgentError(f"an agent named {name!r} exists already")
     agent = Agent(name=name, phone=to_e164(phone) if phone else None,
                   client_identity=client_identity, available=available,
-                  presence="available" if available else "away")
+                  presence=Presence.AVAILABLE if available else Presence.AWAY)
     session.add(agent)
     session.flush()
     return agent
 
 
-def set_available(session: Session, name: str, available: bool) -> Agent:
+def set_available(session: Session, name: str, available: bool, *, actor: str) -> Agent:
+    """The agent named ``name`` becomes available, or away (:func:`choose_presence`)."""
     agent = session.scalars(select(Agent).where(Agent.name == name)).first()
     if agent is None:
         raise AgentError(f"no agent named {name!r}")
-    set_presence(agent, "available" if available else "away")
+    choose_presence(session, agent, Presence.AVAILABLE if available else Presence.AWAY,
+                    actor=actor)
     return agent
 
 
@@ -104,7 +124,7 @@ def missed_by_agent(session: Session, agent_id: int) -> None:
     empty desk again and again (a supervisor or the agent sets them back): presence "away"."""
     agent = session.get(Agent, agent_id)
     if agent is not None:
-        set_presence(agent, "away")
+        set_presence(agent, Presence.AWAY)
 
 
 def agents_ringing(session: Session) -> int:

@@ -101,7 +101,7 @@ def _user(session, name, role):
 
 
 def test_the_page_shows_the_ticket_the_verified_customer_and_one_timeline_in_time_order(
-        console, session, ticket):
+        console, session, settings, ticket):
     """X2: a call with its duration and menu path, the callback owed and its attempt, an
     email (its HTML sanitised), an SMS, a visit and a document, merged by time."""
     base = utcnow() - timedelta(days=2)
@@ -129,7 +129,7 @@ def test_the_page_shows_the_ticket_the_verified_customer_and_one_timeline_in_tim
         Contact(ticket_id=ticket.id, channel="walk_in", direction="inbound", status="completed",
                 body="Came to the office with the receipt", started_at=at[6]),
     ])
-    documents.receive_document(session, ticket, filename="receipt.pdf",
+    documents.receive_document(session, ticket, settings=settings, filename="receipt.pdf",
                                content_type="application/pdf", data=b"%PDF" + b"x" * 2044,
                                source="desk", now=at[7])
     session.commit()

@@ -105,11 +105,11 @@ def test_search_by_phone_in_any_form_and_order_id(client, ticket):
 def test_agent_schedules_a_callback_into_the_customers_window(client, session, ticket):
     """P2.2a from a ticket: a Sunday request lands on Monday 08:00 Jakarta time."""
     response = client.post(f"/api/tickets/{ticket.number}/callbacks", headers=AUTH,
-                           json={"due_at": "2026-11-29T10:00:00+07:00"})
+                           json={"due_at": "2030-12-01T10:00:00+07:00"})
     assert response.status_code == 201
     body = response.get_json()
     assert body["reason"] == "more_explanation" and body["status"] == "scheduled"
-    assert body["due_at"] == "2026-11-30T08:00:00+07:00"
+    assert body["due_at"] == "2030-12-02T08:00:00+07:00"
     again = client.post(f"/api/tickets/{ticket.number}/callbacks", headers=AUTH, json={})
     assert again.status_code == 200 and again.get_json() == body
     entries = session.scalars(select(AuditEntry)).all()

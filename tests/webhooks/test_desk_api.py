@@ -178,13 +178,14 @@ def test_documents_required_block_resolving_until_uploaded(client, session, budi
             "view_documents"} <= actions
 
 
-def test_an_email_attachment_fulfils_a_requirement_seen_at_the_desk(client, session, budi):
+def test_an_email_attachment_fulfils_a_requirement_seen_at_the_desk(client, session, settings,
+                                                                    budi):
     """P4.3: a document arriving by another channel (an email attachment) is received too."""
     number = visit(client).get_json()["ticket"]
     client.post(f"/api/tickets/{number}/required-documents", headers=SARI,
                 json={"names": ["KTP"]})
     ticket = lifecycle.find_by_number(session, number)
-    documents.receive_document(session, ticket, filename="ktp.pdf",
+    documents.receive_document(session, ticket, settings=settings, filename="ktp.pdf",
                                content_type="application/pdf", data=b"%PDF", source="email")
     session.commit()
     listed = client.get(f"/api/tickets/{number}/required-documents", headers=SARI).get_json()

@@ -6,7 +6,7 @@ from datetime import datetime
 
 from sqlalchemy import select
 
-from callcenter.callbacks import calling_hours
+from callcenter.compliance.regulation import WorkCalendar
 from callcenter.models import AuditEntry, Ticket
 from callcenter.people import users
 from callcenter.tickets import lifecycle
@@ -38,7 +38,7 @@ def test_a_written_complaint_is_extended_once_and_the_customer_told(hotline, ses
     answer = _extend(hotline, ticket.number)
     assert answer.status_code == 200, answer.get_json()
     new_due = datetime.fromisoformat(answer.get_json()["due_at"])
-    local = calling_hours.add_working_days(first_due.astimezone(new_due.tzinfo).date(), 10)
+    local = WorkCalendar().add_working_days(first_due.astimezone(new_due.tzinfo).date(), 10)
     assert new_due.date() == local  # ten more working days
     hotline.run_jobs()
     notice = hotline.sim.wait_for_message(to=BUDI_PHONE)

@@ -1,5 +1,5 @@
 """End to end: the running sweep turns an overdue oral complaint written, the customer
-gets one SMS saying so, and a supervisor can then extend it once (webhooks/extensions.py).
+gets one SMS saying so, and a supervisor can then extend it once (callcenter/tickets/actions.py).
 
 The oral period of a call on Tue 17 Mar 2026 spans Nyepi, a weekend and Idul Fitri and ends
 Wed 25 Mar (see tests/domain/test_complaint_conversion.py for the count).

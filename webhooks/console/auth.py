@@ -54,7 +54,7 @@ def signed_in_user() -> User | None:
         user = None
     g.user = user
     if user is not None:
-        g.actor = f"user:{user.username}"
+        g.actor = users.actor_of(user)
     return user
 
 
@@ -89,9 +89,15 @@ def current_user() -> User:
     return user
 
 
+def actor() -> str:
+    """Who the audit trail names for this request: the signed-in user (``user:<name>``)."""
+    return g.get("actor", "anonymous")
+
+
 def record(action: str, subject: str, detail: str | None = None) -> None:
-    """Add an audit row for the signed-in user (committed with the request's work)."""
-    audit.record(db(), g.get("actor", "anonymous"), action, subject, detail)
+    """Add an audit row for the signed-in user (committed with the request's work); changes
+    are audited by the domain's action functions, given :func:`actor`."""
+    audit.record(db(), actor(), action, subject, detail)
 
 
 def safe_next(target: str | None) -> str | None:
@@ -142,7 +148,7 @@ def login() -> Any:
             session.permanent = True
             session["uid"] = user.id
             session["pw"] = _fingerprint(user)
-            audit.record(session_db, f"user:{user.username}", "sign_in", "console")
+            audit.record(session_db, users.actor_of(user), "sign_in", "console")
             session_db.commit()
             return redirect(safe_next(request.args.get("next")) or home_for(user))
     status = 401 if error else 200

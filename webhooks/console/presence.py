@@ -3,7 +3,9 @@ call being put through to them, and the Voice access token for browser agents.
 
 - ``POST /console/presence``: sets ``Agent.presence`` (routing offers calls only to
   ``available`` agents) and, when the agent becomes available, kicks the dispatcher so a caller
-  already waiting is routed to them at once. Audited (``set_presence``).
+  already waiting is routed to them at once. The change is
+  :func:`callcenter.voice.agents.choose_presence`, as ``callcenter agents available``, which
+  writes the ``set_presence`` audit row.
 - ``GET /console/pop``: the live region's HTML fragment, polled every 2 s by every agent page
   (2 queries at most, see callcenter/screen_pop.py; 204 when nothing changed). The first time
   a leg's caller identity is shown, one ``screen_pop`` audit row is written.
@@ -37,16 +39,18 @@ from sqlalchemy import select
 
 from callcenter import display
 from callcenter.models import Agent, AuditEntry, User
+from callcenter.statuses import Presence
 from callcenter.voice import agents, screen_pop
 from callcenter.voice.voice_token import TOKEN_TTL_S, VoiceTokenError, voice_token
-from webhooks.console.auth import current_user, login_required, record, safe_next
+from webhooks.console.auth import actor, current_user, login_required, record, safe_next
 from webhooks.console.blueprint import bp
 from webhooks.context import db, settings
 from workers import queues
 
 log = logging.getLogger(__name__)
 
-PRESENCE_LABELS = {"available": "Available", "busy": "Busy", "away": "Away"}
+PRESENCE_LABELS = {Presence.AVAILABLE: "Available", Presence.BUSY: "Busy",
+                   Presence.AWAY: "Away"}
 
 
 def _agent_of(user: User | None) -> Agent | None:
@@ -72,12 +76,10 @@ def set_presence() -> Response:
         flash("Choose Available, Busy or Away.", "error")
         return redirect(_back(request.form.get("next")))
     session = db()
-    before = agent.presence
-    agents.set_presence(agent, choice)
-    record("set_presence", f"agent:{agent.id}", f"{before} -> {choice}")
+    agents.choose_presence(session, agent, choice, actor=actor())
     session.commit()
     message = f"Presence set to {PRESENCE_LABELS[choice]}."
-    if choice == "available":
+    if choice == Presence.AVAILABLE:
         # Like a finished call does (webhooks/voice.py): a caller already waiting in the queue
         # is routed now, not when the next caller arrives. The dispatcher is a no-op if nobody
         # waits or the agent is still on a call.

@@ -1,10 +1,9 @@
 """Reply templates in the console (P3.3): list, draft, edit, approve.
 
-The rules live in :mod:`callcenter.channels.templates` (the JSON API in webhooks/templates_api.py
-uses the
-same functions): anyone drafts; QA (or an admin) approves, never the text's own author; editing
-an approved template writes a new draft version, and the approved one is still the one sent
-until the new version is approved. Every change is in the audit trail.
+The rules and the audit rows live in :mod:`callcenter.channels.templates` (the JSON API in
+webhooks/api/templates.py calls the same functions): anyone drafts; QA (or an admin) approves,
+never the text's own author; editing an approved template writes a new draft version, and the
+approved one is still the one sent until the new version is approved.
 """
 
 from __future__ import annotations
@@ -19,7 +18,8 @@ from callcenter import display
 from callcenter.channels import templates
 from callcenter.models import Template, User
 from callcenter.people import users
-from webhooks.console.auth import current_user, login_required, record
+from callcenter.statuses import TemplateStatus
+from webhooks.console.auth import current_user, login_required
 from webhooks.console.blueprint import bp
 from webhooks.context import db, settings
 
@@ -43,7 +43,8 @@ def _local(value: datetime | None) -> str:
 
 def _can_approve(user: User, template: Template) -> bool:
     """Four eyes (P3.3): QA or admin, and not the author of the draft's text."""
-    return (template.status == "draft" and users.has_role(user, *templates.APPROVER_ROLES)
+    return (template.status == TemplateStatus.DRAFT
+            and users.has_role(user, *templates.APPROVER_ROLES)
             and template.created_by != user.id)
 
 
@@ -85,8 +86,6 @@ def template_create() -> Response | tuple[str, int]:
         session.rollback()
         flash(f"Draft not saved: {exc}.", "error")
         return _page(form, exc.status)
-    record("create_template", f"template:{template.id}",
-           f"{template.key}/{template.language} v{template.version}")
     session.commit()
     flash(f"Draft {template.key} ({template.language}) v{template.version} saved; "
           "QA approves it before it can be sent.", "success")
@@ -98,6 +97,13 @@ def _template(template_id: int) -> Template:
     if found is None:
         abort(404, "No such template.")
     return found
+
+
+def _refused(message: str, endpoint: str, **values: int) -> Response:
+    """Nothing written: back to the page with the refusal."""
+    db().rollback()
+    flash(message, "error")
+    return redirect(url_for(endpoint, **values))
 
 
 @bp.get("/templates/<int:template_id>")
@@ -122,12 +128,7 @@ def template_save(template_id: int) -> Response:
             session, current_user(), template, body=request.form.get("body", ""),
             subject=(request.form.get("subject") or "").strip() or None, subject_given=True)
     except templates.TemplateError as exc:
-        session.rollback()
-        flash(f"Not saved: {exc}.", "error")
-        return redirect(url_for("console.template_edit", template_id=template_id))
-    record("edit_template", f"template:{result.id}",
-           f"{result.key}/{result.language} v{result.version}"
-           + (f" from template:{template.id}" if created else ""))
+        return _refused(f"Not saved: {exc}.", "console.template_edit", template_id=template_id)
     session.commit()
     if created:
         flash(f"Saved as a new draft, v{result.version}; v{template.version} stays in use until "
@@ -140,16 +141,12 @@ def template_save(template_id: int) -> Response:
 @bp.post("/templates/<int:template_id>/approve")
 @login_required()
 def template_approve(template_id: int) -> Response:
-    session = db()
+    """QA (or an admin) approves a draft someone else wrote (four eyes, P3.3)."""
     template = _template(template_id)
     try:
-        templates.approve(session, current_user(), template)
+        templates.approve(db(), current_user(), template)
     except templates.TemplateError as exc:
-        session.rollback()
-        flash(f"Not approved: {exc}.", "error")
-        return redirect(url_for("console.template_list"))
-    record("approve_template", f"template:{template.id}",
-           f"{template.key}/{template.language} v{template.version}")
-    session.commit()
+        return _refused(f"Not approved: {exc}.", "console.template_list")
+    db().commit()
     flash(f"{template.key} ({template.language}) v{template.version} approved.", "success")
     return redirect(url_for("console.template_list"))

@@ -1,13 +1,13 @@
 """Console: the ticket queue and the ticket page with its actions.
 
 Thin over :mod:`callcenter.tickets.queue` (the list), :mod:`callcenter.tickets.timeline` (one
-ticket), :mod:`callcenter.tickets.actions` (what is done to it), :mod:`callcenter.display` and
-the domain they call. Every page view and every
-change is audited (``auth.record``); each action is a POST form with its CSRF token, answered
-by a redirect back to the ticket page and a flash message (category ``error`` when refused,
-never a 500 for something the agent can fix). Outbox rows and callbacks are committed before
-their jobs are enqueued; a job that cannot be enqueued now is left to the sweeps (the row is
-the promise).
+ticket), :mod:`callcenter.tickets.actions` (what is done to it: the functions the JSON API
+calls too, each writing its own audit row), :mod:`callcenter.display` and the domain they call.
+Every page view is audited here (``auth.record``); each action is a POST form with its CSRF
+token, answered by a redirect back to the ticket page and a flash message (category ``error``
+when refused, never a 500 for something the agent can fix). Outbox rows and callbacks are
+committed before their jobs are enqueued; a job that cannot be enqueued now is left to the
+sweeps (the row is the promise).
 
 The queue masks customers' names ("Budi S."): a list is glanced at by many people on a busy
 floor, and viewing it writes one audit row for the whole list, not one per customer; the full
@@ -20,18 +20,18 @@ import hashlib
 import logging
 from typing import Any
 
-from flask import flash, g, redirect, render_template, request, url_for
+from flask import flash, redirect, render_template, request, url_for
 from markupsafe import Markup
 from werkzeug.wrappers import Response
 
 from callcenter import display
 from callcenter.compliance import regulation
-from callcenter.models import Template, Ticket, utcnow
+from callcenter.models import Ticket, utcnow
 from callcenter.people import users
 from callcenter.tickets import actions, documents, queue, timeline
 from webhooks.console import auth
 from webhooks.console.blueprint import bp
-from webhooks.context import content, db, settings
+from webhooks.context import content, db, settings, ticket_or_404
 from workers import queues
 
 log = logging.getLogger(__name__)
@@ -117,18 +117,17 @@ def _seen_input(seen: str) -> str:
     return f'<input type="hidden" name="seen" value="{seen}">'
 
 
-def _not_found(number: str) -> tuple[str, int]:
-    return render_template("console/tickets/not_found.html", number=number[:20]), 404
+def _ticket(number: str) -> Ticket:
+    """The ticket, or the console's "Ticket not found" page (404)."""
+    return ticket_or_404(number, page="console/tickets/not_found.html")
 
 
 @bp.get("/tickets/<number>")
 @auth.login_required(*VIEW_ROLES)
-def ticket_page(number: str) -> str | tuple[str, int]:
+def ticket_page(number: str) -> str:
     """Everything on one ticket: customer, documents, one timeline, and the actions."""
     session, user = db(), auth.current_user()
-    ticket = timeline.load_ticket(session, number)
-    if ticket is None:
-        return _not_found(number)
+    ticket = _ticket(number)
     current = settings()
     customer = ticket.customer
     status_text = (content().lookup("en", "statuses", customer.application_status)
@@ -161,10 +160,6 @@ def ticket_page(number: str) -> str | tuple[str, int]:
     return html
 
 
-def _action_ticket(number: str) -> Ticket | None:
-    return timeline.load_ticket(db(), number)
-
-
 def _back(ticket: Ticket) -> Response:
     return redirect(url_for("console.ticket_page", number=ticket.number), code=303)
 
@@ -175,32 +170,23 @@ def _refused(ticket: Ticket, message: str) -> Response:
     return _back(ticket)
 
 
-def _enqueue(kind: str, row_id: int | None) -> None:
-    """After commit; Redis down leaves the outbox row pending for the sweep (logged)."""
-    queues.send_soon(settings(), kind, row_id)
-
-
 @bp.post("/tickets/<number>/reply")
 @auth.login_required(*ACT_ROLES)
-def ticket_reply(number: str) -> Response | tuple[str, int]:
-    """P3.3: an approved template on the ticket's channel (voice/walk-in: SMS or email)."""
-    ticket = _action_ticket(number)
-    if ticket is None:
-        return _not_found(number)
-    session = db()
+def ticket_reply(number: str) -> Response:
+    """P3.3: an approved template the page offers, on the ticket's channel (voice/walk-in:
+    SMS or email); the same :func:`actions.send_reply` as the API's replies and messages."""
+    ticket = _ticket(number)
+    session, current = db(), settings()
     raw = request.form.get("template_id", "")
-    template = session.get(Template, int(raw)) if raw.isdigit() and len(raw) < 10 else None
-    if template is None:
-        return _refused(ticket, "Choose an approved template to send.")
     try:
-        reply = actions.send_template_reply(session, settings(), content(), ticket,
-                                                   template)
+        template = actions.offered_template(
+            session, ticket, int(raw) if raw.isdigit() and len(raw) < 10 else None)
+        reply = actions.send_reply(session, current, content(), ticket, actor=auth.actor(),
+                                   channel=template.channel, template=template)
     except actions.ActionRefused as exc:
         return _refused(ticket, str(exc))
-    auth.record("send_email" if reply.kind == "email" else "send_message",
-                f"ticket:{ticket.number}", reply.detail)
     session.commit()
-    _enqueue(reply.kind, reply.id)
+    queues.send_soon(current, "email" if reply.kind == "email" else "sms", reply.id)
     where = {"email": "by email", "sms": "by SMS", "whatsapp": "on WhatsApp"}[reply.kind]
     flash(f"Reply “{template.key}” queued to the customer {where}; the ticket now waits "
           "for the customer.", "success")
@@ -209,22 +195,19 @@ def ticket_reply(number: str) -> Response | tuple[str, int]:
 
 @bp.post("/tickets/<number>/callback")
 @auth.login_required(*ACT_ROLES)
-def ticket_callback(number: str) -> Response | tuple[str, int]:
-    """P2.2a: as ``POST /api/tickets/<n>/callbacks``; the time moves into the calling window."""
-    ticket = _action_ticket(number)
-    if ticket is None:
-        return _not_found(number)
+def ticket_callback(number: str) -> Response:
+    """P2.2a: the same :func:`actions.schedule_callback` as ``POST
+    /api/tickets/<n>/callbacks``; the time moves into the calling window."""
+    ticket = _ticket(number)
     session, current = db(), settings()
     try:
         earliest = actions.parse_local(request.form.get("call_at"), current.timezone)
-        scheduled = actions.schedule_callback(session, current, ticket, earliest)
+        scheduled = actions.schedule_callback(session, current, ticket, earliest,
+                                              actor=auth.actor())
     except actions.ActionRefused as exc:
         return _refused(ticket, str(exc))
-    callback = scheduled.callback
-    auth.record("schedule_callback", f"ticket:{ticket.number}",
-                f"callback:{callback.id} due {callback.due_at.isoformat()}"
-                + ("" if scheduled.created else " (already pending)"))
     session.commit()
+    callback = scheduled.callback
     when = display.local_time(callback.due_at, current.timezone)
     if not scheduled.created:
         flash(f"A callback is already scheduled for {when}; no second one was added.", "info")
@@ -241,24 +224,21 @@ def ticket_callback(number: str) -> Response | tuple[str, int]:
 
 @bp.post("/tickets/<number>/documents")
 @auth.login_required(*ACT_ROLES)
-def ticket_documents(number: str) -> Response | tuple[str, int]:
-    """P4.3: the ticket waits for these documents; the customer is told by SMS."""
-    ticket = _action_ticket(number)
-    if ticket is None:
-        return _not_found(number)
-    session = db()
+def ticket_documents(number: str) -> Response:
+    """P4.3: the ticket waits for these documents; the customer is told by SMS (the same
+    :func:`actions.request_documents` as the desk's API)."""
+    ticket = _ticket(number)
+    session, current = db(), settings()
     names = actions.document_names(request.form.get("documents", ""))
     if not names:
         return _refused(ticket, "Write the documents needed, one per line.")
     try:
-        result = actions.request_documents(session, settings(), content(), ticket, names)
-    except documents.DocumentError as exc:
-        return _refused(ticket, actions.sentence(str(exc)))
-    auth.record("require_documents", f"ticket:{ticket.number}",
-                "added: " + ", ".join(r.name for r in result.added) if result.added
-                else "nothing new")
+        result = actions.request_documents(session, current, content(), ticket, names,
+                                           actor=auth.actor())
+    except actions.ActionRefused as exc:
+        return _refused(ticket, str(exc))
     session.commit()
-    _enqueue("sms", result.sms_id)
+    queues.send_soon(current, "sms", result.sms_id)
     if result.added:
         message = "Documents requested: " + ", ".join(r.name for r in result.added) + "."
     else:
@@ -271,11 +251,9 @@ def ticket_documents(number: str) -> Response | tuple[str, int]:
 
 @bp.post("/tickets/<number>/assign")
 @auth.login_required(*ACT_ROLES)
-def ticket_assign(number: str) -> Response | tuple[str, int]:
+def ticket_assign(number: str) -> Response:
     """Agents take tickets for themselves; supervisors assign anyone (or nobody)."""
-    ticket = _action_ticket(number)
-    if ticket is None:
-        return _not_found(number)
+    ticket = _ticket(number)
     session, user = db(), auth.current_user()
     raw = request.form.get("owner_id", "")
     if raw and not (raw.isdigit() and len(raw) < 10):
@@ -284,8 +262,6 @@ def ticket_assign(number: str) -> Response | tuple[str, int]:
         owner = actions.assign(session, user, ticket, int(raw) if raw else None)
     except actions.ActionRefused as exc:
         return _refused(ticket, str(exc))
-    auth.record("assign_ticket", f"ticket:{ticket.number}",
-                f"owner:{owner.username}" if owner else "owner:none")
     session.commit()
     flash(f"Ticket {ticket.number} is now assigned to {owner.username}." if owner
           else f"Ticket {ticket.number} is now unassigned.", "success")
@@ -294,47 +270,38 @@ def ticket_assign(number: str) -> Response | tuple[str, int]:
 
 @bp.post("/tickets/<number>/resolve")
 @auth.login_required(*ACT_ROLES)
-def ticket_resolve(number: str) -> Response | tuple[str, int]:
+def ticket_resolve(number: str) -> Response:
     """P1.8: settled with the summary the customer is told; refused while documents are
-    outstanding (P4.3), listing them."""
-    ticket = _action_ticket(number)
-    if ticket is None:
-        return _not_found(number)
-    session = db()
+    outstanding (P4.3), listing them. The desk's ``POST /api/tickets/<n>/resolve`` is the
+    same :func:`actions.resolve`."""
+    ticket = _ticket(number)
     try:
-        actions.resolve(session, ticket, request.form.get("summary", ""))
-    except documents.DocumentsOutstanding as exc:
-        return _refused(ticket, "The ticket cannot be resolved yet: still missing "
-                        + ", ".join(exc.missing) + ".")
+        actions.resolve(db(), ticket, request.form.get("summary", ""), actor=auth.actor())
     except actions.ActionRefused as exc:
         return _refused(ticket, str(exc))
-    auth.record("resolve_ticket", f"ticket:{ticket.number}")
-    session.commit()
+    db().commit()
     flash(f"Ticket {ticket.number} is resolved.", "success")
     return _back(ticket)
 
 
 @bp.post("/tickets/<number>/extension")
 @auth.login_required(*EXTEND_ROLES)
-def ticket_extend(number: str) -> Response | tuple[str, int]:
+def ticket_extend(number: str) -> Response:
     """The one extension of a written complaint (POJK 22/2023: 10 working days; 18/2018: 20),
     before its first period ends, with the customer told in writing (SMS) at once: the same
-    :func:`actions.extend_deadline` as ``POST /api/tickets/<n>/extension``, which also
-    writes the ``extend_deadline`` audit row."""
-    ticket = _action_ticket(number)
-    if ticket is None:
-        return _not_found(number)
+    :func:`actions.extend_deadline` as ``POST /api/tickets/<n>/extension``."""
+    ticket = _ticket(number)
     session, current = db(), settings()
     try:
         extended = actions.extend_deadline(
             session, current, content(), ticket, request.form.get("reason", ""),
-            actor=g.get("actor", "anonymous"))
+            actor=auth.actor())
     except actions.ExtensionRefused as exc:
         return _refused(ticket, f"The deadline cannot be extended: {exc}.")
     except actions.ActionRefused as exc:
         return _refused(ticket, str(exc))
     session.commit()
-    _enqueue("sms", extended.notice_id)
+    queues.send_soon(current, "sms", extended.notice_id)
     flash(f"Deadline extended to {display.local_time(extended.new_due_at, current.timezone)}. "
           "The customer is told by SMS, with the reason.", "success")
     return _back(ticket)

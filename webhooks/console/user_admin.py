@@ -1,13 +1,15 @@
 """The admin's "People" page: who may sign in to the console, with which role.
 
-Admins only (everyone else gets 403). The rules live in :mod:`callcenter.people.users` (no Flask):
-create a user, change the role, deactivate / reactivate, lift a lock-out, set a new password
-and link the user to an agent (or create that agent, :func:`callcenter.voice.agents.add_agent`).
+Admins only (everyone else gets 403). Each change is one function of
+:mod:`callcenter.people.admin` (no Flask; ``callcenter users add`` calls it too), which applies
+the rules of :mod:`callcenter.people.users` and writes the audit row: create a user, change the
+role, deactivate / reactivate, lift a lock-out, set a new password and link the user to an
+agent (or create that agent).
 
 - ``GET /console/users``: every user with role, active, locked, linked agent (phone masked),
   created; the form to add one. One ``view_users`` audit row per view.
 - ``GET /console/users/<id>``: one user and the forms that change them (``view_user``).
-- ``POST`` routes below: each change is audited (``create_user``, ``change_role``,
+- ``POST`` routes below: each change is audited by the domain (``create_user``, ``change_role``,
   ``deactivate_user``, ``reactivate_user``, ``unlock_user``, ``reset_password``,
   ``link_agent``, ``create_agent``; subject ``user:<username>``; never a password), then
   POST-redirect-GET with a flash message. A refusal (:class:`callcenter.people.users.UserError`,
@@ -28,25 +30,19 @@ from sqlalchemy import select
 
 from callcenter import display
 from callcenter.models import Agent, User
-from callcenter.people import users
-from callcenter.phones import InvalidPhone, mask_phone
+from callcenter.people import admin, users
+from callcenter.phones import InvalidPhone
 from callcenter.voice import agents
-from webhooks.console.auth import current_user, login_required, record
+from webhooks.console.auth import actor, current_user, login_required, record
 from webhooks.console.blueprint import bp
 from webhooks.context import db, settings
 
 LIST_LIMIT = 1000
-AGENT_FIELD_MAX = 120  # agents.name, agents.client_identity
 ROLE_LABELS = {"agent": "Agent", "supervisor": "Supervisor", "qa": "QA", "admin": "Admin"}
 
 
 def _local(value: datetime | None) -> str:
     return display.local_time(value, settings().timezone, "%Y-%m-%d %H:%M")
-
-
-def agent_address(agent: Agent) -> str:
-    """How the agent is reached, phone masked (privacy): ``+62*****0001`` or ``client:sari``."""
-    return mask_phone(agent.phone) if agent.phone else f"client:{agent.client_identity}"
 
 
 def _user(user_id: int) -> User:
@@ -61,7 +57,7 @@ def _subject(user: User) -> str:
 
 
 def _common() -> dict[str, Any]:
-    return {"roles": ROLE_LABELS, "local": _local, "address": agent_address,
+    return {"roles": ROLE_LABELS, "local": _local, "address": agents.masked_address,
             "is_locked": users.is_locked, "min_password": users.MIN_PASSWORD}
 
 
@@ -114,13 +110,12 @@ def user_create() -> Response | tuple[str, int]:
             "role": request.form.get("role") or ""}
     session_db = db()
     try:
-        user = users.create_user(session_db, form["username"], request.form.get("password") or "",
-                                 form["role"])
+        user = admin.add_user(session_db, form["username"], request.form.get("password") or "",
+                              form["role"], actor=actor())
     except users.UserError as exc:
         session_db.rollback()
         flash(f"User not added: {exc}.", "error")
         return _list_page(form, 400)
-    record("create_user", _subject(user), f"role {user.role}")
     session_db.commit()
     flash(f"{user.username} added as {ROLE_LABELS[user.role]}; they can sign in now.", "success")
     return redirect(url_for("console.user_list"))
@@ -141,13 +136,12 @@ def user_role(user_id: int) -> Response:
     user = _user(user_id)
     me = current_user()
     try:
-        old = users.set_role(db(), user, request.form.get("role") or "")
+        old = admin.change_role(db(), user, request.form.get("role") or "", actor=actor())
     except users.UserError as exc:
         return _refused(user, "Role not changed", exc)
     if old == user.role:
         flash(f"{user.username} is {ROLE_LABELS[old]} already.", "info")
         return redirect(url_for("console.user_page", user_id=user.id))
-    record("change_role", _subject(user), f"{old} -> {user.role}")
     db().commit()
     flash(f"{user.username} is now {ROLE_LABELS[user.role]} (from their next page).", "success")
     if user.id == me.id:  # an admin who stepped down can no longer open this page
@@ -158,14 +152,13 @@ def user_role(user_id: int) -> Response:
 def _set_active(user_id: int, active: bool) -> Response:
     user = _user(user_id)
     try:
-        changed = users.set_active(db(), current_user(), user, active)
+        changed = admin.set_active(db(), user, active, by=current_user(), actor=actor())
     except users.UserError as exc:
         return _refused(user, "Not deactivated" if not active else "Not reactivated", exc)
     if not changed:
         state = "active" if active else "deactivated"
         flash(f"{user.username} is {state} already.", "info")
         return redirect(url_for("console.user_page", user_id=user.id))
-    record("reactivate_user" if active else "deactivate_user", _subject(user))
     db().commit()
     if active:
         return _done(user, f"{user.username} is active again and can sign in.")
@@ -189,8 +182,7 @@ def user_reactivate(user_id: int) -> Response:
 @login_required("admin")
 def user_unlock(user_id: int) -> Response:
     user = _user(user_id)
-    was_locked = users.unlock(user)
-    record("unlock_user", _subject(user), None if was_locked else "was not locked")
+    was_locked = admin.unlock(db(), user, actor=actor())
     db().commit()
     if not was_locked:
         return _done(user, f"{user.username} was not locked; failed attempts reset.")
@@ -203,10 +195,9 @@ def user_password(user_id: int) -> Response:
     """A new password; the user's open sessions end (the admin's own too: sign in again)."""
     user = _user(user_id)
     try:
-        users.set_password(user, request.form.get("password") or "")
+        admin.reset_password(db(), user, request.form.get("password") or "", actor=actor())
     except users.UserError as exc:
         return _refused(user, "Password not changed", exc)
-    record("reset_password", _subject(user))
     db().commit()
     if user.id == current_user().id:
         session.clear()
@@ -216,12 +207,10 @@ def user_password(user_id: int) -> Response:
 
 
 def _agent_id(raw: str | None) -> int | None:
-    if not raw:
-        return None
-    try:
-        return int(raw)
-    except ValueError:
+    """The agent chosen in the list, or None for "no agent"; 400 for anything else."""
+    if raw and not raw.isdigit():
         abort(400, "Choose an agent from the list.")
+    return int(raw) if raw else None
 
 
 @bp.post("/users/<int:user_id>/agent")
@@ -229,10 +218,10 @@ def _agent_id(raw: str | None) -> int | None:
 def user_link_agent(user_id: int) -> Response:
     user = _user(user_id)
     try:
-        agent = users.link_agent(db(), user, _agent_id(request.form.get("agent_id")))
+        agent = admin.link_agent(db(), user, _agent_id(request.form.get("agent_id")),
+                                 actor=actor())
     except users.UserError as exc:
         return _refused(user, "Agent not linked", exc)
-    record("link_agent", _subject(user), f"agent:{agent.id}" if agent else "none")
     db().commit()
     if agent is None:
         return _done(user, f"{user.username} is no longer linked to an agent.")
@@ -248,20 +237,15 @@ def user_new_agent(user_id: int) -> Response | tuple[str, int]:
             for name in ("name", "phone", "client_identity")}
     session_db = db()
     try:
-        if not form["name"]:
-            raise agents.AgentError("the agent needs a name")
-        if len(form["name"]) > AGENT_FIELD_MAX or len(form["client_identity"]) > AGENT_FIELD_MAX:
-            raise agents.AgentError(f"name and identity have at most {AGENT_FIELD_MAX} characters")
-        agent = agents.add_agent(session_db, form["name"], phone=form["phone"] or None,
-                                 client_identity=form["client_identity"] or None)
-        users.link_agent(session_db, user, agent.id)
+        agent = admin.add_agent_for(session_db, user, name=form["name"],
+                                    phone=form["phone"] or None,
+                                    client_identity=form["client_identity"] or None,
+                                    actor=actor())
     except (agents.AgentError, InvalidPhone, users.UserError) as exc:
         session_db.rollback()
         message = f"phone number: {exc}" if isinstance(exc, InvalidPhone) else str(exc)
         flash(f"Agent not added: {message}.", "error")
         return _user_page(user, form, 400)
-    record("create_agent", f"agent:{agent.id}", agent_address(agent))
-    record("link_agent", _subject(user), f"agent:{agent.id}")
     session_db.commit()
-    return _done(user, f"Agent {agent.name} ({agent_address(agent)}) added and linked to "
-                       f"{user.username}.")
+    return _done(user, f"Agent {agent.name} ({agents.masked_address(agent)}) added and "
+                       f"linked to {user.username}.")

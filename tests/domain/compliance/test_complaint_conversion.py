@@ -113,7 +113,7 @@ def test_the_extension_is_allowed_for_a_converted_ticket(session, settings):
     decision = regulation.extension_allowed(ticket, wib(2026, 4, 2), settings)
     assert decision.allowed, decision.reason
     assert decision.first_due_at == WRITTEN_DUE and decision.new_due_at == EXTENDED_DUE
-    ticket.due_at = decision.new_due_at  # what webhooks/extensions.py stores
+    ticket.due_at = decision.new_due_at  # what actions.extend_deadline stores
     session.commit()
     assert regulation.is_extended(ticket, settings)
     regulation.refresh_due(ticket, settings)

@@ -14,7 +14,7 @@ import pytest
 import time_machine
 from click.testing import CliRunner
 
-from callcenter.callbacks import calling_hours as plain_calendar
+from callcenter.compliance.regulation import WorkCalendar
 from callcenter.compliance.reports import (
     HEADERS,
     ReportError,
@@ -115,10 +115,10 @@ def _seeds() -> list[Seed]:
 
 def _local_working_days(opened: datetime, resolved: datetime) -> int:
     day, end = opened.astimezone(WIB).date(), resolved.astimezone(WIB).date()
-    count = 0
-    while day < end:
+    calendar, count = WorkCalendar(), 0
+    while day < end:  # day by day: the report counts from per-year running totals
         day += timedelta(days=1)
-        count += plain_calendar.is_working_day(day, False)
+        count += calendar.is_working_day(day)
     return count
 
 

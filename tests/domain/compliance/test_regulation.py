@@ -131,11 +131,11 @@ def test_working_days_between_is_the_inverse_of_adding():
 
 
 def test_holiday_sets_are_cached_per_year():
-    regulation._holiday_set.cache_clear()
+    regulation.holiday_set.cache_clear()
     calendar = WorkCalendar()
     for offset in range(400):
         calendar.is_working_day(date(2026, 6, 1) + timedelta(days=offset))
-    info = regulation._holiday_set.cache_info()
+    info = regulation.holiday_set.cache_info()
     assert info.misses == 2 and info.hits > 250
 
 

@@ -6,8 +6,9 @@ from datetime import timedelta
 
 import pytest
 from click.testing import CliRunner
+from sqlalchemy import select
 
-from callcenter.models import User, utcnow
+from callcenter.models import AuditEntry, User, utcnow
 from callcenter.people import users
 from callcenter.voice import agents
 from manage.cli import main
@@ -49,6 +50,19 @@ def test_cli_adds_a_user(env, session):
                                        "--password", "long enough password"], env=env)
     assert result.exit_code == 0, result.output
     assert session.query(User).one().role == "qa"
+
+
+def test_a_user_added_on_the_command_line_is_in_the_audit_trail_as_the_console_adds_them(
+        env, session):
+    """One action, one audit row, whoever adds the person: the People page or the CLI
+    (whose actor names the operating-system account that ran it)."""
+    CliRunner().invoke(main, ["users", "add", "quinn", "--role", "qa",
+                              "--password", "long enough password"], env=env)
+    entry = session.scalars(select(AuditEntry)).one()
+    assert (entry.action, entry.subject, entry.detail) == ("create_user", "user:quinn",
+                                                           "role qa")
+    assert entry.actor.startswith("cli:")
+    assert "long enough password" not in f"{entry.actor} {entry.detail}"
 
 
 def test_a_blank_or_spaced_user_name_is_refused(session):

@@ -39,16 +39,17 @@ def test_a_callback_says_whether_its_time_moved_into_the_calling_window(session,
     ticket = make_ticket(session, channel="voice", customer=budi)
     now = datetime.fromisoformat("2030-11-27T10:00:00+07:00")  # a Wednesday, in the window
     inside = actions.schedule_callback(session, settings, ticket,
-                                            datetime.fromisoformat("2030-11-27T11:00:00+07:00"),
-                                            now=now)
+                                       datetime.fromisoformat("2030-11-27T11:00:00+07:00"),
+                                       actor="user:sari", now=now)
     assert inside.created and not inside.moved
     assert inside.callback.due_at == datetime.fromisoformat("2030-11-27T11:00:00+07:00")
-    again = actions.schedule_callback(session, settings, ticket, None, now=now)
+    again = actions.schedule_callback(session, settings, ticket, None, actor="user:sari",
+                                      now=now)
     assert again.callback is inside.callback and not again.created
     other = make_ticket(session, channel="voice", customer=budi)
     night = actions.schedule_callback(session, settings, other,
-                                           datetime.fromisoformat("2030-11-27T22:00:00+07:00"),
-                                           now=now)
+                                      datetime.fromisoformat("2030-11-27T22:00:00+07:00"),
+                                      actor="user:sari", now=now)
     assert night.moved
     assert night.callback.due_at == datetime.fromisoformat("2030-11-28T08:00:00+07:00")
 

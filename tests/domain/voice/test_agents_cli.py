@@ -5,7 +5,7 @@ from __future__ import annotations
 from click.testing import CliRunner
 from sqlalchemy import select
 
-from callcenter.models import Agent
+from callcenter.models import Agent, AuditEntry
 from manage.cli import main
 
 
@@ -36,6 +36,21 @@ def test_availability_toggles(env, session):
     assert _run(env, "unavailable", "Sari").exit_code == 0
     session.expire_all()
     assert not session.scalars(select(Agent)).one().available
+
+
+def test_availability_set_on_the_command_line_is_audited_as_the_consoles_switch(env,
+                                                                               session):
+    """The console's presence switch and ``callcenter agents available|unavailable`` are one
+    action: the same ``set_presence`` audit row, the CLI's actor naming the OS account."""
+    _run(env, "add", "Sari", "--phone", "0811-0000-001")
+    _run(env, "available", "Sari")
+    _run(env, "unavailable", "Sari")
+    agent = session.scalars(select(Agent)).one()
+    rows = session.scalars(select(AuditEntry).order_by(AuditEntry.id)).all()
+    assert [(r.action, r.subject, r.detail) for r in rows] == [
+        ("set_presence", f"agent:{agent.id}", "away -> available"),
+        ("set_presence", f"agent:{agent.id}", "available -> away")]
+    assert all(r.actor.startswith("cli:") for r in rows)
 
 
 def test_bad_registrations_are_refused_with_a_reason(env, session):

@@ -119,7 +119,7 @@ def test_presence_drives_routing_and_a_missed_call_sets_away(session, settings):
     assert agents.set_presence(agent, "available") is False  # already was
     agents.set_presence(agent, "busy")
     assert agent.presence == "busy" and not agents.any_agent_free(session)
-    agents.set_available(session, "Sari", True)  # the CLI
+    agents.set_available(session, "Sari", True, actor="cli:ops")  # the CLI
     assert agent.presence == "available" and agent.available
     session.commit()
     _, _caller_sid = _waiting_caller(session)
@@ -130,7 +130,7 @@ def test_presence_drives_routing_and_a_missed_call_sets_away(session, settings):
     session.expire_all()
     missed = session.get(Agent, agent.id)
     assert missed.presence == "away" and not missed.available
-    agents.set_available(session, "Sari", False)
+    agents.set_available(session, "Sari", False, actor="cli:ops")
     assert missed.presence == "away"
 
 

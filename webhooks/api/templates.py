@@ -1,5 +1,6 @@
-"""Reply templates (P3.3): list, draft, edit, approve. People only (HTTP basic, with roles);
-every change is in the audit trail."""
+"""Reply templates in the JSON API (P3.3): list, draft, edit, approve. People only (HTTP
+basic, with roles). The rules and the audit rows are :mod:`callcenter.channels.templates`',
+the console's templates page calls the same functions."""
 
 from __future__ import annotations
 
@@ -8,20 +9,13 @@ from typing import Any
 from flask import Blueprint, Response, abort, g, jsonify, request
 from sqlalchemy import select
 
-from callcenter import audit
 from callcenter.channels import templates
 from callcenter.models import Template
+from webhooks.api.auth import require_user
+from webhooks.api.inputs import json_object
 from webhooks.context import db
-from webhooks.user_auth import require_user
 
-bp = Blueprint("templates_api", __name__, url_prefix="/api/templates")
-
-
-def _json_body() -> dict[str, Any]:
-    body = request.get_json(silent=True)
-    if not isinstance(body, dict):
-        abort(400, "send a JSON object")
-    return body
+bp = Blueprint("api_templates", __name__, url_prefix="/api/templates")
 
 
 def _template(template_id: int) -> Template:
@@ -57,7 +51,7 @@ def get_template(template_id: int) -> Response:
 @bp.post("")
 @require_user()
 def create() -> tuple[Response, int]:
-    body = _json_body()
+    body = json_object()
     session = db()
     try:
         template = templates.create_draft(
@@ -66,8 +60,6 @@ def create() -> tuple[Response, int]:
             channel=body.get("channel", "email"))
     except templates.TemplateError as exc:
         abort(exc.status, str(exc))
-    audit.record(session, g.actor, "create_template", f"template:{template.id}",
-                 f"{template.key}/{template.language} v{template.version}")
     session.commit()
     return jsonify(_out(template)), 201
 
@@ -76,7 +68,7 @@ def create() -> tuple[Response, int]:
 @require_user()
 def edit(template_id: int) -> tuple[Response, int]:
     """A draft changes in place (200); an approved template gets a new draft version (201)."""
-    body = _json_body()
+    body = json_object()
     session = db()
     template = _template(template_id)
     try:
@@ -85,9 +77,6 @@ def edit(template_id: int) -> tuple[Response, int]:
                                          subject_given="subject" in body)
     except templates.TemplateError as exc:
         abort(exc.status, str(exc))
-    audit.record(session, g.actor, "edit_template", f"template:{result.id}",
-                 f"{result.key}/{result.language} v{result.version}"
-                 + (f" from template:{template.id}" if created else ""))
     session.commit()
     return jsonify(_out(result)), 201 if created else 200
 
@@ -101,7 +90,5 @@ def approve(template_id: int) -> Response:
         templates.approve(session, g.user, template)
     except templates.TemplateError as exc:
         abort(exc.status, str(exc))
-    audit.record(session, g.actor, "approve_template", f"template:{template.id}",
-                 f"{template.key}/{template.language} v{template.version}")
     session.commit()
     return jsonify(_out(template))
