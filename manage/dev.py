@@ -7,7 +7,6 @@ simulator run under honcho; SQLite and an embedded real Redis are used unless
 
 from __future__ import annotations
 
-import os
 import shlex
 import signal
 import socket
@@ -18,7 +17,7 @@ import click
 from honcho.manager import Manager
 from honcho.printer import Printer
 
-from callcenter.config import PROJECT_ROOT, Settings, embedded_redis_socket
+from callcenter.config import PROJECT_ROOT, Settings, child_environment
 from callcenter.migrate import upgrade
 from manage.embedded_redis import EmbeddedRedis
 
@@ -40,39 +39,40 @@ def ports_in_use(ports: list[int]) -> list[int]:
 
 def run_dev(port: int = 5000, simulator_port: int = 8081, mail_port: int = 8025) -> None:
     settings = Settings.from_env()
+    # CONTRACT: in dev, outgoing mail goes to a local sink that prints it (no login, no TLS).
+    local_mail = settings.smtp_url is None
     # Checked before anything starts: a second run would otherwise take over the first one's
     # embedded Redis socket and leave both broken.
-    busy = ports_in_use([port, simulator_port] + ([mail_port] if "SMTP_URL" not in os.environ
-                                                  else []))
+    busy = ports_in_use([port, simulator_port] + ([mail_port] if local_mail else []))
     if busy:
         raise click.ClickException(
             f"port(s) {', '.join(map(str, busy))} already in use on 127.0.0.1: is another "
             "`callcenter dev` running? Stop it, or pick other ports (--port, --simulator-port, "
             "--mail-port).")
     embedded: EmbeddedRedis | None = None
-    env = dict(os.environ)
+    overrides = {"PYTHONUNBUFFERED": "1"}
     if settings.redis_url is None:
-        embedded = EmbeddedRedis(embedded_redis_socket())
+        embedded = EmbeddedRedis(settings.embedded_redis_socket)
         embedded.start()
-        env["REDIS_URL"] = embedded.url
+        overrides["REDIS_URL"] = embedded.url
         click.echo(f"embedded Redis on {embedded.socket_path}")
     web_url = f"http://127.0.0.1:{port}"
     simulator_url = f"http://127.0.0.1:{simulator_port}"
-    env.setdefault("DATABASE_URL", settings.database_url)
-    env.setdefault("PUBLIC_BASE_URL", web_url)
-    env.setdefault("TWILIO_API_URL", simulator_url)
-    env.setdefault("CALLCENTER_DEBUG", "1")
-    # CONTRACT: in dev, outgoing mail goes to a local sink that prints it (no login, no TLS).
-    local_mail = "SMTP_URL" not in env
-    env.setdefault("SMTP_URL", f"smtp://127.0.0.1:{mail_port}")
-    env.setdefault("EMAIL_WEBHOOK_AUTH", "dev:dev-password")
-    # So a newcomer can watch a dropped call come back as a callback at any hour: 30 s after
-    # the drop, with the calling window open all day (production: 5 min, 08:00-20:00).
-    env.setdefault("CALLBACK_DROPPED_DELAY", "30")
-    env.setdefault("CALLING_HOURS", "00:00-23:59")
-    env["PYTHONUNBUFFERED"] = "1"
+    env = child_environment({
+        "DATABASE_URL": settings.database_url,
+        "PUBLIC_BASE_URL": web_url,
+        "TWILIO_API_URL": simulator_url,
+        "CALLCENTER_DEBUG": "1",
+        "SMTP_URL": f"smtp://127.0.0.1:{mail_port}",
+        "EMAIL_WEBHOOK_AUTH": "dev:dev-password",
+        # So a newcomer can watch a dropped call come back as a callback at any hour: 30 s
+        # after the drop, with the calling window open all day (production: 5 min,
+        # 08:00-20:00).
+        "CALLBACK_DROPPED_DELAY": "30",
+        "CALLING_HOURS": "00:00-23:59",
+    }, overrides)
     try:
-        upgrade(env["DATABASE_URL"])
+        upgrade(settings.database_url)
         _seed(env)
         manager = Manager(Printer(sys.stdout))
         python = shlex.quote(sys.executable)

@@ -168,6 +168,31 @@ def test_the_domain_keeps_at_most_fifteen_top_level_modules():
     assert len(top_level) <= MAX_DOMAIN_TOP_LEVEL_MODULES, top_level
 
 
+ENVIRONMENT_READERS = {"environ", "environb", "getenv", "getenvb"}
+CONFIG_MODULE = "callcenter.config"
+
+
+def reads_the_environment(path: Path) -> bool:
+    """``os.environ``/``os.getenv`` used, or imported from ``os`` by name."""
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"), str(path))):
+        if (isinstance(node, ast.Attribute) and node.attr in ENVIRONMENT_READERS
+                and isinstance(node.value, ast.Name) and node.value.id == "os"):
+            return True
+        if isinstance(node, ast.ImportFrom) and node.module == "os" and any(
+                alias.name in ENVIRONMENT_READERS for alias in node.names):
+            return True
+    return False
+
+
+@pytest.mark.parametrize("package", PACKAGES)
+def test_only_the_config_module_reads_the_environment(package: str):
+    """STYLE.md: configuration is read once into one settings object; a variable read
+    anywhere else escapes the README's table and its tests."""
+    readers = sorted(name for name, path in module_files(PROJECT_ROOT, [package]).items()
+                     if name != CONFIG_MODULE and reads_the_environment(path))
+    assert readers == []
+
+
 def test_the_graph_counts_imports_in_functions_but_not_those_for_type_checkers(tmp_path: Path):
     """The checker itself: a cycle hidden behind a function-level import is found; one that
     exists only for the type checker is not; relative imports resolve."""
