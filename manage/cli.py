@@ -8,7 +8,7 @@ from pathlib import Path
 import click
 from sqlalchemy import select
 
-from callcenter.config import PROJECT_ROOT, Settings
+from callcenter.config import Settings
 from callcenter.db import session_scope
 from callcenter.migrate import upgrade
 from callcenter.models import Agent
@@ -16,8 +16,6 @@ from callcenter.people.customer_import import BadFile, import_customers
 from callcenter.phones import InvalidPhone, mask_phone, to_e164
 from callcenter.voice import agents as agent_registry
 from manage import demo
-
-DEMO_CSV = PROJECT_ROOT / "data" / "demo_customers.csv"
 
 
 @click.group()
@@ -182,16 +180,8 @@ def report_quarterly(year: int, quarter: int, out_dir: Path, include_inquiries: 
 def seed_demo() -> None:
     """Demo customers (made up), one available demo agent, console users and an approved
     reply template, for the dev run. The users' password is printed: demo only."""
-    settings = Settings.from_env()
-    with DEMO_CSV.open(encoding="utf-8", newline="") as stream, session_scope(
-        settings.database_url
-    ) as session:
-        report = import_customers(session, stream)
-        created = demo.seed_console(session)
-    click.echo(f"demo data: {report.inserted} new customers, {report.updated} updated")
-    if created:
-        click.echo(f"console users (password {demo.DEMO_PASSWORD!r}): " + ", ".join(
-            f"{name} ({role})" for name, role in created))
+    for line in demo.seed_demo(Settings.from_env().database_url):
+        click.echo(line)
 
 
 @main.command("call")

@@ -19,6 +19,7 @@ from honcho.printer import Printer
 
 from callcenter.config import PROJECT_ROOT, Settings, child_environment
 from callcenter.migrate import upgrade
+from manage import demo
 from manage.embedded_redis import EmbeddedRedis
 
 
@@ -73,7 +74,9 @@ def run_dev(port: int = 5000, simulator_port: int = 8081, mail_port: int = 8025)
     }, overrides)
     try:
         upgrade(settings.database_url)
-        _seed(env)
+        if not demo.has_customers(settings.database_url):
+            for line in demo.seed_demo(settings.database_url):
+                click.echo(line)
         manager = Manager(Printer(sys.stdout))
         python = shlex.quote(sys.executable)
         processes = {
@@ -111,20 +114,3 @@ def run_dev(port: int = 5000, simulator_port: int = 8081, mail_port: int = 8025)
             embedded.stop()
     sys.exit(code)
 
-
-def _seed(env: dict[str, str]) -> None:
-    """Demo data once, through the same code as the CLI."""
-    from sqlalchemy import select
-
-    from callcenter.db import session_scope
-    from callcenter.models import Customer
-
-    with session_scope(env["DATABASE_URL"]) as session:
-        if session.scalars(select(Customer.id).limit(1)).first() is not None:
-            return
-    from click.testing import CliRunner
-
-    from manage.cli import main
-
-    result = CliRunner().invoke(main, ["seed-demo"], env=env)
-    click.echo(result.output.strip())
