@@ -10,6 +10,7 @@ from sqlalchemy import select
 
 from callcenter.config import Settings
 from callcenter.db import session_scope
+from callcenter.logs import configure_logging
 from callcenter.migrate import upgrade
 from callcenter.models import Agent
 from callcenter.people.customer_import import BadFile, import_customers
@@ -226,6 +227,17 @@ def purge_command() -> None:
         result = purge(session, settings)
     click.echo(f"anonymised {result.tickets} tickets and {result.customers} customers "
                f"older than {settings.retention_days} days")
+
+
+@main.command("worker")
+def worker_command() -> None:
+    """Run jobs (SMS, email, agent routing, callbacks) with RQ's scheduler, on this
+    deployment's queues (CALLCENTER_RQ_PREFIX); the Procfile's worker."""
+    from workers.worker import run_worker
+
+    settings = Settings.from_env()
+    configure_logging(settings.debug)  # phone numbers masked in the worker's lines too
+    run_worker(settings)
 
 
 @main.command("scheduler")

@@ -1,6 +1,6 @@
 """``callcenter dev``: the whole service on one machine with no accounts and no set-up.
 
-Web (gunicorn), an RQ worker with its scheduler, the periodic sweeps and the local Twilio
+Web (gunicorn), the worker (``callcenter worker``), the periodic sweeps and the local Twilio
 simulator run under honcho; SQLite and an embedded real Redis are used unless
 ``DATABASE_URL``/``REDIS_URL`` are set. Demo customers and one demo agent are seeded.
 """
@@ -36,6 +36,28 @@ def ports_in_use(ports: list[int]) -> list[int]:
             if probe.connect_ex(("127.0.0.1", port)) == 0:
                 busy.append(port)
     return busy
+
+
+def dev_processes(settings: Settings, *, port: int, simulator_port: int,
+                  mail_port: int | None) -> dict[str, str]:
+    """Each process of the dev run and its command line; the mail sink only with a
+    ``mail_port`` (no ``SMTP_URL`` of one's own)."""
+    python = shlex.quote(sys.executable)
+    processes = {
+        "web": f"{shlex.quote(_bin('gunicorn'))} webhooks.wsgi:app --bind 127.0.0.1:{port} "
+               f"--workers 2 --no-control-socket",
+        "worker": f"{python} -m manage.cli worker",
+        "scheduler": f"{python} -m manage.cli scheduler",
+        "twilio": f"{python} -m simulator serve --port {simulator_port} "
+                  f"--service-url http://127.0.0.1:{port} --auto-agent-hangup-after 8 "
+                  f"--account-sid {shlex.quote(settings.twilio_account_sid)} "
+                  f"--auth-token {shlex.quote(settings.twilio_auth_token)} "
+                  f"--hotline {shlex.quote(settings.twilio_phone_number)}",
+    }
+    if mail_port is not None:
+        processes["mail"] = (f"{python} -m aiosmtpd -n -u -l 127.0.0.1:{mail_port} "
+                             "-c aiosmtpd.handlers.Debugging stdout")
+    return processes
 
 
 def run_dev(port: int = 5000, simulator_port: int = 8081, mail_port: int = 8025) -> None:
@@ -78,23 +100,8 @@ def run_dev(port: int = 5000, simulator_port: int = 8081, mail_port: int = 8025)
             for line in demo.seed_demo(settings.database_url):
                 click.echo(line)
         manager = Manager(Printer(sys.stdout))
-        python = shlex.quote(sys.executable)
-        processes = {
-            "web": f"{shlex.quote(_bin('gunicorn'))} webhooks.wsgi:app --bind 127.0.0.1:{port} "
-                   f"--workers 2 --no-control-socket",
-            "worker": f"{shlex.quote(_bin('rq'))} worker --with-scheduler "
-                      f"--worker-class rq.SimpleWorker "
-                      f"--url {shlex.quote(env['REDIS_URL'])} urgent default",
-            "scheduler": f"{python} -m manage.cli scheduler",
-            "twilio": f"{python} -m simulator serve --port {simulator_port} "
-                      f"--service-url {web_url} --auto-agent-hangup-after 8 "
-                      f"--account-sid {shlex.quote(settings.twilio_account_sid)} "
-                      f"--auth-token {shlex.quote(settings.twilio_auth_token)} "
-                      f"--hotline {shlex.quote(settings.twilio_phone_number)}",
-        }
-        if local_mail:
-            processes["mail"] = (f"{python} -m aiosmtpd -n -u -l 127.0.0.1:{mail_port} "
-                                 "-c aiosmtpd.handlers.Debugging stdout")
+        processes = dev_processes(settings, port=port, simulator_port=simulator_port,
+                                  mail_port=mail_port if local_mail else None)
         for name, cmd in processes.items():
             manager.add_process(name, cmd, env=env, cwd=str(PROJECT_ROOT))
         click.echo(f"\nHotline webhooks on {web_url}; local Twilio on {simulator_url}.\n"
@@ -113,4 +120,3 @@ def run_dev(port: int = 5000, simulator_port: int = 8081, mail_port: int = 8025)
         if embedded is not None:
             embedded.stop()
     sys.exit(code)
-

@@ -86,11 +86,6 @@ def queue_names(settings: Settings) -> list[str]:
     return [settings.queue_prefix + URGENT, settings.queue_prefix + DEFAULT]
 
 
-def service_queues(settings: Settings) -> list[Queue]:
-    """The queues a worker of this deployment takes jobs from, urgent first."""
-    return [queue(settings, URGENT), queue(settings, DEFAULT)]
-
-
 def new_job(settings: Settings, kind: str, *args: object,
             job_id: str | None = None) -> tuple[Queue, Job]:
     """A job of ``kind`` as :data:`JOBS` says, and the queue it belongs on (not yet queued)."""
