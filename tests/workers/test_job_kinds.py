@@ -17,9 +17,7 @@ from rq.utils import import_attribute
 
 from callcenter.callbacks import policy
 from callcenter.tickets import lifecycle
-from callcenter.voice import agents as agent_registry
-from tests.e2e.test_agent_routing import AGENT_PHONE, _wait_queued
-from tests.e2e.test_inbound_hotline import _verify
+from tests.e2e.test_agent_routing import AGENT_PHONE, _wait_queued, ask_for_an_agent
 from tests.factories import BUDI_ORDER, BUDI_PHONE, make_customer
 from tests.support.waiting import eventually
 from workers.queues import JOBS, URGENT, queue
@@ -72,12 +70,7 @@ def test_a_callback_job_from_the_previous_release_still_calls_back(hotline, sess
 
 def test_an_agent_dispatch_from_the_previous_release_still_rings_the_agent(hotline, session,
                                                                            redis_conn):
-    make_customer(session)
-    agent_registry.add_agent(session, "Sari", phone=AGENT_PHONE, available=True)
-    session.commit()
-    call = hotline.call(BUDI_PHONE)
-    _verify(call)
-    call.press("0")
+    call = ask_for_an_agent(hotline, session)
     _wait_queued(session, call)
     redis_conn.flushdb()  # only the old release's job is left to route the caller
     queue(hotline.settings, URGENT).enqueue("workers.agents.dispatch_agents",

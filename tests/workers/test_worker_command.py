@@ -21,11 +21,9 @@ import pytest
 from callcenter.channels import messages
 from callcenter.config import PROJECT_ROOT, Settings
 from callcenter.tickets import lifecycle
-from callcenter.voice import agents as agent_registry
 from manage.dev import dev_processes
-from tests.e2e.test_agent_routing import AGENT_PHONE
-from tests.e2e.test_inbound_hotline import _verify
-from tests.factories import BUDI_PHONE, make_customer
+from tests.e2e.test_agent_routing import AGENT_PHONE, ask_for_an_agent
+from tests.factories import BUDI_PHONE
 from tests.support.waiting import eventually
 from workers.queues import send_soon
 
@@ -80,12 +78,7 @@ def test_the_worker_sends_the_sms_and_rings_the_agent_the_service_queued_under_a
     try:
         # The urgent queue: a verified caller asks for an agent; the webhook queues the
         # dispatcher, which rings the free agent.
-        make_customer(session)
-        agent_registry.add_agent(session, "Sari", phone=AGENT_PHONE, available=True)
-        session.commit()
-        call = hotline.call(BUDI_PHONE)
-        _verify(call)
-        call.press("0")
+        ask_for_an_agent(hotline, session)
         assert hotline.sim.wait_for_call(to=AGENT_PHONE, timeout=60)
         # The default queue: an outbox SMS, queued after its commit as the web side does.
         ticket = lifecycle.open_ticket(session, channel="sms", customer_id=None)
