@@ -662,8 +662,8 @@ def run(ctx: Ctx) -> int:
     upgrade(ctx.settings().database_url)
     print(f"database   {args.db}: migrated ({time.monotonic() - t0:.1f} s); Redis "
           f"{args.redis_url} (flushed); Twilio API stub {ctx.stub.url}")
-    print("workers    bench/callback_worker.py = rq.SimpleWorker, as the Procfile's "
-          "`rq worker --with-scheduler --worker-class rq.SimpleWorker urgent default`")
+    print("workers    bench/callback_worker.py = rq.SimpleWorker with its scheduler, as the "
+          "Procfile's `callcenter worker`")
 
     lags: list[LagResult] = []
     for preload in (False, True) if args.preload == "both" else (args.preload == "yes",):
