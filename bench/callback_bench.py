@@ -303,7 +303,7 @@ def schedule(ctx: Ctx, rows: list[tuple[int, datetime]]) -> None:
     settings = ctx.settings()
     with session_scope(settings.database_url) as session:
         for callback_id, _due in rows:
-            schedule_callback_job(settings, session.get(Callback, callback_id), BASE_URL)
+            schedule_callback_job(settings, session.get(Callback, callback_id))
 
 
 def callback_statuses(ctx: Ctx, ids: list[int]) -> dict[str, int]:
@@ -622,7 +622,7 @@ def sweep_phase(ctx: Ctx) -> tuple[dict[str, int], list[tuple[str, float, str]],
               lambda r: f"{len(r)} callbacks")
     timed("sweep_no_response", lambda: sweep_no_response(settings),
           lambda r: f"{r} callbacks created and scheduled")
-    timed("reconcile", lambda: reconcile(BASE_URL, settings), lambda r: str(r))
+    timed("reconcile", lambda: reconcile(settings), lambda r: str(r))
     timed("sweep_once (no worker running)", lambda: sweep_once(settings),
           lambda r: "dispatch enqueued + reconcile + sweep_no_response")
     plan = ""
@@ -662,8 +662,8 @@ def run(ctx: Ctx) -> int:
     upgrade(ctx.settings().database_url)
     print(f"database   {args.db}: migrated ({time.monotonic() - t0:.1f} s); Redis "
           f"{args.redis_url} (flushed); Twilio API stub {ctx.stub.url}")
-    print("workers    bench/callback_worker.py = rq.SimpleWorker, as the Procfile's "
-          "`rq worker --with-scheduler --worker-class rq.SimpleWorker urgent default`")
+    print("workers    bench/callback_worker.py = rq.SimpleWorker with its scheduler, as the "
+          "Procfile's `callcenter worker`")
 
     lags: list[LagResult] = []
     for preload in (False, True) if args.preload == "both" else (args.preload == "yes",):

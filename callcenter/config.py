@@ -1,13 +1,18 @@
 """One settings object read from the environment (12-factor), see ../shared/CONTRACT.md.
 
-Nothing else in the project reads ``os.environ``: a setting is added here, documented in the
-README, and passed along.
+Nothing else in the project reads ``os.environ``: a setting is a field of :class:`Settings`
+declared with :func:`setting` (its variable, its parser, its one default), documented in the
+README; the dev run's children get their environment from :func:`child_environment`.
 """
 
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass, field, replace
+import ssl
+import urllib.request
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, fields, replace
+from dataclasses import field as dataclass_field
 from datetime import date, time
 from pathlib import Path
 from typing import Any
@@ -25,18 +30,38 @@ class ConfigError(ValueError):
     """A setting is present but unusable; the message names the variable, never a secret."""
 
 
-def instance_dir() -> Path:
-    """Where the dev run keeps its SQLite file and Redis socket (``CALLCENTER_INSTANCE``)."""
-    return Path(os.environ.get("CALLCENTER_INSTANCE") or PROJECT_ROOT / "instance")
+def _process_environment() -> dict[str, str]:
+    """This process's environment, with a ``.env`` file's variables where it has none."""
+    load_dotenv(PROJECT_ROOT / ".env", override=False)
+    return dict(os.environ)
 
 
-def _default_database_url() -> str:
-    return f"sqlite:///{instance_dir() / 'callcenter.sqlite3'}"
+def child_environment(defaults: Mapping[str, str],
+                      overrides: Mapping[str, str] | None = None) -> dict[str, str]:
+    """The environment of the processes the dev run starts: this process's own (a ``.env``
+    file included), ``defaults`` for each variable that is unset or empty (the way
+    :meth:`Settings.from_env` reads them), and ``overrides`` over everything."""
+    env = _process_environment()
+    env.update({name: value for name, value in defaults.items() if not env.get(name)})
+    env.update(overrides or {})
+    return env
 
 
-def embedded_redis_socket() -> Path:
-    """Where the dev run's embedded Redis listens (a unix socket: no port to collide on)."""
-    return instance_dir() / "redis.sock"
+def http_environment_configured() -> bool:
+    """Whether the environment sets a proxy or a CA bundle for outbound HTTP, which requests
+    honours by reading the environment on each request (the Twilio client skips that read
+    when there is nothing to find: :mod:`callcenter.voice.telephony`)."""
+    if urllib.request.getproxies():
+        return True
+    cafile_variable = ssl.get_default_verify_paths().openssl_cafile_env
+    return any(os.environ.get(name) for name in (cafile_variable, "REQUESTS_CA_BUNDLE",
+                                                  "CURL_CA_BUNDLE") if name)
+
+
+def setting(env: str, parse: Callable[[str], Any] = str, *, default: Any) -> Any:
+    """A :class:`Settings` field read from the variable ``env`` through ``parse``; when the
+    variable is unset or empty the field keeps ``default``, its only default."""
+    return dataclass_field(default=default, metadata={"env": env, "parse": parse})
 
 
 def normalise_database_url(url: str) -> str:
@@ -91,110 +116,117 @@ def parse_days_off(value: str) -> tuple[date, ...]:
     return tuple(sorted(set(days)))
 
 
+def parse_flag(value: str) -> bool:
+    return value.lower() in ("1", "true", "yes")
+
+
+def parse_list(value: str) -> tuple[str, ...]:
+    """Comma-separated, blanks dropped (``API_TOKEN`` rotation, ``SUPERVISOR_EMAILS``)."""
+    return tuple(part.strip() for part in value.split(",") if part.strip())
+
+
+def parse_minutes(value: str) -> tuple[int, ...]:
+    """``CALLBACK_RETRY_MINUTES``: the retry ladder, e.g. ``10,30,120``."""
+    return tuple(int(minutes) for minutes in value.split(","))
+
+
+def parse_api_url(value: str) -> str:
+    return value.rstrip("/")
+
+
+def parse_public_base_url(value: str) -> str | None:
+    return value.rstrip("/") or None
+
+
 @dataclass(frozen=True)
 class Settings:
-    """Everything configurable, with the contract's defaults."""
+    """Everything configurable, with the contract's defaults (each stated once, here)."""
 
-    database_url: str = field(default_factory=_default_database_url)
-    redis_url: str | None = None
-    twilio_account_sid: str = DEV_ACCOUNT_SID
-    twilio_auth_token: str = DEV_AUTH_TOKEN
-    twilio_phone_number: str = "+622150001234"
-    twilio_api_url: str = "https://api.twilio.com"
-    public_base_url: str | None = None
-    timezone: str = "Asia/Jakarta"
-    calling_hours: tuple[time, time] = (time(8), time(20))
-    api_tokens: tuple[str, ...] = ()
-    secret_key: str = DEV_SECRET_KEY
-    email_webhook_auth: str | None = None
-    smtp_url: str | None = None
-    debug: bool = False
+    # "" means a SQLite file in ``instance_dir`` (see __post_init__).
+    database_url: str = setting("DATABASE_URL", normalise_database_url, default="")
+    redis_url: str | None = setting("REDIS_URL", default=None)
+    twilio_account_sid: str = setting("TWILIO_ACCOUNT_SID", default=DEV_ACCOUNT_SID)
+    twilio_auth_token: str = setting("TWILIO_AUTH_TOKEN", default=DEV_AUTH_TOKEN)
+    twilio_phone_number: str = setting("TWILIO_PHONE_NUMBER", default="+622150001234")
+    twilio_api_url: str = setting("TWILIO_API_URL", parse_api_url,
+                                  default="https://api.twilio.com")
+    public_base_url: str | None = setting("PUBLIC_BASE_URL", parse_public_base_url,
+                                          default=None)
+    timezone: str = setting("CALLCENTER_TZ", default="Asia/Jakarta")
+    calling_hours: tuple[time, time] = setting("CALLING_HOURS", parse_calling_hours,
+                                               default=(time(8), time(20)))
+    api_tokens: tuple[str, ...] = setting("API_TOKEN", parse_list, default=())
+    secret_key: str = setting("SECRET_KEY", default=DEV_SECRET_KEY)
+    email_webhook_auth: str | None = setting("EMAIL_WEBHOOK_AUTH", default=None)
+    smtp_url: str | None = setting("SMTP_URL", default=None)
+    debug: bool = setting("CALLCENTER_DEBUG", parse_flag, default=False)
     # Not in the contract: tuning knobs with safe defaults (README lists them).
-    support_email: str = "cs@cankul.co.id"
-    email_domain: str = "cankul.co.id"  # right-hand side of our outgoing Message-IDs
-    email_max_bytes: int = 20 * 1024 * 1024  # one inbound-parse post, attachments included
-    email_max_attachment_bytes: int = 5 * 1024 * 1024  # each attachment
+    support_email: str = setting("CALLCENTER_SUPPORT_EMAIL", default="cs@cankul.co.id")
+    # Right-hand side of our outgoing Message-IDs; "" means the support address's domain.
+    email_domain: str = setting("EMAIL_DOMAIN", default="")
+    # One inbound-parse post, attachments included; then each attachment.
+    email_max_bytes: int = setting("EMAIL_MAX_BYTES", int, default=20 * 1024 * 1024)
+    email_max_attachment_bytes: int = setting("EMAIL_MAX_ATTACHMENT_BYTES", int,
+                                              default=5 * 1024 * 1024)
     agent_queue_name: str = "support"
-    queue_max_wait_s: int = 90
+    queue_max_wait_s: int = setting("CALLCENTER_QUEUE_MAX_WAIT", int, default=90)
     max_verification_attempts: int = 3
-    content_path: Path | None = None
-    queue_prefix: str = ""
-    callback_max_attempts: int = 4
-    callback_daily_cap: int = 3
-    callback_retry_minutes: tuple[int, ...] = (10, 30, 120)
-    dropped_call_delay_s: int = 300
-    no_response_hours: int = 24
-    dial_rate_per_s: float = 1.0
-    retention_days: int = 5 * 365
-    supervisor_emails: tuple[str, ...] = ()
+    content_path: Path | None = setting("CALLCENTER_CONTENT", Path, default=None)
+    queue_prefix: str = setting("CALLCENTER_RQ_PREFIX", default="")
+    instance_dir: Path = setting("CALLCENTER_INSTANCE", Path,
+                                 default=PROJECT_ROOT / "instance")  # the dev run's files
+    callback_max_attempts: int = setting("CALLBACK_MAX_ATTEMPTS", int, default=4)
+    callback_daily_cap: int = setting("CALLBACK_DAILY_CAP", int, default=3)
+    callback_retry_minutes: tuple[int, ...] = setting("CALLBACK_RETRY_MINUTES", parse_minutes,
+                                                      default=(10, 30, 120))
+    dropped_call_delay_s: int = setting("CALLBACK_DROPPED_DELAY", int, default=300)
+    no_response_hours: int = setting("CALLBACK_NO_RESPONSE_HOURS", int, default=24)
+    dial_rate_per_s: float = setting("CALLBACK_DIAL_RATE", float, default=1.0)
+    retention_days: int = setting("RETENTION_DAYS", int, default=5 * 365)
+    supervisor_emails: tuple[str, ...] = setting("SUPERVISOR_EMAILS", parse_list, default=())
     # Complaint deadlines (callcenter.compliance.regulation): POJK 22/2023 figures by
     # default.
-    complaint_rules: str = "pojk22_2023"
-    collective_leave_stops_clock: bool = False  # FACTS: unconfirmed, so a setting
-    company_days_off: tuple[date, ...] = ()
-    complaint_nearing_working_days: int = 1
-    lender_name: str = "Cankul"
+    complaint_rules: str = setting("COMPLAINT_RULES", parse_complaint_rules,
+                                   default="pojk22_2023")
+    # FACTS: unconfirmed, so a setting.
+    collective_leave_stops_clock: bool = setting("COLLECTIVE_LEAVE_STOPS_CLOCK", parse_flag,
+                                                 default=False)
+    company_days_off: tuple[date, ...] = setting("COMPANY_DAYS_OFF", parse_days_off,
+                                                 default=())
+    complaint_nearing_working_days: int = setting("COMPLAINT_NEARING_WORKING_DAYS", int,
+                                                  default=1)
+    lender_name: str = setting("LENDER_NAME", default="Cankul")
     # Agent console: browser phones get a Twilio Voice access token signed with an
     # API key; without these the console says the browser phone is not configured.
-    twilio_api_key_sid: str | None = None
-    twilio_api_key_secret: str | None = None
-    twilio_twiml_app_sid: str | None = None
-    console_session_hours: int = 10  # one shift; the cookie expires after it
-    trusted_proxy_hops: int = 0  # proxies in front that set X-Forwarded-For (rate limits, URLs)
+    twilio_api_key_sid: str | None = setting("TWILIO_API_KEY_SID", default=None)
+    twilio_api_key_secret: str | None = setting("TWILIO_API_KEY_SECRET", default=None)
+    twilio_twiml_app_sid: str | None = setting("TWILIO_TWIML_APP_SID", default=None)
+    # One shift; the cookie expires after it.
+    console_session_hours: int = setting("CONSOLE_SESSION_HOURS", int, default=10)
+    # Proxies in front that set X-Forwarded-For (rate limits, URLs).
+    trusted_proxy_hops: int = setting("TRUSTED_PROXY_HOPS", int, default=0)
+
+    def __post_init__(self) -> None:
+        """Defaults that follow another setting."""
+        if not self.database_url:
+            object.__setattr__(self, "database_url",
+                               f"sqlite:///{self.instance_dir / 'callcenter.sqlite3'}")
+        if not self.email_domain:
+            object.__setattr__(self, "email_domain", self.support_email.rpartition("@")[2])
 
     @classmethod
-    def from_env(cls, env: dict[str, str] | None = None, **overrides: Any) -> Settings:
-        """Read the contract's variables (and a ``.env`` file when present)."""
+    def from_env(cls, env: Mapping[str, str] | None = None, **overrides: Any) -> Settings:
+        """Read each field's variable (and a ``.env`` file when present, unless ``env`` is
+        given); an unset or empty variable leaves the field's default."""
         if env is None:
-            load_dotenv(PROJECT_ROOT / ".env", override=False)
-            env = dict(os.environ)
-        get = env.get
-        tokens = tuple(t.strip() for t in get("API_TOKEN", "").split(",") if t.strip())
-        settings = cls(
-            database_url=normalise_database_url(get("DATABASE_URL") or _default_database_url()),
-            redis_url=get("REDIS_URL") or None,
-            twilio_account_sid=get("TWILIO_ACCOUNT_SID") or DEV_ACCOUNT_SID,
-            twilio_auth_token=get("TWILIO_AUTH_TOKEN") or DEV_AUTH_TOKEN,
-            twilio_phone_number=get("TWILIO_PHONE_NUMBER") or "+622150001234",
-            twilio_api_url=(get("TWILIO_API_URL") or "https://api.twilio.com").rstrip("/"),
-            public_base_url=(get("PUBLIC_BASE_URL") or "").rstrip("/") or None,
-            timezone=get("CALLCENTER_TZ") or "Asia/Jakarta",
-            calling_hours=parse_calling_hours(get("CALLING_HOURS") or "08:00-20:00"),
-            api_tokens=tokens,
-            secret_key=get("SECRET_KEY") or DEV_SECRET_KEY,
-            email_webhook_auth=get("EMAIL_WEBHOOK_AUTH") or None,
-            smtp_url=get("SMTP_URL") or None,
-            debug=(get("CALLCENTER_DEBUG") or "").lower() in ("1", "true", "yes"),
-            support_email=get("CALLCENTER_SUPPORT_EMAIL") or "cs@cankul.co.id",
-            email_domain=get("EMAIL_DOMAIN") or (
-                (get("CALLCENTER_SUPPORT_EMAIL") or "cs@cankul.co.id").rpartition("@")[2]),
-            email_max_bytes=int(get("EMAIL_MAX_BYTES") or 20 * 1024 * 1024),
-            email_max_attachment_bytes=int(get("EMAIL_MAX_ATTACHMENT_BYTES") or 5 * 1024 * 1024),
-            queue_max_wait_s=int(get("CALLCENTER_QUEUE_MAX_WAIT") or 90),
-            content_path=Path(get("CALLCENTER_CONTENT")) if get("CALLCENTER_CONTENT") else None,
-            queue_prefix=get("CALLCENTER_RQ_PREFIX") or "",
-            callback_max_attempts=int(get("CALLBACK_MAX_ATTEMPTS") or 4),
-            callback_daily_cap=int(get("CALLBACK_DAILY_CAP") or 3),
-            callback_retry_minutes=tuple(
-                int(m) for m in (get("CALLBACK_RETRY_MINUTES") or "10,30,120").split(",")),
-            dropped_call_delay_s=int(get("CALLBACK_DROPPED_DELAY") or 300),
-            no_response_hours=int(get("CALLBACK_NO_RESPONSE_HOURS") or 24),
-            dial_rate_per_s=float(get("CALLBACK_DIAL_RATE") or 1.0),
-            retention_days=int(get("RETENTION_DAYS") or 5 * 365),
-            supervisor_emails=tuple(a.strip() for a in (get("SUPERVISOR_EMAILS") or "").split(",")
-                                    if a.strip()),
-            complaint_rules=parse_complaint_rules(get("COMPLAINT_RULES") or "pojk22_2023"),
-            collective_leave_stops_clock=(get("COLLECTIVE_LEAVE_STOPS_CLOCK") or "").lower()
-            in ("1", "true", "yes"),
-            company_days_off=parse_days_off(get("COMPANY_DAYS_OFF") or ""),
-            complaint_nearing_working_days=int(get("COMPLAINT_NEARING_WORKING_DAYS") or 1),
-            lender_name=get("LENDER_NAME") or "Cankul",
-            twilio_api_key_sid=get("TWILIO_API_KEY_SID") or None,
-            twilio_api_key_secret=get("TWILIO_API_KEY_SECRET") or None,
-            twilio_twiml_app_sid=get("TWILIO_TWIML_APP_SID") or None,
-            console_session_hours=int(get("CONSOLE_SESSION_HOURS") or 10),
-            trusted_proxy_hops=int(get("TRUSTED_PROXY_HOPS") or 0),
-        )
+            env = _process_environment()
+        values = {}
+        for item in fields(cls):
+            name = item.metadata.get("env")
+            raw = env.get(name) if name else None
+            if raw:
+                values[item.name] = _parse(name, item.metadata["parse"], raw)
+        settings = cls(**values)
         return replace(settings, **overrides) if overrides else settings
 
     @property
@@ -205,11 +237,25 @@ class Settings:
         return self.public_base_url or DEV_BASE_URL
 
     @property
+    def embedded_redis_socket(self) -> Path:
+        """Where the dev run's embedded Redis listens (a unix socket: no port to collide on)."""
+        return self.instance_dir / "redis.sock"
+
+    @property
     def effective_redis_url(self) -> str:
         """REDIS_URL, else the embedded server's socket that ``callcenter dev`` starts."""
-        return self.redis_url or f"unix://{embedded_redis_socket()}"
+        return self.redis_url or f"unix://{self.embedded_redis_socket}"
 
     def check_for_production(self) -> None:
         """Refuse dev secrets outside debug (CONTRACT: SECRET_KEY dev value refused)."""
         if not self.debug and self.secret_key == DEV_SECRET_KEY:
             raise ConfigError("SECRET_KEY must be set when CALLCENTER_DEBUG is off")
+
+
+def _parse(name: str, parse: Callable[[str], Any], raw: str) -> Any:
+    try:
+        return parse(raw)
+    except ConfigError:
+        raise
+    except ValueError as exc:
+        raise ConfigError(f"{name} is not valid: {exc}") from exc

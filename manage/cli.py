@@ -8,16 +8,15 @@ from pathlib import Path
 import click
 from sqlalchemy import select
 
-from callcenter.config import PROJECT_ROOT, Settings
+from callcenter.config import Settings
 from callcenter.db import session_scope
+from callcenter.logs import configure_logging
 from callcenter.migrate import upgrade
 from callcenter.models import Agent
 from callcenter.people.customer_import import BadFile, import_customers
 from callcenter.phones import InvalidPhone, mask_phone, to_e164
 from callcenter.voice import agents as agent_registry
 from manage import demo
-
-DEMO_CSV = PROJECT_ROOT / "data" / "demo_customers.csv"
 
 
 @click.group()
@@ -186,16 +185,8 @@ def report_quarterly(year: int, quarter: int, out_dir: Path, include_inquiries: 
 def seed_demo() -> None:
     """Demo customers (made up), one available demo agent, console users and an approved
     reply template, for the dev run. The users' password is printed: demo only."""
-    settings = Settings.from_env()
-    with DEMO_CSV.open(encoding="utf-8", newline="") as stream, session_scope(
-        settings.database_url
-    ) as session:
-        report = import_customers(session, stream)
-        created = demo.seed_console(session)
-    click.echo(f"demo data: {report.inserted} new customers, {report.updated} updated")
-    if created:
-        click.echo(f"console users (password {demo.DEMO_PASSWORD!r}): " + ", ".join(
-            f"{name} ({role})" for name, role in created))
+    for line in demo.seed_demo(Settings.from_env().database_url):
+        click.echo(line)
 
 
 @main.command("call")
@@ -240,6 +231,17 @@ def purge_command() -> None:
         result = purge(session, settings)
     click.echo(f"anonymised {result.tickets} tickets and {result.customers} customers "
                f"older than {settings.retention_days} days")
+
+
+@main.command("worker")
+def worker_command() -> None:
+    """Run jobs (SMS, email, agent routing, callbacks) with RQ's scheduler, on this
+    deployment's queues (CALLCENTER_RQ_PREFIX); the Procfile's worker."""
+    from workers.worker import run_worker
+
+    settings = Settings.from_env()
+    configure_logging(settings.debug)  # phone numbers masked in the worker's lines too
+    run_worker(settings)
 
 
 @main.command("scheduler")

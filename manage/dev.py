@@ -1,13 +1,12 @@
 """``callcenter dev``: the whole service on one machine with no accounts and no set-up.
 
-Web (gunicorn), an RQ worker with its scheduler, the periodic sweeps and the local Twilio
+Web (gunicorn), the worker (``callcenter worker``), the periodic sweeps and the local Twilio
 simulator run under honcho; SQLite and an embedded real Redis are used unless
 ``DATABASE_URL``/``REDIS_URL`` are set. Demo customers and one demo agent are seeded.
 """
 
 from __future__ import annotations
 
-import os
 import shlex
 import signal
 import socket
@@ -18,8 +17,9 @@ import click
 from honcho.manager import Manager
 from honcho.printer import Printer
 
-from callcenter.config import PROJECT_ROOT, Settings, embedded_redis_socket
+from callcenter.config import PROJECT_ROOT, Settings, child_environment
 from callcenter.migrate import upgrade
+from manage import demo
 from manage.embedded_redis import EmbeddedRedis
 
 
@@ -38,60 +38,71 @@ def ports_in_use(ports: list[int]) -> list[int]:
     return busy
 
 
+def dev_processes(settings: Settings, *, port: int, simulator_port: int,
+                  mail_port: int | None) -> dict[str, str]:
+    """Each process of the dev run and its command line; the mail sink only with a
+    ``mail_port`` (no ``SMTP_URL`` of one's own)."""
+    python = shlex.quote(sys.executable)
+    processes = {
+        "web": f"{shlex.quote(_bin('gunicorn'))} webhooks.wsgi:app "
+               f"--config python:webhooks.gunicorn_conf --bind 127.0.0.1:{port} "
+               f"--workers 2 --no-control-socket",
+        "worker": f"{python} -m manage.cli worker",
+        "scheduler": f"{python} -m manage.cli scheduler",
+        "twilio": f"{python} -m simulator serve --port {simulator_port} "
+                  f"--service-url http://127.0.0.1:{port} --auto-agent-hangup-after 8 "
+                  f"--account-sid {shlex.quote(settings.twilio_account_sid)} "
+                  f"--auth-token {shlex.quote(settings.twilio_auth_token)} "
+                  f"--hotline {shlex.quote(settings.twilio_phone_number)}",
+    }
+    if mail_port is not None:
+        processes["mail"] = (f"{python} -m aiosmtpd -n -u -l 127.0.0.1:{mail_port} "
+                             "-c aiosmtpd.handlers.Debugging stdout")
+    return processes
+
+
 def run_dev(port: int = 5000, simulator_port: int = 8081, mail_port: int = 8025) -> None:
     settings = Settings.from_env()
+    # CONTRACT: in dev, outgoing mail goes to a local sink that prints it (no login, no TLS).
+    local_mail = settings.smtp_url is None
     # Checked before anything starts: a second run would otherwise take over the first one's
     # embedded Redis socket and leave both broken.
-    busy = ports_in_use([port, simulator_port] + ([mail_port] if "SMTP_URL" not in os.environ
-                                                  else []))
+    busy = ports_in_use([port, simulator_port] + ([mail_port] if local_mail else []))
     if busy:
         raise click.ClickException(
             f"port(s) {', '.join(map(str, busy))} already in use on 127.0.0.1: is another "
             "`callcenter dev` running? Stop it, or pick other ports (--port, --simulator-port, "
             "--mail-port).")
     embedded: EmbeddedRedis | None = None
-    env = dict(os.environ)
+    overrides = {"PYTHONUNBUFFERED": "1"}
     if settings.redis_url is None:
-        embedded = EmbeddedRedis(embedded_redis_socket())
+        embedded = EmbeddedRedis(settings.embedded_redis_socket)
         embedded.start()
-        env["REDIS_URL"] = embedded.url
+        overrides["REDIS_URL"] = embedded.url
         click.echo(f"embedded Redis on {embedded.socket_path}")
     web_url = f"http://127.0.0.1:{port}"
     simulator_url = f"http://127.0.0.1:{simulator_port}"
-    env.setdefault("DATABASE_URL", settings.database_url)
-    env.setdefault("PUBLIC_BASE_URL", web_url)
-    env.setdefault("TWILIO_API_URL", simulator_url)
-    env.setdefault("CALLCENTER_DEBUG", "1")
-    # CONTRACT: in dev, outgoing mail goes to a local sink that prints it (no login, no TLS).
-    local_mail = "SMTP_URL" not in env
-    env.setdefault("SMTP_URL", f"smtp://127.0.0.1:{mail_port}")
-    env.setdefault("EMAIL_WEBHOOK_AUTH", "dev:dev-password")
-    # So a newcomer can watch a dropped call come back as a callback at any hour: 30 s after
-    # the drop, with the calling window open all day (production: 5 min, 08:00-20:00).
-    env.setdefault("CALLBACK_DROPPED_DELAY", "30")
-    env.setdefault("CALLING_HOURS", "00:00-23:59")
-    env["PYTHONUNBUFFERED"] = "1"
+    env = child_environment({
+        "DATABASE_URL": settings.database_url,
+        "PUBLIC_BASE_URL": web_url,
+        "TWILIO_API_URL": simulator_url,
+        "CALLCENTER_DEBUG": "1",
+        "SMTP_URL": f"smtp://127.0.0.1:{mail_port}",
+        "EMAIL_WEBHOOK_AUTH": "dev:dev-password",
+        # So a newcomer can watch a dropped call come back as a callback at any hour: 30 s
+        # after the drop, with the calling window open all day (production: 5 min,
+        # 08:00-20:00).
+        "CALLBACK_DROPPED_DELAY": "30",
+        "CALLING_HOURS": "00:00-23:59",
+    }, overrides)
     try:
-        upgrade(env["DATABASE_URL"])
-        _seed(env)
+        upgrade(settings.database_url)
+        if not demo.has_customers(settings.database_url):
+            for line in demo.seed_demo(settings.database_url):
+                click.echo(line)
         manager = Manager(Printer(sys.stdout))
-        python = shlex.quote(sys.executable)
-        processes = {
-            "web": f"{shlex.quote(_bin('gunicorn'))} webhooks.wsgi:app --bind 127.0.0.1:{port} "
-                   f"--workers 2 --no-control-socket",
-            "worker": f"{shlex.quote(_bin('rq'))} worker --with-scheduler "
-                      f"--worker-class rq.SimpleWorker "
-                      f"--url {shlex.quote(env['REDIS_URL'])} urgent default",
-            "scheduler": f"{python} -m manage.cli scheduler",
-            "twilio": f"{python} -m simulator serve --port {simulator_port} "
-                      f"--service-url {web_url} --auto-agent-hangup-after 8 "
-                      f"--account-sid {shlex.quote(settings.twilio_account_sid)} "
-                      f"--auth-token {shlex.quote(settings.twilio_auth_token)} "
-                      f"--hotline {shlex.quote(settings.twilio_phone_number)}",
-        }
-        if local_mail:
-            processes["mail"] = (f"{python} -m aiosmtpd -n -u -l 127.0.0.1:{mail_port} "
-                                 "-c aiosmtpd.handlers.Debugging stdout")
+        processes = dev_processes(settings, port=port, simulator_port=simulator_port,
+                                  mail_port=mail_port if local_mail else None)
         for name, cmd in processes.items():
             manager.add_process(name, cmd, env=env, cwd=str(PROJECT_ROOT))
         click.echo(f"\nHotline webhooks on {web_url}; local Twilio on {simulator_url}.\n"
@@ -110,21 +121,3 @@ def run_dev(port: int = 5000, simulator_port: int = 8081, mail_port: int = 8025)
         if embedded is not None:
             embedded.stop()
     sys.exit(code)
-
-
-def _seed(env: dict[str, str]) -> None:
-    """Demo data once, through the same code as the CLI."""
-    from sqlalchemy import select
-
-    from callcenter.db import session_scope
-    from callcenter.models import Customer
-
-    with session_scope(env["DATABASE_URL"]) as session:
-        if session.scalars(select(Customer.id).limit(1)).first() is not None:
-            return
-    from click.testing import CliRunner
-
-    from manage.cli import main
-
-    result = CliRunner().invoke(main, ["seed-demo"], env=env)
-    click.echo(result.output.strip())

@@ -14,7 +14,6 @@ from pathlib import Path
 
 import pytest
 from redis import Redis
-from rq import SimpleWorker
 from sqlalchemy import delete
 from sqlalchemy.orm import Session
 
@@ -26,7 +25,7 @@ from simulator import SimCall, Simulator
 from tests.support import services
 from tests.support.live import LiveServer
 from webhooks.app import create_app
-from workers.queues import queue, queue_names, redis_connection
+from workers.worker import run_worker
 
 API_TOKEN = "test-api-token"
 HOTLINE = "+622150001234"
@@ -118,11 +117,9 @@ class Hotline:
         return self.sim.incoming_call(from_=caller)
 
     def run_jobs(self) -> None:
-        """A real RQ worker, burst mode, with its scheduler (due scheduled jobs run too)."""
-        names = [n.removeprefix(self.settings.queue_prefix) for n in queue_names(self.settings)]
-        worker = SimpleWorker([queue(self.settings, n) for n in names],
-                              connection=redis_connection(self.settings))
-        worker.work(burst=True, with_scheduler=True)
+        """The worker of ``callcenter worker`` in burst mode, with its scheduler (due scheduled
+        jobs run too)."""
+        run_worker(self.settings, burst=True)
 
 
 @pytest.fixture

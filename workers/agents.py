@@ -14,12 +14,15 @@ log = logging.getLogger(__name__)
 AGENT_RING_TIMEOUT_S = 20
 
 
-def dispatch_agents(base_url: str) -> int:
+def dispatch_agents(base_url: str | None = None) -> int:
     """Place one call per claimed agent; returns how many were rung.
 
     A Redis lock serialises dispatchers so two of them never count the same waiting caller.
+    URLs come from ``PUBLIC_BASE_URL`` (``Settings.base_url``); ``base_url`` is ignored, and
+    accepted only because jobs enqueued by earlier releases still carry it.
     """
     current = settings()
+    base = current.base_url
     lock = redis_connection(current).lock(
         current.queue_prefix + "callcenter:dispatch-lock", timeout=60, blocking_timeout=30)
     with lock, job_session(current) as session:
@@ -34,8 +37,8 @@ def dispatch_agents(base_url: str) -> int:
                 call = client.calls.create(
                     to=agent.address,
                     from_=current.twilio_phone_number,
-                    url=f"{base_url}/twilio/voice/agent/answer",
-                    status_callback=f"{base_url}/twilio/voice/status",
+                    url=f"{base}/twilio/voice/agent/answer",
+                    status_callback=f"{base}/twilio/voice/status",
                     status_callback_event=["initiated", "ringing", "answered", "completed"],
                     timeout=AGENT_RING_TIMEOUT_S,
                 )

@@ -20,6 +20,7 @@ from twilio.rest import Client
 from callcenter.callbacks import policy
 from callcenter.config import Settings
 from callcenter.models import Callback, utcnow
+from callcenter.statuses import CallbackStatus, CallStatus
 from callcenter.voice.telephony import rest_client
 from workers.queues import redis_connection, schedule_callback_job
 from workers.runtime import job_session, settings
@@ -28,8 +29,12 @@ log = logging.getLogger(__name__)
 CALL_TIMEOUT_S = 30
 
 
-def place_callback(callback_id: int, base_url: str) -> str | None:
-    """Dial one due callback; returns the Call SID when Twilio accepted the call."""
+def place_callback(callback_id: int, base_url: str | None = None) -> str | None:
+    """Dial one due callback; returns the Call SID when Twilio accepted the call.
+
+    URLs come from ``PUBLIC_BASE_URL`` (``Settings.base_url``); ``base_url`` is ignored, and
+    accepted only because jobs enqueued by earlier releases still carry it.
+    """
     current = settings()
     with job_session(current) as session:
         callback = policy.claim(session, callback_id)
@@ -40,24 +45,25 @@ def place_callback(callback_id: int, base_url: str) -> str | None:
         if decision.action == "reschedule" and decision.when is not None:
             policy.unclaim(callback, decision.when, decision.reason or "rescheduled")
             session.commit()
-            schedule_callback_job(current, callback, base_url)
+            schedule_callback_job(current, callback)
             return None
         if decision.action == "fail":
-            callback.status = "failed"
+            callback.status = CallbackStatus.FAILED
             callback.last_error = decision.reason
             return None
         pace(current)
-        return _dial(session, current, rest_client(current), callback, base_url)
+        return _dial(session, current, rest_client(current), callback)
 
 
-def _dial(session: Session, current: Settings, client: Client, callback: Callback,
-          base_url: str) -> str | None:
+def _dial(session: Session, current: Settings, client: Client,
+          callback: Callback) -> str | None:
+    base = current.base_url
     try:
         call = client.calls.create(
             to=callback.phone,
             from_=current.twilio_phone_number,
-            url=f"{base_url}/twilio/voice/callback/answer?cb={callback.id}",
-            status_callback=f"{base_url}/twilio/voice/status?cb={callback.id}",
+            url=f"{base}/twilio/voice/callback/answer?cb={callback.id}",
+            status_callback=f"{base}/twilio/voice/status?cb={callback.id}",
             status_callback_event=["initiated", "ringing", "answered", "completed"],
             machine_detection="DetectMessageEnd",
             timeout=CALL_TIMEOUT_S,
@@ -67,7 +73,7 @@ def _dial(session: Session, current: Settings, client: Client, callback: Callbac
         session.commit()
         log.warning("callback %s: Twilio answered %s (%s)", callback.id, exc.status, exc.code)
         if when is not None:
-            schedule_callback_job(current, callback, base_url)
+            schedule_callback_job(current, callback)
         return None
     except requests.ConnectionError as exc:
         # Refused before Twilio saw it: safe to retry like a 5xx. A read timeout is not
@@ -78,7 +84,7 @@ def _dial(session: Session, current: Settings, client: Client, callback: Callbac
         when = policy.api_error(callback, 503, None, "connection failed")
         session.commit()
         if when is not None:
-            schedule_callback_job(current, callback, base_url)
+            schedule_callback_job(current, callback)
         return None
     policy.placed(session, callback, call.sid)
     session.commit()
@@ -100,20 +106,20 @@ def pace(current: Settings) -> None:
         time.sleep(min(gap_ms / 1000, 0.05))
 
 
-def reconcile(base_url: str, current: Settings | None = None) -> dict[str, int]:
+def reconcile(current: Settings | None = None) -> dict[str, int]:
     """Recreate lost jobs and settle callbacks stuck in ``dialing`` (Redis flushed, worker died)."""
     current = current or settings()
     counts = {"scheduled": 0, "settled": 0, "released": 0}
     with job_session(current) as session:
         for callback in policy.due_callbacks(session, until=utcnow() + timedelta(hours=24)):
-            if schedule_callback_job(current, callback, base_url):
+            if schedule_callback_job(current, callback):
                 counts["scheduled"] += 1
         client = rest_client(current)
         for callback in policy.stuck_dialing(session):
             outcome, reschedule = _settle_stuck(session, current, client, callback)
             session.commit()  # commit, then enqueue
             if reschedule:
-                schedule_callback_job(current, callback, base_url)
+                schedule_callback_job(current, callback)
             counts[outcome] += 1
     return counts
 
@@ -130,7 +136,7 @@ def _settle_stuck(session: Session, current: Settings, client: Client,
         policy.unclaim(callback, utcnow(), "no call was placed; dialling again")
         return "released", True
     call = client.calls(sid).fetch()
-    if call.status in ("queued", "ringing", "in-progress"):
+    if call.status in (CallStatus.QUEUED, CallStatus.RINGING, CallStatus.IN_PROGRESS):
         callback.call_sid = sid
         return "settled", False
     policy.outbound_contact(session, callback, sid)

@@ -16,6 +16,8 @@ from sqlalchemy.exc import IntegrityError
 from callcenter.channels import email_outbound
 from callcenter.config import ConfigError, Settings
 from callcenter.models import Contact, OutboundEmail, utcnow
+from callcenter.statuses import MessageStatus, OutboxStatus
+from workers.outbox import requeue_stale
 from workers.runtime import job_session, settings
 
 log = logging.getLogger(__name__)
@@ -48,7 +50,7 @@ def send_email(email_id: int) -> str | None:
     current = settings()
     with job_session(current) as session:
         email = session.get(OutboundEmail, email_id)
-        if email is None or email.status != "pending":
+        if email is None or email.status != OutboxStatus.PENDING:
             return None
         email.attempts += 1
         session.commit()
@@ -60,7 +62,7 @@ def send_email(email_id: int) -> str | None:
             reason = _reason(exc)
             is_auth = isinstance(exc, smtplib.SMTPAuthenticationError)
             if code is not None and 500 <= code < 600 and not is_auth:
-                email.status = "failed"
+                email.status = OutboxStatus.FAILED
                 email.last_error = reason
                 log.warning("email %s refused permanently: %s", email_id, reason)
                 return None
@@ -71,14 +73,14 @@ def send_email(email_id: int) -> str | None:
             email.last_error = _reason(exc)
             session.commit()
             raise TransientSmtpError(f"email {email_id}: {email.last_error}") from exc
-        email.status = "sent"
+        email.status = OutboxStatus.SENT
         email.sent_at = utcnow()
         email.last_error = None
         # X2: the email is a contact on its ticket, as sent; a template reply asks the customer
         # (P3.4), which starts the no-response clock (P2.2b).
         session.add(Contact(
             ticket_id=email.ticket_id, channel="email", direction="outbound",
-            external_id=email.message_id, status="sent", sender=current.support_email,
+            external_id=email.message_id, status=MessageStatus.SENT, sender=current.support_email,
             subject=email.subject, body=email.body, in_reply_to=email.in_reply_to,
             asks_customer=email_outbound.asks_customer(email), started_at=email.sent_at,
             ivr_state={"email": {"message_id": email.message_id, "to": [email.to_address],
@@ -97,8 +99,5 @@ MAX_ATTEMPTS = 8  # RQ's 5 retries, plus what a sweep re-queues
 def requeue_pending(min_age_s: int = 900, current: Settings | None = None) -> int:
     """Safety net for the sweep: pending emails whose job was lost are queued again; past
     ``MAX_ATTEMPTS`` they are marked failed. Returns how many were queued."""
-    from workers.outbox import requeue_stale
-    from workers.queues import enqueue_send_email
-
-    return requeue_stale(current or settings(), OutboundEmail, enqueue_send_email,
-                         min_age_s=min_age_s, max_attempts=MAX_ATTEMPTS)
+    return requeue_stale(current or settings(), OutboundEmail, "email", min_age_s=min_age_s,
+                         max_attempts=MAX_ATTEMPTS)

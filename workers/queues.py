@@ -1,5 +1,8 @@
-"""Queue names and the Redis connection; enqueue helpers used by the web side.
+"""Queue names, the Redis connection, and how each kind of job is enqueued.
 
+Jobs are named by their dotted path (RQ imports it in the worker), so this module imports no
+job module and every job module may import it. The paths are stored with each job in Redis:
+they never change, and a job keeps accepting the arguments older releases enqueued it with.
 Jobs are enqueued only after the rows they read are committed (warehouse's rule).
 """
 
@@ -8,6 +11,7 @@ from __future__ import annotations
 import logging
 import os
 import threading
+from dataclasses import dataclass
 
 from redis import Redis
 from rq import Queue, Retry
@@ -24,6 +28,41 @@ URGENT = "urgent"  # routing callers to agents: seconds matter
 DEFAULT = "default"  # SMS and other deliveries
 _lock = threading.Lock()
 _connections: dict[tuple[int, str], Redis] = {}
+
+
+@dataclass(frozen=True)
+class JobKind:
+    """How RQ runs one kind of job: its function's dotted path (stored in Redis with every
+    job: never renamed), its queue, its time limit, retries, and how long Redis keeps its
+    result and its failure (seconds; ``result_ttl=None`` is RQ's default, 500 s)."""
+
+    func: str
+    queue: str
+    timeout: int
+    retry: Retry | None
+    result_ttl: int | None
+    failure_ttl: int
+
+
+_DELIVERY_RETRY = Retry(max=5, interval=[5, 30, 120, 600, 1800])  # provider hiccups: ~45 min
+_WEEK = 7 * 86400
+
+# The one table of job kinds. A callback has no RQ retry: its row's retry ladder (P2) and the
+# reconciler decide; the ringing of agents retries fast because a caller is waiting.
+JOBS: dict[str, JobKind] = {
+    "sms": JobKind("workers.messages.send_message", DEFAULT, timeout=30,
+                   retry=_DELIVERY_RETRY, result_ttl=None, failure_ttl=_WEEK),
+    "email": JobKind("workers.email.send_email", DEFAULT, timeout=60,
+                     retry=_DELIVERY_RETRY, result_ttl=None, failure_ttl=_WEEK),
+    "media": JobKind("workers.media.fetch_media", DEFAULT, timeout=60,
+                     retry=_DELIVERY_RETRY, result_ttl=None, failure_ttl=_WEEK),
+    "dispatch": JobKind("workers.agents.dispatch_agents", URGENT, timeout=60,
+                        retry=Retry(max=3, interval=[2, 5, 15]), result_ttl=60,
+                        failure_ttl=86400),
+    "callback": JobKind("workers.callbacks.place_callback", URGENT, timeout=120,
+                        retry=None, result_ttl=60, failure_ttl=_WEEK),
+}
+OUTBOX_KINDS = ("sms", "email")  # an outbox row's job: ``OutboundMessage``, ``OutboundEmail``
 
 
 def redis_connection(settings: Settings) -> Redis:
@@ -43,18 +82,31 @@ def queue(settings: Settings, name: str) -> Queue:
 
 
 def queue_names(settings: Settings) -> list[str]:
+    """This deployment's queues, urgent first (``CALLCENTER_RQ_PREFIX`` shares a Redis)."""
     return [settings.queue_prefix + URGENT, settings.queue_prefix + DEFAULT]
 
 
-def enqueue_send_message(settings: Settings, message_id: int) -> bool:
-    """Send an outbox SMS/WhatsApp; once per row while its job lives (False if queued)."""
-    from workers.messages import send_message
+def new_job(settings: Settings, kind: str, *args: object,
+            job_id: str | None = None) -> tuple[Queue, Job]:
+    """A job of ``kind`` as :data:`JOBS` says, and the queue it belongs on (not yet queued)."""
+    spec = JOBS[kind]
+    q = queue(settings, spec.queue)
+    job = q.create_job(spec.func, args=args, job_id=job_id, timeout=spec.timeout,
+                       retry=spec.retry, result_ttl=spec.result_ttl,
+                       failure_ttl=spec.failure_ttl)
+    return q, job
 
-    q = queue(settings, DEFAULT)
-    job = q.create_job(send_message, args=(message_id,), job_id=f"sms-{message_id}",
-                       timeout=30, retry=Retry(max=5, interval=[5, 30, 120, 600, 1800]),
-                       failure_ttl=7 * 86400)
-    return _enqueue_once(q, job)
+
+def enqueue_outbox(settings: Settings, kind: str, row_id: int) -> bool:
+    """Send an outbox row (``kind`` "sms": SMS or WhatsApp, "email"); one job per row while
+    it lives (False when one is already queued)."""
+    _check_outbox_kind(kind)
+    return _enqueue_once(*new_job(settings, kind, row_id, job_id=f"{kind}-{row_id}"))
+
+
+def _check_outbox_kind(kind: str) -> None:
+    if kind not in OUTBOX_KINDS:
+        raise ValueError(f"not an outbox kind: {kind!r}")
 
 
 def send_soon(settings: Settings, kind: str, row_id: int | None) -> bool:
@@ -63,28 +115,15 @@ def send_soon(settings: Settings, kind: str, row_id: int | None) -> bool:
     With Redis down the request that promised the message still succeeds: the row stays
     pending and the outbox sweep sends it (logged). True when a job was queued.
     """
+    _check_outbox_kind(kind)  # a wrong kind is a bug to raise, not an outage to log
     if row_id is None:
         return False
     try:
-        if kind == "email":
-            enqueue_send_email(settings, row_id)
-        else:
-            enqueue_send_message(settings, row_id)
+        enqueue_outbox(settings, kind, row_id)
         return True
     except Exception:
         log.exception("could not queue %s %s now; the outbox sweep sends it", kind, row_id)
         return False
-
-
-def enqueue_send_email(settings: Settings, email_id: int) -> bool:
-    """Send an outbox email (``OutboundEmail``); transient SMTP failures retry with backoff."""
-    from workers.email import send_email
-
-    q = queue(settings, DEFAULT)
-    job = q.create_job(send_email, args=(email_id,), job_id=f"email-{email_id}", timeout=60,
-                       retry=Retry(max=5, interval=[5, 30, 120, 600, 1800]),
-                       failure_ttl=7 * 86400)
-    return _enqueue_once(q, job)
 
 
 def _enqueue_once(q: Queue, job: Job) -> bool:
@@ -112,19 +151,15 @@ def _enqueue_once(q: Queue, job: Job) -> bool:
 
 def enqueue_fetch_media(settings: Settings, contact_id: int, url: str,
                         content_type: str) -> None:
-    from workers.media import fetch_media
-
-    queue(settings, DEFAULT).enqueue(
-        fetch_media, contact_id, url, content_type, job_timeout=60,
-        retry=Retry(max=5, interval=[5, 30, 120, 600, 1800]), failure_ttl=7 * 86400)
+    q, job = new_job(settings, "media", contact_id, url, content_type)
+    q.enqueue_job(job)
 
 
-def enqueue_dispatch_agents(settings: Settings, base_url: str) -> None:
-    from workers.agents import dispatch_agents
-
-    queue(settings, URGENT).enqueue(
-        dispatch_agents, base_url, job_timeout=60, result_ttl=60, failure_ttl=86400,
-        retry=Retry(max=3, interval=[2, 5, 15]))
+def enqueue_dispatch_agents(settings: Settings, base_url: str | None = None) -> None:
+    """Ring free agents for waiting callers. The job builds its URLs from
+    ``settings.base_url``; ``base_url`` is ignored (accepted for callers written before)."""
+    q, job = new_job(settings, "dispatch")
+    q.enqueue_job(job)
 
 
 def callback_job_id(callback: Callback) -> str:
@@ -132,7 +167,7 @@ def callback_job_id(callback: Callback) -> str:
     return f"callback-{callback.id}-{int(callback.due_at.timestamp())}"
 
 
-def schedule_callback_job(settings: Settings, callback: Callback, base_url: str) -> bool:
+def schedule_callback_job(settings: Settings, callback: Callback) -> bool:
     """Queue the dial at the callback's due time (RQ's scheduler); False if already queued.
 
     RQ stores scheduled times rounded down to the second, so a job may start up to a second
@@ -140,12 +175,7 @@ def schedule_callback_job(settings: Settings, callback: Callback, base_url: str)
     finished job's id is freed by the reconciler when its row is still due (``result_ttl=0``
     is not an option: RQ 2.12's worker then fails reading the deleted job's status).
     """
-    from workers.callbacks import place_callback
-
-    q = queue(settings, URGENT)
-    job = q.create_job(place_callback, args=(callback.id, base_url),
-                       job_id=callback_job_id(callback), timeout=120, result_ttl=60,
-                       failure_ttl=7 * 86400)
+    q, job = new_job(settings, "callback", callback.id, job_id=callback_job_id(callback))
     overdue = callback.due_at <= utcnow()
     try:
         if overdue:
@@ -166,7 +196,7 @@ def schedule_soon(settings: Settings, callback: Callback) -> bool:
     promise, and the reconciler recreates its job. True when a job was queued.
     """
     try:
-        return schedule_callback_job(settings, callback, settings.base_url)
+        return schedule_callback_job(settings, callback)
     except Exception:
         log.exception("could not queue callback %s now; the reconciler queues it", callback.id)
         return False

@@ -23,8 +23,7 @@ from workers.email import requeue_pending as requeue_pending_emails
 from workers.messages import requeue_pending_messages
 from workers.queues import (
     enqueue_dispatch_agents,
-    enqueue_send_email,
-    enqueue_send_message,
+    enqueue_outbox,
     redis_connection,
     schedule_callback_job,
 )
@@ -33,17 +32,13 @@ from workers.runtime import job_session
 log = logging.getLogger(__name__)
 
 
-def base_url(settings: Settings) -> str:
-    return settings.base_url
-
-
 def sweep_no_response(settings: Settings) -> int:
     """P2.2b: callbacks for customers silent after our written question."""
     with job_session(settings) as session:
         created = policy.schedule_no_response(session, settings)
         session.commit()
         for callback in created:
-            schedule_callback_job(settings, callback, base_url(settings))
+            schedule_callback_job(settings, callback)
     return len(created)
 
 
@@ -70,7 +65,7 @@ def settle_lost_calls(settings: Settings) -> int:
             for callback_id in effects.callback_ids:
                 callback = session.get(Callback, callback_id)
                 if callback is not None:
-                    schedule_callback_job(settings, callback, base_url(settings))
+                    schedule_callback_job(settings, callback)
             settled += 1
     return settled
 
@@ -107,9 +102,9 @@ def convert_overdue_oral(settings: Settings, now: datetime | None = None,
             converted += 1
             log.info("ticket %s: oral complaint continues as written", result.number)
             if result.message_id is not None:
-                enqueue_send_message(settings, result.message_id)
+                enqueue_outbox(settings, "sms", result.message_id)
             if result.email_id is not None:
-                enqueue_send_email(settings, result.email_id)
+                enqueue_outbox(settings, "email", result.email_id)
     return converted
 
 
@@ -149,8 +144,8 @@ def sweep_once(settings: Settings) -> None:
     with job_session(settings) as session:
         waiting = agents.callers_waiting(session)
     if waiting:
-        enqueue_dispatch_agents(settings, base_url(settings))
-    reconcile(base_url(settings), settings)
+        enqueue_dispatch_agents(settings)
+    reconcile(settings)
     sweep_no_response(settings)
     convert_overdue_oral(settings)
     requeue_pending_messages(current=settings)

@@ -4,11 +4,10 @@ from __future__ import annotations
 
 import os
 import threading
-import urllib.request
 
 from twilio.rest import Client
 
-from callcenter.config import Settings
+from callcenter.config import Settings, http_environment_configured
 
 _lock = threading.Lock()
 _clients: dict[tuple[int, int, str, str, str], Client] = {}
@@ -44,13 +43,5 @@ def _skip_environment_lookups(client: Client) -> None:
     session = getattr(http, "session", None)
     if session is None:
         return
-    if not urllib.request.getproxies() and not _ca_bundle_configured():
+    if not http_environment_configured():
         session.trust_env = False
-
-
-def _ca_bundle_configured() -> bool:
-    import ssl
-
-    paths = ssl.get_default_verify_paths()
-    return bool(paths.openssl_cafile_env and os.environ.get(paths.openssl_cafile_env)) or any(
-        os.environ.get(name) for name in ("REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE"))

@@ -22,6 +22,16 @@ def _add_agent(session, available: bool = True) -> Agent:
     return agent
 
 
+def ask_for_an_agent(hotline, session):
+    """Verified Budi presses 0 while agent Sari is free; returns his call."""
+    make_customer(session)
+    _add_agent(session)
+    call = hotline.call(BUDI_PHONE)
+    _verify(call)
+    call.press("0")
+    return call
+
+
 def _caller_contact(session, sid: str) -> Contact | None:
     session.expire_all()
     return session.scalars(select(Contact).where(Contact.external_id == sid)).first()

@@ -37,7 +37,7 @@ def _owe_callback(session, hotline, reason: str = "more_explanation") -> Callbac
     ticket.reason = "wants the fee explained"
     callback, _ = policy.request_callback(session, hotline.settings, ticket, reason=reason)
     session.commit()
-    schedule_callback_job(hotline.settings, callback, hotline.live.url)
+    schedule_callback_job(hotline.settings, callback)
     return callback
 
 

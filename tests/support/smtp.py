@@ -128,12 +128,7 @@ def post_email(client: Any, form: dict[str, Any], auth: tuple[str, str] | None =
 
 
 def run_jobs(settings: Any) -> None:
-    """A real RQ worker in burst mode over the service's queues."""
-    from rq import SimpleWorker
+    """The worker of ``callcenter worker`` in burst mode over the service's queues."""
+    from workers.worker import run_worker
 
-    from workers.queues import queue, queue_names, redis_connection
-
-    names = [n.removeprefix(settings.queue_prefix) for n in queue_names(settings)]
-    worker = SimpleWorker([queue(settings, n) for n in names],
-                          connection=redis_connection(settings))
-    worker.work(burst=True)
+    run_worker(settings, burst=True)

@@ -78,7 +78,7 @@ def _kill(process: subprocess.Popen[bytes]) -> None:
 def test_worker_killed_after_twilio_accepted_never_dials_again(hotline, session, clock):
     hotline.sim.set_outcome(BUDI_PHONE, "busy")
     callback = _owe(session, hotline)
-    schedule_callback_job(hotline.settings, callback, hotline.live.url)
+    schedule_callback_job(hotline.settings, callback)
     hotline.sim.hold_call_responses()
     worker = _spawn_worker()
     try:
@@ -91,10 +91,10 @@ def test_worker_killed_after_twilio_accepted_never_dials_again(hotline, session,
                          and _reload(session, callback))
     assert settled.status == "scheduled" and settled.attempts == 1
     hotline.run_jobs()
-    reconcile(hotline.live.url, hotline.settings)
+    reconcile(hotline.settings)
     assert len(_calls_to_budi(hotline)) == 1  # the first attempt was never repeated
     clock.shift(timedelta(minutes=settings_retry(hotline) + 1))
-    reconcile(hotline.live.url, hotline.settings)
+    reconcile(hotline.settings)
     hotline.run_jobs()
     assert len(_calls_to_budi(hotline)) == 2  # only the ladder's next attempt followed
     assert _reload(session, callback).attempts == 2
@@ -107,7 +107,7 @@ def settings_retry(hotline) -> int:
 def test_worker_killed_before_dialling_is_redialled_exactly_once(hotline, session, clock,
                                                                  redis_conn):
     callback = _owe(session, hotline)
-    schedule_callback_job(hotline.settings, callback, hotline.live.url)
+    schedule_callback_job(hotline.settings, callback)
     # Hold the dial pacing key so the worker stops after claiming, before calling Twilio.
     redis_connection(hotline.settings).set("callcenter:dial-pace", "1", px=60_000)
     worker = _spawn_worker()
@@ -117,10 +117,10 @@ def test_worker_killed_before_dialling_is_redialled_exactly_once(hotline, sessio
         _kill(worker)
     redis_connection(hotline.settings).delete("callcenter:dial-pace")
     assert _calls_to_budi(hotline) == []
-    reconcile(hotline.live.url, hotline.settings)
+    reconcile(hotline.settings)
     assert _reload(session, callback).status == "dialing"  # too early to call it lost
     clock.shift(timedelta(minutes=16))
-    counts = reconcile(hotline.live.url, hotline.settings)
+    counts = reconcile(hotline.settings)
     assert counts["released"] == 1
     hotline.run_jobs()
     hotline.run_jobs()
@@ -131,13 +131,13 @@ def test_worker_killed_before_dialling_is_redialled_exactly_once(hotline, sessio
 def test_redis_flushed_before_the_due_time_loses_nothing(hotline, session, clock, redis_conn):
     hotline.sim.set_outcome(BUDI_PHONE, "busy")
     callback = _owe(session, hotline, delay=timedelta(minutes=1))
-    schedule_callback_job(hotline.settings, callback, hotline.live.url)
+    schedule_callback_job(hotline.settings, callback)
     redis_conn.flushdb()  # Redis restarted empty
     clock.shift(timedelta(minutes=2))
     hotline.run_jobs()
     assert _calls_to_budi(hotline) == []  # the job was lost with Redis...
-    assert reconcile(hotline.live.url, hotline.settings)["scheduled"] == 1  # ...not the row
-    assert reconcile(hotline.live.url, hotline.settings)["scheduled"] == 0  # idempotent
+    assert reconcile(hotline.settings)["scheduled"] == 1  # ...not the row
+    assert reconcile(hotline.settings)["scheduled"] == 0  # idempotent
     hotline.run_jobs()
     eventually(lambda: len(_calls_to_budi(hotline)) == 1)
     hotline.run_jobs()
@@ -147,7 +147,7 @@ def test_redis_flushed_before_the_due_time_loses_nothing(hotline, session, clock
 def test_twilio_500_then_201_places_exactly_one_call(hotline, session, clock):
     hotline.sim.set_outcome(BUDI_PHONE, "busy")
     callback = _owe(session, hotline)
-    schedule_callback_job(hotline.settings, callback, hotline.live.url)
+    schedule_callback_job(hotline.settings, callback)
     hotline.sim.fail_next(1, status=500)
     hotline.run_jobs()
     retry = _reload(session, callback)
@@ -165,7 +165,7 @@ def test_two_jobs_for_one_callback_in_two_workers_dial_once(hotline, session, cl
     hotline.sim.set_outcome(BUDI_PHONE, "busy")
     callback = _owe(session, hotline)
     for _ in range(2):  # a duplicate job, as after a reconciler race
-        queue(hotline.settings, URGENT).enqueue(place_callback, callback.id, hotline.live.url)
+        queue(hotline.settings, URGENT).enqueue(place_callback, callback.id)
     workers = [_spawn_worker("--burst") for _ in range(2)]
     for worker in workers:
         assert worker.wait(timeout=60) == 0
@@ -175,7 +175,7 @@ def test_two_jobs_for_one_callback_in_two_workers_dial_once(hotline, session, cl
 def test_duplicated_and_out_of_order_status_callbacks_settle_once(hotline, session, clock):
     hotline.sim.set_outcome(BUDI_PHONE, "busy")
     callback = _owe(session, hotline)
-    schedule_callback_job(hotline.settings, callback, hotline.live.url)
+    schedule_callback_job(hotline.settings, callback)
     hotline.run_jobs()
     call = _calls_to_budi(hotline)[0]
     call.wait_ended()
@@ -201,7 +201,7 @@ def test_a_job_that_starts_a_moment_early_still_places_the_call(hotline, session
     """RQ rounds scheduled times down to the second: an early start must not skip the row."""
     hotline.sim.set_outcome(BUDI_PHONE, "busy")
     callback = _owe(session, hotline, delay=timedelta(milliseconds=600))
-    queue(hotline.settings, URGENT).enqueue(place_callback, callback.id, hotline.live.url)
+    queue(hotline.settings, URGENT).enqueue(place_callback, callback.id)
     hotline.run_jobs()
     assert len(_calls_to_budi(hotline)) == 1
 
@@ -217,6 +217,6 @@ def test_a_failed_job_does_not_block_the_reconciler(hotline, session, clock):
                                             job_id=callback_job_id(callback))
     hotline.run_jobs()  # fails: nothing dialled, the row is still scheduled
     assert _calls_to_budi(hotline) == [] and _reload(session, callback).status == "scheduled"
-    assert reconcile(hotline.live.url, hotline.settings)["scheduled"] == 1
+    assert reconcile(hotline.settings)["scheduled"] == 1
     hotline.run_jobs()
     assert len(_calls_to_budi(hotline)) == 1

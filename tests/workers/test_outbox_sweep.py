@@ -12,7 +12,7 @@ from callcenter.models import OutboundMessage
 from callcenter.tickets import lifecycle
 from tests.factories import BUDI_PHONE, make_customer
 from workers.messages import requeue_pending_messages
-from workers.queues import enqueue_send_message
+from workers.queues import enqueue_outbox
 
 
 def _pending_sms(session) -> OutboundMessage:
@@ -26,12 +26,12 @@ def _pending_sms(session) -> OutboundMessage:
 
 def test_sms_lost_with_redis_is_sent_by_the_sweep_exactly_once(hotline, session, redis_conn):
     message = _pending_sms(session)
-    enqueue_send_message(hotline.settings, message.id)
+    enqueue_outbox(hotline.settings, "sms", message.id)
     redis_conn.flushdb()  # the job is gone, the outbox row is not
     assert requeue_pending_messages() == 0  # too young: its job may still be running
     with time_machine.travel(datetime.now(UTC) + timedelta(minutes=16)):
         assert requeue_pending_messages() == 1
-        assert enqueue_send_message(hotline.settings, message.id) is False  # already queued
+        assert enqueue_outbox(hotline.settings, "sms", message.id) is False  # already queued
         hotline.run_jobs()
         assert requeue_pending_messages() == 0
     sent = [m for m in hotline.sim.messages if m["to"] == BUDI_PHONE]

@@ -72,7 +72,7 @@ def test_cli_exits_non_zero_and_names_the_line(tmp_path, env, session):
 
 
 def test_cli_imports_the_shipped_demo_file(env, session):
-    from manage.cli import DEMO_CSV
+    from manage.demo import DEMO_CSV
 
     result = CliRunner().invoke(main, ["import-customers", str(DEMO_CSV)], env=env)
     assert result.exit_code == 0, result.output
