@@ -20,6 +20,7 @@ from honcho.printer import Printer
 
 from callcenter.config import PROJECT_ROOT, Settings, embedded_redis_socket
 from callcenter.migrate import upgrade
+from manage.demo import DEMO_AGENT_PHONE
 from manage.embedded_redis import EmbeddedRedis
 
 
@@ -85,6 +86,7 @@ def run_dev(port: int = 5000, simulator_port: int = 8081, mail_port: int = 8025)
             "scheduler": f"{python} -m manage.cli scheduler",
             "twilio": f"{python} -m simulator serve --port {simulator_port} "
                       f"--service-url {web_url} --auto-agent-hangup-after 8 "
+                      f"--auto-agent {DEMO_AGENT_PHONE} "
                       f"--account-sid {shlex.quote(settings.twilio_account_sid)} "
                       f"--auth-token {shlex.quote(settings.twilio_auth_token)} "
                       f"--hotline {shlex.quote(settings.twilio_phone_number)}",

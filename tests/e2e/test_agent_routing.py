@@ -9,6 +9,9 @@ into nothing.
 
 from __future__ import annotations
 
+import io
+import os
+import threading
 import time
 
 from sqlalchemy import select
@@ -17,6 +20,7 @@ from callcenter.models import Agent, Callback, Contact, Ticket
 from callcenter.statuses import QueueState
 from callcenter.tickets import lifecycle
 from callcenter.voice import agents as agent_registry
+from simulator.phone import answer_phone, run_phone
 from tests.e2e.test_inbound_hotline import _closing, _verify
 from tests.factories import BUDI_ORDER, BUDI_PHONE, make_customer
 from tests.support.waiting import eventually
@@ -353,3 +357,76 @@ def test_agent_who_does_not_answer_is_set_unavailable(hotline, session):
 def _reload_agent(session, agent_id: int) -> Agent:
     session.expire_all()
     return session.get(Agent, agent_id)
+
+
+class _Keypad:
+    """A terminal's keyboard: lines typed by the test, read by the phone on its thread."""
+
+    def __init__(self, call_of) -> None:
+        read_fd, write_fd = os.pipe()
+        self.stdin = os.fdopen(read_fd, "r")
+        self._keys = os.fdopen(write_fd, "w")
+        self._call_of = call_of
+
+    def type(self, line: str) -> None:
+        call = self._call_of()
+        call.wait_for_prompt()
+        before = len(call.heard("input"))
+        self._keys.write(line + "\n")
+        self._keys.flush()
+        eventually(lambda: len(call.heard("input")) > before)
+
+    def close(self) -> None:
+        self._keys.close()
+
+    def unplug(self) -> None:
+        self.stdin.close()
+
+
+def test_in_the_terminal_phones_only_the_agent_hears_the_whisper(hotline, session):
+    """The caller and the agent each on a terminal phone (``callcenter call``, and
+    ``callcenter call --answer`` on the agent's number)."""
+    make_customer(session)
+    _add_agent(session)
+    caller_screen, agent_screen = io.StringIO(), io.StringIO()
+    caller_keys = _Keypad(lambda: hotline.sim.find_calls(direction="inbound")[-1])
+    agent_keys = _Keypad(lambda: hotline.sim.find_calls(to=AGENT_PHONE)[-1])
+    phones = [
+        threading.Thread(target=run_phone, args=(hotline.sim.control_url, BUDI_PHONE,
+                                                 caller_keys.stdin, caller_screen)),
+        threading.Thread(target=answer_phone, args=(hotline.sim.control_url, AGENT_PHONE,
+                                                    agent_keys.stdin, agent_screen),
+                         kwargs={"poll_interval": 0.05, "timeout": 30}),
+    ]
+    for phone in phones:
+        phone.start()
+    try:
+        eventually(lambda: hotline.sim.find_calls(direction="inbound"))
+        for keys in ("1", BUDI_ORDER + "#", "1", "0"):
+            caller_keys.type(keys)
+        call = hotline.sim.find_calls(direction="inbound")[-1]
+        _wait_queued(session, call)
+        hotline.run_jobs()
+        eventually(lambda: hotline.sim.find_calls(to=AGENT_PHONE))
+        agent_keys.type("1")
+        agent_call = hotline.sim.find_calls(to=AGENT_PHONE)[-1]
+        agent_call.wait_for(lambda c: c.bridged)
+        agent_call.hang_up()
+        caller_keys.type("2")
+        call.wait_ended()
+    finally:
+        caller_keys.close()
+        agent_keys.close()
+        for phone in phones:
+            phone.join(10)
+        caller_keys.unplug()
+        agent_keys.unplug()
+    heard_by_caller, heard_by_agent = caller_screen.getvalue(), agent_screen.getvalue()
+    assert "[connected to agent]" in heard_by_caller
+    assert "IVR: Anda akan segera tersambung dengan petugas kami." in heard_by_caller
+    assert "Pelanggan terverifikasi" not in heard_by_caller and "Alasan:" not in heard_by_caller
+    assert "IVR: Ada panggilan pelanggan untuk Anda. Tekan 1" in heard_by_agent
+    assert "Pelanggan terverifikasi: Budi Santoso" in heard_by_agent
+    assert heard_by_agent.index("Pelanggan terverifikasi") < heard_by_agent.index(
+        "[connected to caller]")
+    assert "tersambung dengan petugas" not in heard_by_agent
