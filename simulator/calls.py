@@ -660,9 +660,11 @@ class SimCall:
             self.status = final
             self.end_time = datetime.now(UTC)
         if not self._skip_callbacks:
-            extra = {}
-            if final == "completed" or self.start_time is not None:
-                extra = {"CallDuration": str(self.duration), "Duration": str(self._minutes())}
+            # https://www.twilio.com/docs/voice/api/call-resource#statuscallback: CallDuration
+            # (seconds) in every terminal event; Duration (billed minutes) for a completed call.
+            extra = {"CallDuration": str(self.duration)}
+            if final == "completed" and self.start_time is not None:
+                extra["Duration"] = str(self._minutes())
             self._status_callback("completed", status=final, extra=extra)
         self._event("ended", status=final)
         with self.sim.cond:
@@ -809,7 +811,7 @@ class SimCall:
             self._event("input", digits="", no_input=True)
         if not digits and not on_empty:
             return None
-        params = {"Digits": digits, "msg": "Gather End"}
+        params = {"Digits": digits}
         if finished_on:
             params["FinishedOnKey"] = finished_on
         return _Next(action, method, params)

@@ -98,7 +98,8 @@ def record_status(session: Session, settings: Settings, params: dict[str, str],
     if status not in FINAL_CALL_STATUSES:
         return effects
     contact.ended_at = contact.ended_at or utcnow()
-    duration = params.get("CallDuration") or params.get("Duration")
+    # CallDuration is seconds; Twilio's "Duration" is billed minutes, never a duration here.
+    duration = params.get("CallDuration")
     if duration and duration.isdigit():
         contact.duration_s = int(duration)
     if contact.kind == agents.AGENT_LEG:
