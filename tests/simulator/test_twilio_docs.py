@@ -306,6 +306,36 @@ def test_a_caller_who_hangs_up_during_the_queue_url_never_reaches_the_agent(
     assert service.hits("/queue-done")[0]["form"]["QueueResult"] == "hangup"
 
 
+def test_an_agent_who_hangs_up_during_the_queue_url_leaves_the_caller_unbridged(
+        service: Service, sim: Simulator) -> None:
+    """Docs silent: the dequeued caller's Enqueue action gets "bridging-in-process" ("Twilio
+    has been instructed to bridge the enqueued party"), never "bridged", and their TwiML goes
+    on; the app must not count it as a conversation."""
+    _caller_in_queue(service)
+    _agent_dials(service, url="/connecting")
+
+    @service.route("/connecting")
+    def connecting(form: dict, args: dict) -> VoiceResponse:
+        r = VoiceResponse()
+        r.say("menyambungkan")
+        r.redirect("/connecting-hold")
+        return r
+
+    def hold(form: dict, args: dict) -> VoiceResponse:
+        sim.find_calls(to=AGENT)[-1].hang_up()
+        time.sleep(0.2)  # the agent's line is gone before the caller's next verb
+        return say("sebentar")
+
+    service.route("/connecting-hold")(hold)
+    caller = sim.incoming_call()
+    caller.wait_for(lambda c: sim.queue_size("support") == 1, 5)
+    _ring_agent(sim, service)
+    caller.wait_ended(5)
+    assert not caller.bridged
+    assert service.hits("/queue-done")[0]["form"]["QueueResult"] == "bridging-in-process"
+    assert caller.said[-1] == "result bridging-in-process"
+
+
 def test_a_full_queue_refuses_the_caller_with_queue_full(service: Service,
                                                          sim: Simulator) -> None:
     """docs/voice/twiml/enqueue#attributes-action-parameters-queueresult: queue-full."""
