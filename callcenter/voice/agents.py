@@ -26,7 +26,7 @@ from callcenter.config import Settings
 from callcenter.content import Content, Speech
 from callcenter.models import Agent, Contact, Customer, Ticket, utcnow
 from callcenter.phones import to_e164
-from callcenter.statuses import Presence, QueueState
+from callcenter.statuses import CallStatus, Presence, QueueState
 from callcenter.voice.telephony import rest_client
 
 log = logging.getLogger(__name__)
@@ -183,7 +183,7 @@ def agent_leg_placed(session: Session, agent_id: int, token: str, call_sid: str)
                     .execution_options(synchronize_session="fetch"))
     agent = session.get(Agent, agent_id)
     session.add(Contact(channel="voice", direction="outbound", kind=AGENT_LEG,
-                        external_id=call_sid, status="queued", to_number=agent.address
+                        external_id=call_sid, status=CallStatus.QUEUED, to_number=agent.address
                         if agent else None, agent_id=agent_id,
                         queue_state=QueueState.RINGING))
 
