@@ -80,34 +80,9 @@ def _schedule_callbacks(callback_ids: list[int]) -> None:
             queues.schedule_soon(settings(), callback)
 
 
-def _safely(view: Callable[..., Response]) -> Callable[..., Response]:
-    """On any internal error: apologise, queue the caller for an agent, never a 5xx."""
-
-    def wrapper(*args: Any, **kwargs: Any) -> Response:
-        try:
-            return view(*args, **kwargs)
-        except Exception as exc:
-            if getattr(exc, "code", None) in (400, 403, 404):
-                raise
-            log.exception("voice webhook failed for CallSid %s", request.form.get("CallSid"))
-            db().rollback()
-            turn = Ivr(db(), settings(), content()).error_turn()
-            xml = render(turn, content(), _urls(0))
-            try:
-                queues.enqueue_dispatch_agents(settings(), settings().base_url)
-            except Exception:
-                log.exception("could not dispatch agents after an error")
-            return _twiml(xml)
-
-    wrapper.__name__ = view.__name__
-    return wrapper
-
-
-def _quietly(hang_up: bool) -> Callable[[Callable[..., Response]], Callable[..., Response]]:
-    """For the agent's leg and the ``<Queue url>`` document: on an internal error, end the
-    agent's leg (the caller they accepted goes back to waiting when it ends), or let the
-    caller be connected without the announcement. Never the caller's error turn: that would
-    queue the agent like a customer."""
+def _on_error(fallback: Callable[[], Response]) -> Callable[[Callable[..., Response]],
+                                                           Callable[..., Response]]:
+    """Any internal error of the view: log, roll back, answer ``fallback()``, never a 5xx."""
 
     def decorate(view: Callable[..., Response]) -> Callable[..., Response]:
         def wrapper(*args: Any, **kwargs: Any) -> Response:
@@ -116,17 +91,41 @@ def _quietly(hang_up: bool) -> Callable[[Callable[..., Response]], Callable[...,
             except Exception as exc:
                 if getattr(exc, "code", None) in (400, 403, 404):
                     raise
-                log.exception("agent webhook failed for CallSid %s", request.form.get("CallSid"))
+                log.exception("voice webhook failed for CallSid %s", request.form.get("CallSid"))
                 db().rollback()
-                response = VoiceResponse()
-                if hang_up:
-                    response.hangup()
-                return _twiml(response)
+                return fallback()
 
         wrapper.__name__ = view.__name__
         return wrapper
 
     return decorate
+
+
+def _apologise_and_queue() -> Response:
+    """The caller hears an apology and is queued for an agent."""
+    turn = Ivr(db(), settings(), content()).error_turn()
+    xml = render(turn, content(), _urls(0))
+    try:
+        queues.enqueue_dispatch_agents(settings(), settings().base_url)
+    except Exception:
+        log.exception("could not dispatch agents after an error")
+    return _twiml(xml)
+
+
+def _end_agent_leg() -> Response:
+    """The agent's leg ends; a caller they had accepted goes back to waiting when it does.
+    Never the caller's error turn: that would queue the agent like a customer."""
+    response = VoiceResponse()
+    response.hangup()
+    return _twiml(response)
+
+
+def _connect_unannounced() -> Response:
+    """The ``<Queue url>`` document: the caller is connected without the announcement."""
+    return _twiml(VoiceResponse())
+
+
+_safely = _on_error(_apologise_and_queue)
 
 
 @bp.post("/incoming")
@@ -231,7 +230,7 @@ def queue_result() -> Response:
 
 @bp.post("/queue/connecting")
 @twilio_signed
-@_quietly(hang_up=False)
+@_on_error(_connect_unannounced)
 def queue_connecting() -> Response:
     """The agent's ``<Queue url>``: Twilio runs it on the caller's side, just before the
     bridge (CallSid is the caller, DequeingCallSid the agent). The caller hears, in their own
@@ -259,7 +258,7 @@ def _to_agent(key: str, *, then: str | None = None) -> Response:
 
 @bp.post("/agent/answer")
 @twilio_signed
-@_quietly(hang_up=True)
+@_on_error(_end_agent_leg)
 def agent_answer() -> Response:
     """The agent's phone was answered: "press 1 to accept". Nobody is bridged before a key
     press, so an agent's voicemail never takes a caller (no answering-machine detection
@@ -277,7 +276,7 @@ def agent_answer() -> Response:
 
 @bp.post("/agent/accept")
 @twilio_signed
-@_quietly(hang_up=True)
+@_on_error(_end_agent_leg)
 def agent_accept() -> Response:
     """The agent's key: 1 takes the longest-waiting caller still in Twilio's queue, whose
     whisper the agent hears now, on their own leg; anything else (or silence) sets them away.
@@ -300,7 +299,7 @@ def agent_accept() -> Response:
 
 @bp.post("/agent/bridge")
 @twilio_signed
-@_quietly(hang_up=True)
+@_on_error(_end_agent_leg)
 def agent_bridge() -> Response:
     """After the whisper: if the caller is still waiting, dial their queue; if they hung up
     meanwhile, the agent hears so at once and is free again."""
@@ -319,7 +318,7 @@ def agent_bridge() -> Response:
 
 @bp.post("/agent/done")
 @twilio_signed
-@_quietly(hang_up=True)
+@_on_error(_end_agent_leg)
 def agent_done() -> Response:
     """The agent's Dial ended. Without a bridge the caller's queue was empty or gone (they
     hung up in the last moment): the agent is told, and the leg ends."""

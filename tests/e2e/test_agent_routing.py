@@ -54,6 +54,16 @@ def _accept(agent_call) -> None:
     agent_call.press("1")
 
 
+def _routed(hotline, session, call):
+    """The dispatcher rings the free agent, who accepts; returns the agent's leg, bridged."""
+    _wait_queued(session, call)
+    hotline.run_jobs()
+    agent_call = hotline.sim.wait_for_call(to=AGENT_PHONE)
+    _accept(agent_call)
+    agent_call.wait_for(lambda c: c.bridged)
+    return agent_call
+
+
 def _queued_caller(hotline, session, phone: str = BUDI_PHONE, order: str = BUDI_ORDER):
     """A verified caller who pressed 0 for an agent and waits in the queue."""
     call = hotline.call(phone)
@@ -111,10 +121,7 @@ def test_the_whisper_is_in_the_agents_language_and_the_caller_hears_theirs(hotli
     call.press("1")
     call.wait_for_prompt()
     call.press("0")
-    _wait_queued(session, call)
-    hotline.run_jobs()
-    agent_call = hotline.sim.wait_for_call(to=AGENT_PHONE)
-    _accept(agent_call)
+    agent_call = _routed(hotline, session, call)
     call.wait_for(lambda c: c.bridged)
     agent_says = agent_call.heard("say")
     assert {e["language"] for e in agent_says} == {"id-ID"}
@@ -227,11 +234,7 @@ def test_unverified_caller_reaches_agent_with_a_warning_in_the_whisper(hotline, 
         call.press(wrong)
         if wrong != "3#":
             call.wait_for_prompt()
-    _wait_queued(session, call)
-    hotline.run_jobs()
-    agent_call = hotline.sim.wait_for_call(to=AGENT_PHONE)
-    _accept(agent_call)
-    agent_call.wait_for(lambda c: c.bridged)
+    agent_call = _routed(hotline, session, call)
     whisper = " ".join(agent_call.said)
     assert "belum terverifikasi" in whisper and "Budi" not in whisper
     agent_call.hang_up()
@@ -270,11 +273,7 @@ def test_repeat_caller_continues_the_open_ticket_without_explaining(hotline, ses
     assert "Status: menunggu balasan Anda" in offer
     assert "paling lambat diselesaikan pada" in offer
     second.press("1")
-    _wait_queued(session, second)
-    hotline.run_jobs()
-    agent_call = hotline.sim.wait_for_call(to=AGENT_PHONE)
-    _accept(agent_call)
-    agent_call.wait_for(lambda c: c.bridged)
+    agent_call = _routed(hotline, session, second)
     whisper = " ".join(agent_call.said)
     assert "app_failure" in whisper and "gangguan aplikasi" in whisper
     agent_call.hang_up()

@@ -17,7 +17,7 @@ from twilio.rest import Client
 from twilio.twiml.messaging_response import MessagingResponse
 from twilio.twiml.voice_response import Dial, Enqueue, Gather, VoiceResponse
 
-from simulator import Simulator, rest_client
+from simulator import SimCall, Simulator, rest_client
 
 from .conftest import ACCOUNT_SID, HOTLINE, TOKEN, Service, eventually
 from .test_voice import say
@@ -68,6 +68,22 @@ def _agent_dials(service: Service, queue: str = "support", url: str | None = Non
         return r
 
     service.route("/agent-done")(lambda f, a: say(f"dial {f['DialCallStatus']}", hangup=True))
+
+
+def _queue_url(service: Service, then: str, hang_up: bool = False) -> None:
+    """A caller waits in "support"; the agent dials it with a url document that says
+    "menyambungkan" (then a <Hangup>, if asked) and redirects to ``then``."""
+    _caller_in_queue(service)
+    _agent_dials(service, url="/connecting")
+
+    @service.route("/connecting")
+    def connecting(form: dict, args: dict) -> VoiceResponse:
+        r = VoiceResponse()
+        r.say("menyambungkan")
+        if hang_up:
+            r.hangup()
+        r.redirect(then)
+        return r
 
 
 def _ring_agent(sim: Simulator, service: Service) -> None:
@@ -203,17 +219,7 @@ def test_queue_url_document_allows_only_play_say_pause_redirect(service: Service
                                                                 sim: Simulator) -> None:
     """docs/voice/twiml/queue#attributes-url: "The allowed verbs in this TwiML document are
     Play, Say, Pause, and Redirect." A <Gather> or <Hangup> there is an error, skipped."""
-    _caller_in_queue(service)
-    _agent_dials(service, url="/connecting")
-
-    @service.route("/connecting")
-    def connecting(form: dict, args: dict) -> VoiceResponse:
-        r = VoiceResponse()
-        r.say("menyambungkan")
-        r.hangup()
-        r.redirect("/connecting-2")
-        return r
-
+    _queue_url(service, "/connecting-2", hang_up=True)
     service.route("/connecting-2")(lambda f, a: say("sebentar"))
     caller = sim.incoming_call()
     caller.wait_for(lambda c: sim.queue_size("support") == 1, 5)
@@ -276,29 +282,29 @@ def test_dial_action_after_a_queue_names_the_caller_and_the_queue(service: Servi
     assert "QueueTime" in form and "DialCallDuration" in form
 
 
-def test_a_caller_who_hangs_up_during_the_queue_url_never_reaches_the_agent(
-        service: Service, sim: Simulator) -> None:
-    """The dequeued caller hangs up while hearing the url document: their Enqueue action says
-    "hangup" ("hung up before connecting to a dequeued call"); the agent's Dial is not
-    bridged (docs silent on its status: the simulator says no-answer)."""
-    _caller_in_queue(service)
-    _agent_dials(service, url="/connecting")
-
-    @service.route("/connecting")
-    def connecting(form: dict, args: dict) -> VoiceResponse:
-        r = VoiceResponse()
-        r.say("menyambungkan")
-        r.redirect("/connecting-hold")
-        return r
+def _interrupted_queue_url(service: Service, sim: Simulator, hang_up: str) -> SimCall:
+    """A caller in the queue, an agent dialling it; while the caller hears the url documents,
+    ``hang_up`` ("caller" or "agent") puts the phone down. Returns the caller's leg."""
+    _queue_url(service, "/connecting-hold")
 
     def hold(form: dict, args: dict) -> VoiceResponse:
-        caller.hang_up()  # while Twilio still plays the url documents to them
+        (caller if hang_up == "caller" else sim.find_calls(to=AGENT)[-1]).hang_up()
+        time.sleep(0.2)  # the line is gone before the caller's next verb
         return say("sebentar")
 
     service.route("/connecting-hold")(hold)
     caller = sim.incoming_call()
     caller.wait_for(lambda c: sim.queue_size("support") == 1, 5)
     _ring_agent(sim, service)
+    return caller
+
+
+def test_a_caller_who_hangs_up_during_the_queue_url_never_reaches_the_agent(
+        service: Service, sim: Simulator) -> None:
+    """The dequeued caller hangs up while hearing the url document: their Enqueue action says
+    "hangup" ("hung up before connecting to a dequeued call"); the agent's Dial is not
+    bridged (docs silent on its status: the simulator says no-answer)."""
+    caller = _interrupted_queue_url(service, sim, "caller")
     agent = sim.wait_for_call(to=AGENT)
     agent.wait_ended(5)
     caller.wait_ended(5)
@@ -311,25 +317,7 @@ def test_an_agent_who_hangs_up_during_the_queue_url_leaves_the_caller_unbridged(
     """Docs silent: the dequeued caller's Enqueue action gets "bridging-in-process" ("Twilio
     has been instructed to bridge the enqueued party"), never "bridged", and their TwiML goes
     on; the app must not count it as a conversation."""
-    _caller_in_queue(service)
-    _agent_dials(service, url="/connecting")
-
-    @service.route("/connecting")
-    def connecting(form: dict, args: dict) -> VoiceResponse:
-        r = VoiceResponse()
-        r.say("menyambungkan")
-        r.redirect("/connecting-hold")
-        return r
-
-    def hold(form: dict, args: dict) -> VoiceResponse:
-        sim.find_calls(to=AGENT)[-1].hang_up()
-        time.sleep(0.2)  # the agent's line is gone before the caller's next verb
-        return say("sebentar")
-
-    service.route("/connecting-hold")(hold)
-    caller = sim.incoming_call()
-    caller.wait_for(lambda c: sim.queue_size("support") == 1, 5)
-    _ring_agent(sim, service)
+    caller = _interrupted_queue_url(service, sim, "agent")
     caller.wait_ended(5)
     assert not caller.bridged
     assert service.hits("/queue-done")[0]["form"]["QueueResult"] == "bridging-in-process"
