@@ -179,14 +179,18 @@ def queue_wait() -> Response:
     check, and a caller our books had given up on is waiting again.
     """
     session = db()
-    contact = calls.find_call(session, _call_sid())
-    position = agents.queue_position(session, contact) if contact is not None else 1
+    call_sid = _call_sid()
+    contact = calls.find_call(session, call_sid)
+    if contact is None:  # queued by the error turn before anything was written down
+        contact, _ = calls.begin_inbound(session, call_sid, request.form.get("From"),
+                                         request.form.get("To"))
+    back = agents.in_twilio_queue(contact, request.form.get("QueueSid"))
+    position = agents.queue_position(session, contact)
     waited = request.form.get("QueueTime", type=int) or 0
-    back = contact is not None and agents.in_twilio_queue(contact, request.form.get("QueueSid"))
     ivr = Ivr(session, settings(), content())
     turn = ivr.hold(contact, position, waited, agents.help_is_coming(session, position))
     xml = render_hold(turn, content(), url_for("voice.queue_choice"))
-    session.commit()  # only the queue SID (once) or a caller back from "abandoned"
+    session.commit()  # the queue SID (once), or a caller our books did not count as waiting
     if back:
         queues.enqueue_dispatch_agents(settings(), settings().base_url)
     return _twiml(xml)

@@ -117,12 +117,14 @@ def queue_position(session: Session, caller: Contact) -> int:
 
 def in_twilio_queue(caller: Contact, queue_sid: str | None) -> bool:
     """Twilio's waitUrl request proves the caller sits in its queue: remember the queue (for
-    the agent's check) and, if our books had given up on them, count them as waiting again.
-    Returns True when they became waiting again (the caller should kick the dispatcher)."""
+    the agent's check) and count them as waiting if our books did not (given up on them, or
+    queued by the error turn without a state). Returns True when they became waiting (the
+    caller should kick the dispatcher)."""
     if queue_sid and (caller.ivr_state or {}).get("queue_sid") != queue_sid:
         caller.ivr_state = {**(caller.ivr_state or {}), "queue_sid": queue_sid}
-    if caller.queue_state == QueueState.ABANDONED:
+    if caller.queue_state in (None, QueueState.ABANDONED):
         caller.queue_state = QueueState.WAITING
+        caller.queued_at = caller.queued_at or utcnow()
         caller.agent_id = None
         return True
     return False

@@ -127,3 +127,16 @@ def test_billed_minutes_are_never_taken_for_seconds(client, session):
         contact = session.scalars(select(Contact).where(Contact.external_id == sid)).one()
         session.refresh(contact)
         assert contact.duration_s == expected
+
+
+def test_a_caller_queued_by_the_error_turn_is_counted_as_waiting(client, session):
+    """An error on our side queues the caller before anything is written down: their first
+    wait-music request puts them in our books, so an agent is rung for them."""
+    sid = new_call_sid()
+    xml = _post(client, "/twilio/voice/queue/wait",
+                {"CallSid": sid, "From": BUDI_PHONE, "To": "+622150001234",
+                 "QueueSid": "QU" + "2" * 32, "QueuePosition": "1", "QueueTime": "0"})
+    assert "antrean nomor 1" in xml or "sibuk" in xml
+    contact = session.scalars(select(Contact).where(Contact.external_id == sid)).one()
+    assert contact.queue_state == QueueState.WAITING and agents.callers_waiting(session) == 1
+    assert contact.ivr_state["queue_sid"] == "QU" + "2" * 32
