@@ -44,6 +44,8 @@ class Content:
         missing = set(data["id"]) ^ set(data["en"])
         if missing:
             raise ContentError(f"prompts not in both languages: {sorted(missing)}")
+        if data.get("agent_language", "id") not in LANGUAGES:
+            raise ContentError(f"agent_language must be one of {LANGUAGES}")
 
     @classmethod
     def load(cls, path: Path | None = None) -> Content:
@@ -51,6 +53,11 @@ class Content:
 
     def voice(self, lang: str) -> dict[str, str]:
         return self._data["voices"][lang]
+
+    @property
+    def agent_language(self) -> str:
+        """What agents hear the call offer and the whisper in (the floor's language)."""
+        return str(self._data.get("agent_language", "id"))
 
     def raw(self, lang: str, key: str) -> Any:
         try:

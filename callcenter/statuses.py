@@ -102,3 +102,25 @@ class Presence(StrEnum):
     AVAILABLE = "available"
     BUSY = "busy"
     AWAY = "away"
+
+
+class QueueState(StrEnum):
+    """Where a call leg stands with the agent queue (``Contact.queue_state``), our words.
+
+    A customer's call: ``WAITING`` in its queue → ``OFFERED`` to an agent who accepted it
+    (the agent hears the whisper) → ``BRIDGED`` when Twilio hands it over → ``DONE``; or
+    ``LEFT`` (callback wanted) / ``ABANDONED`` (hung up, or gone from Twilio's queue).
+    An agent's leg: ``RINGING`` → ``TALKING`` once accepted → ``DONE``; or ``MISSED`` (not
+    answered, or not accepted with a key press) / ``NO_CALLER`` (accepted, caller gone).
+    """
+
+    WAITING = "waiting"
+    OFFERED = "offered"
+    BRIDGED = "bridged"
+    DONE = "done"
+    LEFT = "left"
+    ABANDONED = "abandoned"
+    RINGING = "ringing"
+    TALKING = "talking"
+    MISSED = "missed"
+    NO_CALLER = "no_caller"

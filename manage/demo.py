@@ -16,6 +16,7 @@ from callcenter.statuses import Presence
 from callcenter.voice import agents
 
 DEMO_CSV = PROJECT_ROOT / "data" / "demo_customers.csv"
+DEMO_AGENT_PHONE = "+628110000001"  # the dev run's simulator answers it as an agent
 DEMO_PASSWORD = "demo-password"  # printed by seed-demo; a deployment adds its own users
 DEMO_USERS = (("sari", "agent"), ("dewi", "supervisor"), ("qori", "qa"), ("adi", "admin"))
 DEMO_REPLY = {
@@ -33,7 +34,7 @@ def seed_console(session: Session) -> list[tuple[str, str]]:
     approved reply template in both languages; returns the users it created."""
     agent = session.scalars(select(Agent).where(Agent.name == "Sari")).first()
     if agent is None:
-        agent = agents.add_agent(session, "Sari", phone="+628110000001", available=True)
+        agent = agents.add_agent(session, "Sari", phone=DEMO_AGENT_PHONE, available=True)
     agent.presence = Presence.AVAILABLE if agent.available else agent.presence
     created: list[tuple[str, str]] = []
     people: dict[str, User] = {}

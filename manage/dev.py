@@ -51,6 +51,7 @@ def dev_processes(settings: Settings, *, port: int, simulator_port: int,
         "scheduler": f"{python} -m manage.cli scheduler",
         "twilio": f"{python} -m simulator serve --port {simulator_port} "
                   f"--service-url http://127.0.0.1:{port} --auto-agent-hangup-after 8 "
+                  f"--auto-agent {demo.DEMO_AGENT_PHONE} "
                   f"--account-sid {shlex.quote(settings.twilio_account_sid)} "
                   f"--auth-token {shlex.quote(settings.twilio_auth_token)} "
                   f"--hotline {shlex.quote(settings.twilio_phone_number)}",

@@ -4,9 +4,9 @@
 TwiML over real, signed HTTP webhooks.
 """
 
-from simulator.calls import APP_ERROR_TEXT, CallEnded, SimCall
+from simulator.calls import APP_ERROR_TEXT, CallEnded, SimCall, SimQueue
 from simulator.client import rest_client
-from simulator.server import SimQueue, Simulator, WebhookError
+from simulator.server import Simulator, WebhookError
 
 __all__ = [
     "APP_ERROR_TEXT",

@@ -2,10 +2,14 @@
 
 Everything the caller (a test, or the terminal phone) does arrives through the
 call's inbox queue: digits, "no input", hang-up, a REST redirect, or an agent
-bridging it out of a queue. The call thread blocks only on that inbox, so a
-hang-up or a bridge can happen at any moment, including mid-Gather.
-Time inside TwiML (Say, Pause, gather timeouts) runs on a virtual
-clock so tests stay fast.
+dequeuing it. The call thread blocks only on that inbox, so a hang-up or a
+dequeue can happen at any moment, including mid-Gather.
+Time inside TwiML (Say, Pause, gather timeouts) runs on a virtual clock so tests
+stay fast; waiting for another party (an empty queue) runs on the real clock,
+multiplied by the exchange's ``wait_scale``.
+
+Each behaviour copied from Twilio names its documentation page; ``simulator/README.md``
+lists them all with the test that holds each one.
 """
 
 from __future__ import annotations
@@ -16,24 +20,17 @@ import math
 import queue
 import threading
 import time
-import uuid
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from email.utils import format_datetime
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 from urllib.parse import urljoin
 
-import phonenumbers
-
+from simulator.formats import API_VERSION, country_of, new_sid, rfc2822
 from simulator.signing import WebhookResult, send_webhook
 from simulator.twiml import TwimlError, Verb, parse_twiml
 
-if TYPE_CHECKING:
-    from simulator.server import Simulator
-
 log = logging.getLogger(__name__)
 
-API_VERSION = "2010-04-01"
 APP_ERROR_TEXT = "We are sorry, an application error has occurred. Goodbye."
 SAY_SECONDS_PER_CHAR = 0.07
 FINAL_STATUSES = {"completed", "busy", "no-answer", "failed", "canceled"}
@@ -42,10 +39,92 @@ FINAL_STATUSES = {"completed", "busy", "no-answer", "failed", "canceled"}
 GATHER_REAL_TIMEOUT = 300.0
 QUEUE_LOOP_SLEEP = 0.02
 QUEUE_IDLE_SLEEP = 0.1
+# https://www.twilio.com/docs/voice/twiml/enqueue: "The default maximum length of the queue".
+DEFAULT_QUEUE_MAX_SIZE = 1000
+# https://www.twilio.com/docs/voice/twiml/dial#timeout: default 30, minimum 5, maximum 600,
+# and "Twilio always adds a five-second timeout buffer to your <Dial>".
+DIAL_TIMEOUT_DEFAULT, DIAL_TIMEOUT_MIN, DIAL_TIMEOUT_MAX, DIAL_TIMEOUT_BUFFER = 30, 5, 600, 5
+# https://www.twilio.com/docs/voice/twiml/queue#attributes-url: "The allowed verbs in this
+# TwiML document are Play, Say, Pause, and Redirect."
+QUEUE_URL_VERBS = ("Play", "Say", "Pause", "Redirect")
+# The dequeuer hung up while the dequeued caller still heard the queue's url document.
+# Twilio's docs are silent; "bridging-in-process" ("Twilio has been instructed to bridge
+# the enqueued party") is what happened, and the app must cope with it.
+DEQUEUER_GONE_RESULT = "bridging-in-process"
 
 
 class CallEnded(RuntimeError):
     """Input was sent to a call that has already ended."""
+
+
+class Exchange(Protocol):
+    """The simulator as a call leg and the REST views see it (``simulator.Simulator``)."""
+
+    account_sid: str
+    auth_token: str
+    service_url: str
+    status_url: str | None
+    lock: threading.RLock
+    cond: threading.Condition
+    calls: list[SimCall]
+    messages: list[dict[str, Any]]
+    queues: dict[str, SimQueue]
+    media: dict[tuple[str, str], tuple[str, bytes]]
+    rest_requests: list[dict[str, Any]]
+    auto_agent_hangup_after: float | None
+    wait_scale: float
+    call_response_gate: threading.Event | None
+
+    def create_call(self, **kwargs: Any) -> SimCall: ...
+
+    def incoming_call(self, from_: str | None = ..., to: str | None = ...) -> SimCall: ...
+
+    def get_call(self, sid: str) -> SimCall | None: ...
+
+    def find_calls(self, to: str | None = None, direction: str | None = None,
+                   from_: str | None = None) -> list[SimCall]: ...
+
+    def get_queue(self, name: str) -> SimQueue: ...
+
+    def existing_queue(self, name: str) -> SimQueue | None: ...
+
+    def queue_by_sid(self, sid: str) -> SimQueue | None: ...
+
+    def delete_queue(self, sid: str) -> bool: ...
+
+    def auto_keys(self, number: str) -> str | None: ...
+
+    def answer_in_terminal(self, number: str, held: bool) -> None: ...
+
+    def take_fault(self) -> tuple[int, int | None] | None: ...
+
+    def gate_for(self, call_sid: str, url: str) -> threading.Event | None: ...
+
+    def record_message(self, params: dict[str, str]) -> dict[str, Any]: ...
+
+    def get_message(self, sid: str) -> dict[str, Any] | None: ...
+
+
+@dataclass
+class SimQueue:
+    """A Twilio call queue: a FIFO of waiting call legs.
+
+    https://www.twilio.com/docs/voice/api/queue-resource: created by the first ``<Enqueue>``
+    naming it (or the REST API) and kept until deleted ("Queues persist").
+    """
+
+    name: str
+    sid: str = field(default_factory=lambda: new_sid("QU"))
+    members: list[SimCall] = field(default_factory=list)
+    max_size: int = DEFAULT_QUEUE_MAX_SIZE
+    waits: list[int] = field(default_factory=list)
+    date_created: datetime = field(default_factory=lambda: datetime.now(UTC))
+
+    def avg_wait(self) -> int:
+        return int(sum(self.waits) / len(self.waits)) if self.waits else 0
+
+    def record_wait(self, seconds: int) -> None:
+        self.waits.append(seconds)
 
 
 class CallerHangup(Exception):
@@ -70,10 +149,16 @@ class _AppError(Exception):
     pass
 
 
-class _Bridged(Exception):
-    def __init__(self, peer: SimCall) -> None:
-        super().__init__(peer.sid)
-        self.peer = peer
+class _Dequeued(Exception):
+    """An agent's ``<Dial><Queue>`` took this caller out of its queue."""
+
+    def __init__(self, agent: SimCall, url: str | None, method: str) -> None:
+        super().__init__(agent.sid)
+        self.agent, self.url, self.method = agent, url, method
+
+
+class _AgentLeft(Exception):
+    """The dequeuer hung up while the dequeued caller heard the queue's url document."""
 
 
 class _Redirect(Exception):
@@ -92,32 +177,12 @@ class _Next:
     twiml: str | None = None
 
 
-def new_sid(prefix: str) -> str:
-    """A Twilio-shaped SID: two letters + 32 hex digits."""
-    return prefix + uuid.uuid4().hex
-
-
-def rfc2822(dt: datetime | None = None) -> str:
-    """Twilio's date format in JSON and callbacks (``Mon, 01 Jan 2024 10:00:00 +0000``)."""
-    return format_datetime(dt or datetime.now(UTC))
-
-
-def country_of(number: str | None) -> str:
-    """ISO country of an E.164 number ('' for client:, anonymous, garbage)."""
-    if not number or not number.startswith("+"):
-        return ""
-    try:
-        return phonenumbers.region_code_for_number(phonenumbers.parse(number)) or ""
-    except phonenumbers.NumberParseException:
-        return ""
-
-
 class SimCall:
     """A call leg: inbound to the hotline, outbound via REST, or a ``<Dial>`` child leg."""
 
     def __init__(
         self,
-        sim: Simulator,
+        sim: Exchange,
         *,
         direction: str,
         from_: str,
@@ -164,11 +229,13 @@ class SimCall:
         self._waiting = False
         self._prompt_mark = 0
         self._seq = 0
-        self._queue: Any = None  # SimQueue while waiting in a queue
+        self._queue: SimQueue | None = None  # while waiting in a queue
         self._enqueued_at = 0.0
+        self.date_enqueued: datetime | None = None
         self._answered_at_real: float | None = None
         self._skip_callbacks = False
         self._dial_peer: SimCall | None = None
+        self._hearing_queue_url = False
         self._thread = threading.Thread(target=self._run, name=f"simcall-{self.sid}", daemon=True)
 
     # ------------------------------------------------------------------ public API
@@ -219,6 +286,15 @@ class SimCall:
         """The "application error" events of this call (empty when all went well)."""
         return [e for e in self.events if e["type"] == "error"]
 
+    def heard(self, kind: str = "say") -> list[dict[str, Any]]:
+        """The events of one kind on this leg (``say`` events carry voice and language)."""
+        return [e for e in self.events if e["type"] == kind]
+
+    @property
+    def bridged(self) -> bool:
+        """This leg has been connected to another party at some point."""
+        return any(e["type"] == "bridge" for e in self.events)
+
     @property
     def duration(self) -> int:
         """Whole seconds of the answered call (virtual clock)."""
@@ -259,6 +335,18 @@ class SimCall:
                 "recordings": base + "/Recordings.json",
                 "events": base + "/Events.json",
             },
+        }
+
+    def member_json(self, q: SimQueue, position: int) -> dict[str, Any]:
+        """This leg as a Member of ``q`` (https://www.twilio.com/docs/voice/api/member-resource)."""
+        acc = self.sim.account_sid
+        return {
+            "call_sid": self.sid,
+            "queue_sid": q.sid,
+            "date_enqueued": rfc2822(self.date_enqueued),
+            "position": position,
+            "wait_time": int(self.vclock - self._enqueued_at),
+            "uri": f"/{API_VERSION}/Accounts/{acc}/Queues/{q.sid}/Members/{self.sid}.json",
         }
 
     # ----------------------------------------------------------- used by Simulator
@@ -318,6 +406,8 @@ class SimCall:
         return urljoin(doc_url or self.sim.service_url + "/", url.strip())
 
     def _base_params(self) -> dict[str, str]:
+        """Twilio's standard request parameters
+        (https://www.twilio.com/docs/voice/twiml#request-parameters)."""
         caller = self.from_
         p = {
             "AccountSid": self.sim.account_sid,
@@ -355,7 +445,10 @@ class SimCall:
         return p
 
     def _queue_params(self) -> dict[str, str]:
+        """The waitUrl parameters
+        (https://www.twilio.com/docs/voice/twiml/enqueue#attributes-waiturl-parameters)."""
         q = self._queue
+        assert q is not None
         with self.sim.cond:
             members = list(q.members)
         position = members.index(self) + 1 if self in members else 0
@@ -369,7 +462,10 @@ class SimCall:
         }
 
     def _post(self, url: str, params: dict[str, str], method: str = "POST") -> WebhookResult:
-        """Send one webhook and record it on the call."""
+        """Send one webhook and record it on the call (held first if a test said so)."""
+        gate = self.sim.gate_for(self.sid, url)
+        if gate is not None:
+            gate.wait(30)
         res = send_webhook(self.sim.auth_token, url, params, method)
         with self.sim.cond:
             self.requests.append((res.url, res.params, res.status, res.body))
@@ -401,7 +497,7 @@ class SimCall:
 
     # inbox ---------------------------------------------------------------------
     def _next_msg(self, timeout: float | None) -> tuple | None:
-        """Wait for one inbox message; hang-up/stop/redirect/bridge become exceptions."""
+        """Wait for one inbox message; hang-up/stop/redirect/dequeue become exceptions."""
         try:
             msg = self._inbox.get(timeout=timeout) if timeout else self._inbox.get_nowait()
         except queue.Empty:
@@ -413,9 +509,14 @@ class SimCall:
             raise _Stop()
         if kind == "redirect":
             raise _Redirect(msg[1], msg[2], msg[3])
-        if kind == "bridged":
+        if kind == "agent_left":
+            if self._hearing_queue_url:
+                raise _AgentLeft()
+            return ("unbridged", msg[1])
+        if kind == "dequeued":
             if self._queue is not None:
-                raise _Bridged(msg[1])
+                raise _Dequeued(msg[1], msg[2], msg[3])
+            msg[1]._inbox.put(("gone", self))  # no longer queued: the dequeuer gets nobody
             return None
         return msg
 
@@ -428,7 +529,7 @@ class SimCall:
             # stale input/unbridged messages are dropped
 
     def _idle(self, seconds: float) -> None:
-        """Sleep in real time while still reacting to hang-up/bridge/redirect."""
+        """Sleep in real time while still reacting to hang-up/dequeue/redirect."""
         deadline = time.monotonic() + seconds
         while (left := deadline - time.monotonic()) > 0:
             self._next_msg(left)
@@ -481,6 +582,10 @@ class SimCall:
         outcome = self.outcome
         if outcome in ("busy", "no-answer", "failed"):
             return outcome
+        # https://www.twilio.com/docs/voice/answering-machine-detection: AnsweredBy is only
+        # known when MachineDetection was asked for ("Enable" answers at the greeting's
+        # start, "DetectMessageEnd" after the beep). Without it a voicemail answers like a
+        # person: nothing tells the app.
         if self.machine_detection:
             if outcome == "machine":
                 enable = self.machine_detection.lower() == "enable"
@@ -510,8 +615,6 @@ class SimCall:
         self._set_status("ringing")
         self._status_callback("ringing")
         if self.outcome in ("busy", "no-answer", "failed"):
-            if self.outcome == "no-answer":
-                self.vclock += 0  # not answered: duration stays 0
             return self.outcome
         self._answer()
         assert self.parent is not None
@@ -557,9 +660,11 @@ class SimCall:
             self.status = final
             self.end_time = datetime.now(UTC)
         if not self._skip_callbacks:
-            extra = {}
-            if final == "completed" or self.start_time is not None:
-                extra = {"CallDuration": str(self.duration), "Duration": str(self._minutes())}
+            # https://www.twilio.com/docs/voice/api/call-resource#statuscallback: CallDuration
+            # (seconds) in every terminal event; Duration (billed minutes) for a completed call.
+            extra = {"CallDuration": str(self.duration)}
+            if final == "completed" and self.start_time is not None:
+                extra["Duration"] = str(self._minutes())
             self._status_callback("completed", status=final, extra=extra)
         self._event("ended", status=final)
         with self.sim.cond:
@@ -572,6 +677,9 @@ class SimCall:
     def _status_callback(
         self, event: str, status: str | None = None, extra: dict[str, str] | None = None
     ) -> None:
+        """https://www.twilio.com/docs/voice/api/call-resource#statuscallbackevent: a REST- or
+        Dial-created leg reports the events it asked for (``completed`` alone by default);
+        an inbound call reports to the number's status callback URL when it ends."""
         if self.direction == "inbound":
             url = self.sim.status_url if event == "completed" else None
             method = "POST"
@@ -581,7 +689,9 @@ class SimCall:
         if not url:
             return
         params = self._base_params()
-        params.pop("QueueSid", None)
+        for key in ("QueueSid", "QueuePosition", "QueueTime", "AvgQueueTime",
+                    "CurrentQueueSize", "MaxQueueSize"):
+            params.pop(key, None)
         params["CallStatus"] = status or self.status
         params["SequenceNumber"] = str(self._seq)
         params["Timestamp"] = rfc2822()
@@ -591,9 +701,14 @@ class SimCall:
         self._post(url, params, method)
 
     # ------------------------------------------------------------------- verbs
-    def _execute(self, verbs: list[Verb], doc_url: str | None) -> _Next | None:
+    def _execute(self, verbs: list[Verb], doc_url: str | None,
+                 allowed: tuple[str, ...] | None = None) -> _Next | None:
         for verb in verbs:
             self._poll()
+            if allowed is not None and verb.name not in allowed:
+                self._event("error", status=None, url=doc_url,
+                            message=f"<{verb.name}> is not allowed here (only {allowed})")
+                continue
             handler = getattr(self, f"_verb_{verb.name.lower()}", None)
             if handler is None:
                 self._event("unsupported", verb=verb.name)
@@ -610,6 +725,8 @@ class SimCall:
         self._event("say", text=text, voice=voice, language=language)
 
     def _verb_say(self, verb: Verb, doc_url: str | None) -> None:
+        """https://www.twilio.com/docs/voice/twiml/say: voice and language are kept per
+        utterance (``heard()``), so a test can tell who heard what in which voice."""
         loop = int(verb.attr("loop", "1") or 1)
         for _ in range(max(1, min(loop, 3))):
             self._say_text(verb.text, verb.attr("voice"), verb.attr("language"))
@@ -623,6 +740,7 @@ class SimCall:
             self._idle(QUEUE_LOOP_SLEEP)
 
     def _verb_pause(self, verb: Verb, doc_url: str | None) -> None:
+        """https://www.twilio.com/docs/voice/twiml/pause: ``length`` seconds, default 1."""
         length = float(verb.attr("length", "1") or 1)
         self.vclock += length
         self._event("pause", length=length)
@@ -636,15 +754,22 @@ class SimCall:
         raise _TwimlHangup()
 
     def _verb_leave(self, verb: Verb, doc_url: str | None) -> None:
+        """https://www.twilio.com/docs/voice/twiml/leave: only means something in a queue."""
         if self._queue is not None:
             raise _Leave()
+        self._event("unsupported", verb="Leave (not in a queue)")
 
     def _verb_redirect(self, verb: Verb, doc_url: str | None) -> _Next:
+        """https://www.twilio.com/docs/voice/twiml/redirect: relative to the document, POST
+        unless ``method`` says otherwise."""
         url = self._resolve(verb.text, doc_url)
         self._event("redirect", url=url, source="twiml")
         return _Next(url, (verb.attr("method") or "POST").upper())
 
     def _verb_gather(self, verb: Verb, doc_url: str | None) -> _Next | None:
+        """https://www.twilio.com/docs/voice/twiml/gather: digits until ``finishOnKey`` ('#'),
+        ``numDigits`` or ``timeout`` (5 s); the action defaults to the current document;
+        with no input the next verb runs, unless ``actionOnEmptyResult`` is true."""
         for child in verb.children:
             if child.name in ("Say", "Play", "Pause"):
                 getattr(self, f"_verb_{child.name.lower()}")(child, doc_url)
@@ -661,8 +786,13 @@ class SimCall:
             timeout=timeout,
             action=action,
         )
-        if self.answered_by and self.answered_by.startswith("machine"):
-            msg: tuple | None = ("no_input",)  # an answering machine never presses keys
+        auto = self.sim.auto_keys(self.to) if self.direction != "inbound" else None
+        msg: tuple | None
+        if self.outcome == "machine":
+            msg = ("no_input",)  # a voicemail never presses keys, whether detected or not
+        elif auto is not None:
+            msg = ("input", auto)  # a simulated agent answering its phone
+            self._event("input_auto", digits=auto)
         else:
             msg = self._wait_input()
         digits, finished_on = "", None
@@ -681,7 +811,7 @@ class SimCall:
             self._event("input", digits="", no_input=True)
         if not digits and not on_empty:
             return None
-        params = {"Digits": digits, "msg": "Gather End"}
+        params = {"Digits": digits}
         if finished_on:
             params["FinishedOnKey"] = finished_on
         return _Next(action, method, params)
@@ -699,13 +829,17 @@ class SimCall:
             return None
         finally:
             with self.sim.cond:
-                if self._waiting:  # woken by hang-up/bridge/timeout, not by input
+                if self._waiting:  # woken by hang-up/dequeue/timeout, not by input
                     self._prompt_mark = len(self.said)
                 self._waiting = False
                 self.sim.cond.notify_all()
 
     # queue ----------------------------------------------------------------------
     def _verb_enqueue(self, verb: Verb, doc_url: str | None) -> _Next | None:
+        """https://www.twilio.com/docs/voice/twiml/enqueue: the caller waits, looping the
+        waitUrl document, until dequeued, ``<Leave>``, hang-up or an error; ``action`` gets
+        ``QueueResult`` at once for a leave, and only "when the bridged parties disconnect"
+        after a ``<Dial><Queue>``."""
         if self._queue is not None:
             self._event("unsupported", verb="Enqueue (nested)")
             return None
@@ -716,18 +850,27 @@ class SimCall:
         wait_method = (verb.attr("waitUrlMethod") or "POST").upper()
         q = self.sim.get_queue(name)
         with self.sim.cond:
-            q.members.append(self)
-            self._queue = q
-            self._enqueued_at = self.vclock
+            if len(q.members) >= q.max_size:
+                full = True
+            else:
+                full = False
+                q.members.append(self)
+                self._queue = q
+                self._enqueued_at = self.vclock
+                self.date_enqueued = datetime.now(UTC)
             position = len(q.members)
+            self.sim.cond.notify_all()
+        if full:
+            self._event("enqueue", queue=name, queue_sid=q.sid, result="queue-full")
+            return _Next(action, method, {"QueueResult": "queue-full"}) if action else None
         self._event("enqueue", queue=name, queue_sid=q.sid, position=position)
-        result, peer, hung, error = "", None, None, False
+        result, dequeued, hung, error = "", None, None, False
         try:
             self._queue_wait(wait_url, wait_method)
         except _Leave:
             result = "leave"
-        except _Bridged as b:
-            result, peer = "bridged", b.peer
+        except _Dequeued as d:
+            result, dequeued = "bridged", d
         except CallerHangup as h:
             result, hung = "hangup", h
         except _AppError:
@@ -739,13 +882,11 @@ class SimCall:
                     q.members.remove(self)
                 self._queue = None
                 q.record_wait(qtime)
+                self.sim.cond.notify_all()
+        if dequeued is not None:
+            result, hung = self._connect_to_dequeuer(dequeued, q, qtime)
         qparams = {"QueueResult": result, "QueueSid": q.sid, "QueueTime": str(qtime)}
-        self._event("dequeue", queue=name, result=result)
-        if peer is not None:
-            try:
-                self._bridge(peer)
-            except CallerHangup as h:
-                hung = h
+        self._event("dequeue", queue=name, result=qparams["QueueResult"])
         if error:
             if action:
                 self._post(action, {**self._base_params(), **qparams}, method)
@@ -757,6 +898,58 @@ class SimCall:
         if action:
             return _Next(action, method, qparams)
         return None
+
+    def _connect_to_dequeuer(self, d: _Dequeued, q: SimQueue,
+                             qtime: int) -> tuple[str, CallerHangup | None]:
+        """Taken out of the queue by ``d.agent``: run the ``<Queue url>`` document on this
+        (the queued caller's) leg, then stay bridged. Returns the QueueResult, and the
+        hang-up if this caller hung up ("hangup" before the bridge, "bridged" after it)."""
+        agent = d.agent
+        self._event("dequeued", by=agent.sid)
+        if d.url:
+            params = {**self._base_params(), "QueueSid": q.sid, "QueueTime": str(qtime),
+                      "DequeingCallSid": agent.sid}
+            self._hearing_queue_url = True
+            try:
+                self._run_queue_url(d.url, d.method, params)
+            except CallerHangup as h:
+                agent._inbox.put(("gone", self))
+                return "hangup", h
+            except _AgentLeft:
+                return DEQUEUER_GONE_RESULT, None
+            finally:
+                self._hearing_queue_url = False
+        if agent.ended:
+            return DEQUEUER_GONE_RESULT, None
+        agent._inbox.put(("connected", self))
+        try:
+            self._bridge(agent)
+        except CallerHangup as h:
+            return "bridged", h
+        except _Redirect:
+            return "redirected-from-bridged", None
+        return "bridged", None
+
+    def _run_queue_url(self, url: str, method: str, params: dict[str, str]) -> None:
+        """The url document and the documents it redirects to, with only the verbs the docs
+        allow there (others are an error and skipped)."""
+        nxt: _Next | None = _Next(url, method, params)
+        hops = 0
+        while nxt is not None and hops < 10:
+            res = self._post(nxt.url or "", {**self._base_params(), **nxt.params}, nxt.method)
+            if not res.ok:
+                self._event("error", status=res.status, url=res.url,
+                            message="queue url document failed")
+                return
+            try:
+                verbs = parse_twiml(res.body)
+            except TwimlError as exc:
+                self._event("error", status=res.status, url=res.url, message=str(exc))
+                return
+            nxt = self._execute(verbs, nxt.url, allowed=QUEUE_URL_VERBS)
+            if nxt is not None:
+                nxt = _Next(nxt.url, nxt.method, params)
+            hops += 1
 
     def _queue_wait(self, wait_url: str | None, wait_method: str) -> None:
         last_position = None
@@ -804,13 +997,10 @@ class SimCall:
                     wait = min(wait, left)
                 try:
                     msg = self._next_msg(wait)
-                except _Redirect:
+                except (_Redirect, CallerHangup, _Stop):
                     peer._inbox.put(("unbridged", self))
                     raise
-                except (CallerHangup, _Stop):
-                    peer._inbox.put(("unbridged", self))
-                    raise
-                if msg is not None and msg[0] == "unbridged":
+                if msg is not None and msg[0] in ("unbridged", "gone"):
                     return "peer"
         finally:
             self.vclock += time.monotonic() - started
@@ -819,9 +1009,13 @@ class SimCall:
             self._event("unbridge", with_sid=peer.sid)
 
     def _verb_dial(self, verb: Verb, doc_url: str | None) -> _Next | None:
+        """https://www.twilio.com/docs/voice/twiml/dial: the action gets DialCallStatus,
+        DialCallSid, DialCallDuration and DialBridged (plus QueueSid and QueueTime after a
+        ``<Queue>``); without an action the next verb runs."""
         action = self._resolve(verb.attr("action"), doc_url)
         method = (verb.attr("method") or "POST").upper()
-        timeout = int(verb.attr("timeout", "30") or 30)
+        timeout = int(verb.attr("timeout", str(DIAL_TIMEOUT_DEFAULT)) or DIAL_TIMEOUT_DEFAULT)
+        timeout = min(max(timeout, DIAL_TIMEOUT_MIN), DIAL_TIMEOUT_MAX)
         nouns = [c for c in verb.children if c.name in ("Number", "Client", "Queue", "Sip")]
         if not nouns and verb.text:
             nouns = [Verb("Number", text=verb.text)]
@@ -832,16 +1026,18 @@ class SimCall:
         started = self.vclock
         hung: CallerHangup | None = None
         other: SimCall | None = None
+        extra: dict[str, str] = {}
         try:
             if noun.name == "Queue":
-                status, other = self._dial_queue(noun, doc_url)
+                status, other, extra = self._dial_queue(noun, timeout, doc_url)
             else:
                 caller_id = verb.attr("callerId") or self.to
                 status, other = self._dial_number(noun, caller_id, timeout, doc_url)
         except CallerHangup as h:
             hung, status, other = h, "completed", self._dial_peer
         self._dial_peer = None
-        params = {"DialCallStatus": status}
+        params = {"DialCallStatus": status, "DialBridged": "true" if (
+            other is not None and status == "completed") else "false", **extra}
         if other is not None:
             params["DialCallSid"] = other.sid
             params["DialCallDuration"] = str(math.ceil(self.vclock - started))
@@ -854,48 +1050,66 @@ class SimCall:
             return _Next(action, method, params)
         return None
 
-    def _dial_queue(self, noun: Verb, doc_url: str | None) -> tuple[str, SimCall | None]:
+    def _dial_queue(self, noun: Verb, timeout: int,
+                    doc_url: str | None) -> tuple[str, SimCall | None, dict[str, str]]:
+        """https://www.twilio.com/docs/voice/twiml/queue: take the first caller of the queue;
+        "If the queue is empty, Dial will wait until the next person joins the queue or until
+        the <Dial> timeout duration is reached. If the queue does not exist, Dial will post an
+        error status to its action URL" (``failed``; a timeout is ``no-answer``)."""
         name = noun.text.strip()
-        caller: SimCall | None = None
+        q = self.sim.existing_queue(name)
+        if q is None:
+            self._event("dial", queue=name, dequeued=None, error="no such queue")
+            return "failed", None, {}
+        url = self._resolve(noun.attr("url"), doc_url)
+        method = (noun.attr("method") or "POST").upper()
+        deadline = time.monotonic() + (timeout + DIAL_TIMEOUT_BUFFER) * self.sim.wait_scale
+        while True:
+            caller = self._take_front(q)
+            if caller is not None:
+                self._event("dial", queue=name, dequeued=caller.sid)
+                caller._inbox.put(("dequeued", self, url, method))
+                answer = self._await_connected(caller)
+                extra = {"QueueSid": q.sid,
+                         "QueueTime": str(int(caller.vclock - caller._enqueued_at))}
+                if answer != "connected":
+                    return "no-answer", caller, extra
+                self._dial_peer = caller
+                self._bridge(caller)
+                return "completed", caller, extra
+            if time.monotonic() >= deadline:
+                self._event("dial", queue=name, dequeued=None, error="timeout")
+                self.vclock += timeout
+                return "no-answer", None, {"QueueSid": q.sid}
+            with self.sim.cond:
+                self.sim.cond.wait_for(lambda q=q: bool(q.members) or self.ended,
+                                       min(0.05, max(0.0, deadline - time.monotonic())))
+            self._poll()
+
+    def _take_front(self, q: SimQueue) -> SimCall | None:
+        """Remove and return the first live member: no other dequeuer can take it now."""
         with self.sim.cond:
-            q = self.sim.queues.get(name)
-            while q is not None and q.members:
+            while q.members:
                 candidate = q.members.pop(0)
                 if not candidate.ended:
-                    caller = candidate
-                    break
-        self._event("dial", queue=name, dequeued=caller.sid if caller else None)
-        if caller is None or q is None:
-            return "no-answer", None  # empty queue: the Dial ends at once (documented choice)
-        url = self._resolve(noun.attr("url"), doc_url)
-        try:
-            if url:
-                qtime = int(caller.vclock - caller._enqueued_at)
-                params = {
-                    **caller._base_params(),
-                    "QueueSid": q.sid,
-                    "QueueTime": str(qtime),
-                    "DequeingCallSid": self.sid,
-                    "CallSid": caller.sid,
-                }
-                for k in ("QueuePosition", "CurrentQueueSize", "AvgQueueTime", "MaxQueueSize"):
-                    params.pop(k, None)
-                method = (noun.attr("method") or "POST").upper()
-                res = self._post(url, params, method)
-                if not res.ok:
-                    self._event("error", status=res.status, url=res.url, message="whisper failed")
-                else:
-                    try:
-                        for v in parse_twiml(res.body):
-                            if v.name in ("Say", "Play", "Pause"):
-                                getattr(self, f"_verb_{v.name.lower()}")(v, url)
-                    except TwimlError as exc:
-                        self._event("error", status=res.status, url=res.url, message=str(exc))
-        finally:
-            caller._inbox.put(("bridged", self))
-        self._dial_peer = caller
-        self._bridge(caller)
-        return "completed", caller
+                    self.sim.cond.notify_all()
+                    return candidate
+        return None
+
+    def _await_connected(self, caller: SimCall) -> str:
+        """Wait (silence on this line) while the caller hears the ``<Queue url>`` document."""
+        while True:
+            try:
+                msg = self._next_msg(0.05)
+            except (CallerHangup, _Stop):
+                caller._inbox.put(("agent_left", self))
+                raise
+            if msg is not None and msg[0] == "connected":
+                return "connected"
+            if msg is not None and msg[0] == "gone":
+                return "gone"
+            if caller.ended:
+                return "gone"
 
     def _dial_number(
         self, noun: Verb, caller_id: str, timeout: int, doc_url: str | None
@@ -929,3 +1143,5 @@ class SimCall:
         self._dial_peer = child
         self._bridge(child)
         return "completed", child
+
+

@@ -16,16 +16,18 @@ import requests
 HELP = "Type digits and Enter to press keys; Enter alone = say nothing; q = hang up."
 
 
-def _describe(event: dict) -> str | None:
+def _describe(event: dict, direction: str = "inbound") -> str | None:
+    """One line of what this phone's user hears or sees happen."""
     kind = event.get("type")
+    other = "agent" if direction == "inbound" else "caller"
     if kind == "say":
         return f"IVR: {event['text']}"
     if kind == "queue":
         return f"[in queue, position {event['position']}]"
     if kind == "bridge":
-        return "[connected to agent]"
+        return f"[connected to {other}]"
     if kind == "unbridge":
-        return "[agent left the call]"
+        return f"[{other} left the call]"
     if kind == "error":
         return f"[application error: {event.get('message')}]"
     if kind == "play":
@@ -62,20 +64,25 @@ def answer_phone(
     stdin, stdout, show = _terminal(stdin, stdout)
     base = _control_base(control_url)
     with _session() as http:
-        show(f"Waiting for a call to {number} ... (Ctrl-C to stop)")
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            calls = http.get(f"{base}/state", timeout=10).json()["calls"]
-            ringing = [c for c in calls if c["to"] == number
-                       and c["direction"] == "outbound-api"
-                       and c["status"] in ("queued", "ringing", "in-progress")]
-            if ringing:
-                show(f"Incoming call from {ringing[-1]['from']}. ({HELP})")
-                return _converse(http, base, ringing[-1]["sid"], stdin, show, stdout,
-                                 poll_interval=0.05, timeout=timeout)
-            time.sleep(poll_interval)
-        show("[no call came]")
-        return "timeout"
+        # This terminal answers the number itself (a simulated agent on it stands aside).
+        http.put(f"{base}/answering/{number}", timeout=10)
+        try:
+            show(f"Waiting for a call to {number} ... (Ctrl-C to stop)")
+            deadline = time.monotonic() + timeout
+            while time.monotonic() < deadline:
+                calls = http.get(f"{base}/state", timeout=10).json()["calls"]
+                ringing = [c for c in calls if c["to"] == number
+                           and c["direction"] == "outbound-api"
+                           and c["status"] in ("queued", "ringing", "in-progress")]
+                if ringing:
+                    show(f"Incoming call from {ringing[-1]['from']}. ({HELP})")
+                    return _converse(http, base, ringing[-1]["sid"], stdin, show, stdout,
+                                     poll_interval=0.05, timeout=timeout)
+                time.sleep(poll_interval)
+            show("[no call came]")
+            return "timeout"
+        finally:
+            http.delete(f"{base}/answering/{number}", timeout=10)
 
 
 def _terminal(stdin: TextIO | None,
@@ -109,7 +116,7 @@ def _converse(http: requests.Session, base: str, sid: str, stdin: TextIO, show: 
         state = http.get(f"{base}/calls/{sid}", params={"after": seen}, timeout=10).json()
         seen = state["next"]
         for event in state["events"]:
-            line = _describe(event)
+            line = _describe(event, state.get("direction", "inbound"))
             if line:
                 show(line)
         if state["ended"]:

@@ -1,8 +1,8 @@
 """The ``Simulator``: a local Twilio owning calls, messages, queues and faults.
 
-It serves Twilio's REST paths (and a small JSON control API for the terminal
-phone) from a werkzeug server on 127.0.0.1 in a background thread, and talks to
-the service under test over real HTTP with signed webhooks.
+It serves Twilio's REST paths (:mod:`simulator.rest`) and a small JSON control API for the
+terminal phone (:mod:`simulator.control`) from a werkzeug server on 127.0.0.1 in a background
+thread, and talks to the service under test over real HTTP with signed webhooks.
 """
 
 from __future__ import annotations
@@ -10,15 +10,20 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from dataclasses import dataclass, field
+from collections.abc import Iterable
 from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import urljoin
 
 import phonenumbers
+from flask import Flask, Response, jsonify, request
+from werkzeug.exceptions import HTTPException
 from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
 
-from simulator.calls import API_VERSION, SimCall, country_of, new_sid, rfc2822
+from simulator.calls import SimCall, SimQueue
+from simulator.control import control
+from simulator.formats import API_VERSION, country_of, new_sid, rfc2822
+from simulator.rest import api, twilio_error
 from simulator.signing import send_webhook
 from simulator.twiml import message_bodies
 
@@ -36,21 +41,15 @@ class WebhookError(RuntimeError):
         self.body = body
 
 
-@dataclass
-class SimQueue:
-    """A Twilio call queue: FIFO of waiting callers, shared by all calls."""
-
-    name: str
-    sid: str = field(default_factory=lambda: new_sid("QU"))
-    members: list[SimCall] = field(default_factory=list)
-    max_size: int = 100
-    waits: list[int] = field(default_factory=list)
-
-    def avg_wait(self) -> int:
-        return int(sum(self.waits) / len(self.waits)) if self.waits else 0
-
-    def record_wait(self, seconds: int) -> None:
-        self.waits.append(seconds)
+def _http_error(exc: HTTPException) -> Response:
+    """404/405 and friends: Twilio's error JSON on its paths, plain JSON on ``/_sim``."""
+    status = exc.code or 500
+    if request.path.startswith("/_sim"):
+        response = jsonify({"error": exc.name})
+        response.status_code = status
+        return response
+    return twilio_error(status, 20004 if status == 405 else None,
+                        "Method not allowed" if status == 405 else None)
 
 
 class _QuietHandler(WSGIRequestHandler):
@@ -73,7 +72,14 @@ class Simulator:
         host: str = "127.0.0.1",
         port: int = 0,
         auto_agent_hangup_after: float | None = None,
+        auto_agents: Iterable[str] = (),
+        auto_agent_keys: str = "1",
+        wait_scale: float = 1.0,
     ) -> None:
+        """``auto_agents``: numbers answered by a simulated agent, who presses
+        ``auto_agent_keys`` at every prompt; ``auto_agent_hangup_after``: seconds a bridged
+        outbound leg stays before hanging up; ``wait_scale``: real seconds per second of
+        waiting for another party (an empty queue), for fast tests."""
         self.account_sid = account_sid
         self.auth_token = auth_token
         self.service_url = service_url.rstrip("/")
@@ -84,6 +90,10 @@ class Simulator:
         self.host = host
         self.port = port
         self.auto_agent_hangup_after = auto_agent_hangup_after
+        self.auto_agents = set(auto_agents)
+        self.auto_agent_keys = auto_agent_keys
+        self.held_numbers: set[str] = set()
+        self.wait_scale = wait_scale
         self.lock = threading.RLock()
         self.cond = threading.Condition(self.lock)
         self.calls: list[SimCall] = []
@@ -92,8 +102,10 @@ class Simulator:
         self.media: dict[tuple[str, str], tuple[str, bytes]] = {}
         self.queues: dict[str, SimQueue] = {}
         self.outcomes: dict[str, str] = {}
+        self.message_outcomes: dict[str, tuple[str, int]] = {}
         self.rest_requests: list[dict[str, Any]] = []
         self._faults: list[tuple[int, int | None]] = []
+        self._held_webhooks: list[tuple[str, str, threading.Event]] = []
         self.call_response_gate: threading.Event | None = None
         self._server: BaseWSGIServer | None = None
         self._thread: threading.Thread | None = None
@@ -116,12 +128,19 @@ class Simulator:
         """Base URL of the JSON control API used by the terminal phone."""
         return self.api_url + "/_sim"
 
+    def wsgi_app(self) -> Flask:
+        """Twilio's REST paths and the control API, answering for this simulator."""
+        app = Flask("simulator")
+        app.extensions["simulator"] = self
+        app.register_blueprint(api)
+        app.register_blueprint(control)
+        app.register_error_handler(HTTPException, _http_error)
+        return app
+
     def start(self) -> Simulator:
         """Serve the REST + control API in a background thread."""
-        from simulator.rest import create_app
-
         self._server = make_server(
-            self.host, self.port, create_app(self), threaded=True, request_handler=_QuietHandler
+            self.host, self.port, self.wsgi_app(), threaded=True, request_handler=_QuietHandler
         )
         self._thread = threading.Thread(
             target=self._server.serve_forever, args=(0.05,), name="simulator-http", daemon=True
@@ -231,10 +250,40 @@ class Simulator:
             return self.outcomes.get(number, "human")
 
     def get_queue(self, name: str) -> SimQueue:
+        """The queue named ``name``, created on demand as ``<Enqueue>`` does."""
         with self.lock:
             if name not in self.queues:
                 self.queues[name] = SimQueue(name)
             return self.queues[name]
+
+    def existing_queue(self, name: str) -> SimQueue | None:
+        with self.lock:
+            return self.queues.get(name)
+
+    def queue_by_sid(self, sid: str) -> SimQueue | None:
+        with self.lock:
+            return next((q for q in self.queues.values() if q.sid == sid), None)
+
+    def delete_queue(self, sid: str) -> bool:
+        """Remove an empty queue; False (and nothing removed) while calls wait in it."""
+        with self.lock:
+            q = self.queue_by_sid(sid)
+            if q is None or any(not m.ended for m in q.members):
+                return False
+            del self.queues[q.name]
+            return True
+
+    def auto_keys(self, number: str) -> str | None:
+        """The keys a simulated agent on ``number`` presses (None: a person answers)."""
+        with self.lock:
+            if number in self.auto_agents and number not in self.held_numbers:
+                return self.auto_agent_keys
+            return None
+
+    def answer_in_terminal(self, number: str, held: bool) -> None:
+        """A terminal phone takes (or gives back) the calls to ``number``."""
+        with self.lock:
+            (self.held_numbers.add if held else self.held_numbers.discard)(number)
 
     def queue_size(self, name: str) -> int:
         with self.lock:
@@ -257,6 +306,21 @@ class Simulator:
         gate, self.call_response_gate = self.call_response_gate, None
         if gate is not None:
             gate.set()
+
+    def hold_webhooks(self, call_sid: str, path: str) -> threading.Event:
+        """Network latency for one leg: its next webhooks whose URL contains ``path`` wait
+        until the returned event is set (then every later one goes straight through)."""
+        gate = threading.Event()
+        with self.lock:
+            self._held_webhooks.append((call_sid, path, gate))
+        return gate
+
+    def gate_for(self, call_sid: str, url: str) -> threading.Event | None:
+        with self.lock:
+            for sid, path, gate in self._held_webhooks:
+                if sid == call_sid and path in url and not gate.is_set():
+                    return gate
+        return None
 
     def take_fault(self) -> tuple[int, int | None] | None:
         with self.lock:
@@ -304,8 +368,28 @@ class Simulator:
         t.start()
         return snapshot
 
+    def set_message_outcome(self, number: str, status: str, error_code: int) -> None:
+        """Messages to ``number`` end ``undelivered`` or ``failed`` with ``error_code``
+        (https://www.twilio.com/docs/api/errors, e.g. 30003 unreachable, 63016 WhatsApp
+        outside the 24-hour window)."""
+        if status not in ("undelivered", "failed"):
+            raise ValueError("status must be undelivered or failed")
+        with self.lock:
+            self.message_outcomes[number] = (status, error_code)
+
     def _deliver(self, msg: dict[str, Any]) -> None:
-        for status in ("sent", "delivered"):
+        """https://www.twilio.com/docs/messaging/guides/outbound-message-status-in-status-callbacks:
+        no callback for the initial ``queued``/``accepted``; then ``sent`` and ``delivered``
+        (WhatsApp adds ``read``), or ``undelivered``/``failed`` with an ErrorCode."""
+        with self.lock:
+            outcome = self.message_outcomes.get(msg["to"].removeprefix("whatsapp:"))
+        if outcome is not None:
+            steps = ["sent", outcome[0]] if outcome[0] == "undelivered" else [outcome[0]]
+        elif msg["to"].startswith("whatsapp:"):
+            steps = ["sent", "delivered", "read"]
+        else:
+            steps = ["sent", "delivered"]
+        for status in steps:
             if self._stopping.wait(0.02):
                 return
             with self.cond:
@@ -313,6 +397,8 @@ class Simulator:
                 msg["date_updated"] = rfc2822()
                 if status == "sent":
                     msg["date_sent"] = msg["date_updated"]
+                if status in ("undelivered", "failed") and outcome is not None:
+                    msg["error_code"] = outcome[1]
                 self.cond.notify_all()
             url = msg.get("status_callback")
             if url:
@@ -328,6 +414,8 @@ class Simulator:
                 }
                 if msg.get("messaging_service_sid"):
                     params["MessagingServiceSid"] = msg["messaging_service_sid"]
+                if msg.get("error_code") is not None:
+                    params["ErrorCode"] = str(msg["error_code"])
                 res = send_webhook(self.auth_token, url, params)
                 with self.cond:
                     msg.setdefault("callbacks", []).append((status, res.status))

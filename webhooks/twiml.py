@@ -1,4 +1,4 @@
-"""IVR turns rendered as TwiML, only through ``twilio.twiml``."""
+"""IVR turns and the agent's leg rendered as TwiML, only through ``twilio.twiml``."""
 
 from __future__ import annotations
 
@@ -10,6 +10,10 @@ from callcenter.content import Content, Speech
 from callcenter.voice.ivr import Turn
 
 HOLD_PAUSE_S = 15
+AGENT_ACCEPT_TIMEOUT_S = 8  # the agent's keypad: "press 1 to accept"
+# The backstop when the accepted caller vanished between our check and the bridge: Twilio's
+# <Dial><Queue> waits this long (+5 s, Twilio's buffer) on an empty queue, not its default 30.
+AGENT_DIAL_TIMEOUT_S = 5
 
 
 @dataclass(frozen=True)
@@ -74,4 +78,40 @@ def render_hold(turn: Turn, content: Content, choice_url: str) -> VoiceResponse:
         response.leave()
     else:
         response.pause(length=HOLD_PAUSE_S)
+    return response
+
+
+def render_speech(speech: list[Speech], content: Content, lang: str, *,
+                  then: str | None = None, hang_up: bool = True) -> VoiceResponse:
+    """Say ``speech`` in ``lang``; then redirect to ``then`` (POST), or hang up (or neither:
+    a ``<Queue url>`` document allows only Play, Say, Pause and Redirect)."""
+    voice = content.voice(lang)
+    response = VoiceResponse()
+    for part in speech:
+        _say(response, part, voice)
+    if then is not None:
+        response.redirect(then, method="POST")
+    elif hang_up:
+        response.hangup()
+    return response
+
+
+def render_offer(speech: list[Speech], content: Content, lang: str,
+                 accept_url: str) -> VoiceResponse:
+    """The agent's phone was answered: "press 1 to accept". With no key the action still runs
+    (``actionOnEmptyResult``), so a voicemail that picked up is told apart at once."""
+    response = VoiceResponse()
+    gather = response.gather(action=accept_url, method="POST", input="dtmf", num_digits=1,
+                             timeout=AGENT_ACCEPT_TIMEOUT_S, action_on_empty_result=True)
+    voice = content.voice(lang)
+    for part in speech:
+        _say(gather, part, voice)
+    return response
+
+
+def render_bridge(queue_name: str, done_url: str, connecting_url: str) -> VoiceResponse:
+    """The agent dials the one caller's queue; ``url`` plays on the caller's side."""
+    response = VoiceResponse()
+    dial = response.dial(action=done_url, method="POST", timeout=AGENT_DIAL_TIMEOUT_S)
+    dial.queue(queue_name, url=connecting_url, method="POST")
     return response

@@ -16,9 +16,10 @@ from twilio.twiml.voice_response import VoiceResponse
 
 from callcenter.callbacks import policy
 from callcenter.models import Callback, Contact, Customer, Ticket
-from callcenter.statuses import CallbackStatus
+from callcenter.statuses import CallbackStatus, CallStatus, QueueState
 from callcenter.voice import agents, calls
 from callcenter.voice.ivr import Ivr, Turn, greeting
+from webhooks import twiml
 from webhooks.context import content, db, settings
 from webhooks.twilio_auth import twilio_signed
 from webhooks.twiml import FlowUrls, render, render_hold
@@ -38,7 +39,8 @@ def _urls(step: int) -> FlowUrls:
         queue_wait=url_for("voice.queue_wait"),
         queue_result=url_for("voice.queue_result"),
         queue_choice=url_for("voice.queue_choice"),
-        queue_name=settings().agent_queue_name,
+        queue_name=agents.caller_queue(settings().agent_queue_name,
+                                       request.form.get("CallSid", "")),
     )
 
 
@@ -78,27 +80,52 @@ def _schedule_callbacks(callback_ids: list[int]) -> None:
             queues.schedule_soon(settings(), callback)
 
 
-def _safely(view: Callable[..., Response]) -> Callable[..., Response]:
-    """On any internal error: apologise, queue the caller for an agent, never a 5xx."""
+def _on_error(fallback: Callable[[], Response]) -> Callable[[Callable[..., Response]],
+                                                           Callable[..., Response]]:
+    """Any internal error of the view: log, roll back, answer ``fallback()``, never a 5xx."""
 
-    def wrapper(*args: Any, **kwargs: Any) -> Response:
-        try:
-            return view(*args, **kwargs)
-        except Exception as exc:
-            if getattr(exc, "code", None) in (400, 403, 404):
-                raise
-            log.exception("voice webhook failed for CallSid %s", request.form.get("CallSid"))
-            db().rollback()
-            turn = Ivr(db(), settings(), content()).error_turn()
-            xml = render(turn, content(), _urls(0))
+    def decorate(view: Callable[..., Response]) -> Callable[..., Response]:
+        def wrapper(*args: Any, **kwargs: Any) -> Response:
             try:
-                queues.enqueue_dispatch_agents(settings(), settings().base_url)
-            except Exception:
-                log.exception("could not dispatch agents after an error")
-            return _twiml(xml)
+                return view(*args, **kwargs)
+            except Exception as exc:
+                if getattr(exc, "code", None) in (400, 403, 404):
+                    raise
+                log.exception("voice webhook failed for CallSid %s", request.form.get("CallSid"))
+                db().rollback()
+                return fallback()
 
-    wrapper.__name__ = view.__name__
-    return wrapper
+        wrapper.__name__ = view.__name__
+        return wrapper
+
+    return decorate
+
+
+def _apologise_and_queue() -> Response:
+    """The caller hears an apology and is queued for an agent."""
+    turn = Ivr(db(), settings(), content()).error_turn()
+    xml = render(turn, content(), _urls(0))
+    try:
+        queues.enqueue_dispatch_agents(settings(), settings().base_url)
+    except Exception:
+        log.exception("could not dispatch agents after an error")
+    return _twiml(xml)
+
+
+def _end_agent_leg() -> Response:
+    """The agent's leg ends; a caller they had accepted goes back to waiting when it does.
+    Never the caller's error turn: that would queue the agent like a customer."""
+    response = VoiceResponse()
+    response.hangup()
+    return _twiml(response)
+
+
+def _connect_unannounced() -> Response:
+    """The ``<Queue url>`` document: the caller is connected without the announcement."""
+    return _twiml(VoiceResponse())
+
+
+_safely = _on_error(_apologise_and_queue)
 
 
 @bp.post("/incoming")
@@ -145,15 +172,28 @@ def step() -> Response:
 @twilio_signed
 @_safely
 def queue_wait() -> Response:
-    """The agent queue's wait music: position, and a callback offer when the wait is long."""
+    """The agent queue's wait music: position, and a callback offer when the wait is long.
+
+    Each caller has a queue of their own, so the position is counted in our books. The
+    request itself proves the caller is in Twilio's queue: its SID is kept for the agent's
+    check, and a caller our books had given up on is waiting again.
+    """
     session = db()
-    contact = calls.find_call(session, _call_sid())
-    position = request.form.get("QueuePosition", type=int) or 1
+    call_sid = _call_sid()
+    contact = calls.find_call(session, call_sid)
+    if contact is None:  # queued by the error turn before anything was written down
+        contact, _ = calls.begin_inbound(session, call_sid, request.form.get("From"),
+                                         request.form.get("To"))
+    back = agents.in_twilio_queue(contact, request.form.get("QueueSid"))
+    position = agents.queue_position(session, contact)
     waited = request.form.get("QueueTime", type=int) or 0
     ivr = Ivr(session, settings(), content())
     turn = ivr.hold(contact, position, waited, agents.help_is_coming(session, position))
-    session.rollback()
-    return _twiml(render_hold(turn, content(), url_for("voice.queue_choice")))
+    xml = render_hold(turn, content(), url_for("voice.queue_choice"))
+    session.commit()  # the queue SID (once), or a caller our books did not count as waiting
+    if back:
+        queues.enqueue_dispatch_agents(settings(), settings().base_url)
+    return _twiml(xml)
 
 
 @bp.post("/queue/choice")
@@ -184,49 +224,116 @@ def queue_result() -> Response:
     if not calls.first_time(session, key) and contact.last_response:
         return _twiml(contact.last_response)
     turn = Ivr(session, settings(), content()).queue_result(contact, result)
-    return _respond(contact, turn)
+    response = _respond(contact, turn)
+    queue_sid = request.form.get("QueueSid", "")
+    if queue_sid:  # the caller's own queue is empty for good: Twilio keeps queues until deleted
+        current = settings()
+        response.call_on_close(lambda: agents.delete_queue(current, queue_sid))
+    return response
+
+
+@bp.post("/queue/connecting")
+@twilio_signed
+@_on_error(_connect_unannounced)
+def queue_connecting() -> Response:
+    """The agent's ``<Queue url>``: Twilio runs it on the caller's side, just before the
+    bridge (CallSid is the caller, DequeingCallSid the agent). The caller hears, in their own
+    language, that they are being connected; both legs are linked on the ticket."""
+    session = db()
+    caller = agents.connect(session, _call_sid(), request.form.get("DequeingCallSid", ""))
+    lang = (caller.ivr_state or {}).get("lang", "id") if caller is not None else "id"
+    session.commit()
+    speech = content().speech(lang, "agent_connecting")
+    return _twiml(twiml.render_speech(speech, content(), lang, hang_up=False))
+
+
+def _agent_leg() -> Contact:
+    leg = agents.find_leg(db(), _call_sid())
+    if leg is None:
+        abort(400, "not an agent leg")
+    return leg
+
+
+def _to_agent(key: str, *, then: str | None = None) -> Response:
+    """Words for the agent, in the agents' language; then a redirect, or hang up."""
+    lang = content().agent_language
+    return _twiml(twiml.render_speech(content().speech(lang, key), content(), lang, then=then))
 
 
 @bp.post("/agent/answer")
 @twilio_signed
-@_safely
+@_on_error(_end_agent_leg)
 def agent_answer() -> Response:
-    """An agent picked up: take the caller at the front of the queue, whisper first."""
-    response = VoiceResponse()
-    if request.form.get("AnsweredBy", "human").startswith("machine"):
-        response.hangup()  # an agent's voicemail must not swallow a caller
-        return _twiml(response)
-    dial = response.dial(action=url_for("voice.agent_done"), method="POST")
-    dial.queue(settings().agent_queue_name, url=url_for("voice.agent_whisper"), method="POST")
-    return _twiml(response)
-
-
-@bp.post("/agent/whisper")
-@twilio_signed
-@_safely
-def agent_whisper() -> Response:
-    """Heard by the agent only: ticket number, verified name, reason."""
+    """The agent's phone was answered: "press 1 to accept". Nobody is bridged before a key
+    press, so an agent's voicemail never takes a caller (no answering-machine detection
+    needed, and the agent waits for nothing)."""
     session = db()
-    text = agents.connect(session, _call_sid(), request.form.get("DequeingCallSid", ""))
+    leg = _agent_leg()
+    if agents.callers_waiting(session) == 0 and agents.offered_caller(session, leg) is None:
+        agents.caller_gone(session, leg)
+        session.commit()
+        return _to_agent("agent_caller_gone")
+    lang = content().agent_language
+    offer = content().speech(lang, "agent_offer")
+    return _twiml(twiml.render_offer(offer, content(), lang, url_for("voice.agent_accept")))
+
+
+@bp.post("/agent/accept")
+@twilio_signed
+@_on_error(_end_agent_leg)
+def agent_accept() -> Response:
+    """The agent's key: 1 takes the longest-waiting caller still in Twilio's queue, whose
+    whisper the agent hears now, on their own leg; anything else (or silence) sets them away.
+    """
+    session = db()
+    leg = _agent_leg()
+    if _clean_digits(request.form.get("Digits", "")) != "1":
+        agents.not_accepted(session, leg)
+        session.commit()
+        return _to_agent("agent_not_accepted")
+    caller = agents.offer_next_caller(session, settings(), leg)
+    if caller is None:
+        session.commit()
+        return _to_agent("agent_caller_gone")
+    speech = agents.whisper(session, content(), caller)
     session.commit()
-    response = VoiceResponse()
-    voice = content().voice("id")
-    response.say(text, voice=voice["voice"], language=voice["language"])
-    return _twiml(response)
+    lang = content().agent_language
+    return _twiml(twiml.render_speech(speech, content(), lang, then=url_for("voice.agent_bridge")))
+
+
+@bp.post("/agent/bridge")
+@twilio_signed
+@_on_error(_end_agent_leg)
+def agent_bridge() -> Response:
+    """After the whisper: if the caller is still waiting, dial their queue; if they hung up
+    meanwhile, the agent hears so at once and is free again."""
+    session = db()
+    leg = _agent_leg()
+    caller = agents.offered_caller(session, leg)
+    if caller is None or caller.queue_state != QueueState.OFFERED or not caller.external_id:
+        agents.caller_gone(session, leg)
+        session.commit()
+        return _to_agent("agent_caller_gone")
+    session.rollback()
+    queue_name = agents.caller_queue(settings().agent_queue_name, caller.external_id)
+    return _twiml(twiml.render_bridge(queue_name, url_for("voice.agent_done"),
+                                      url_for("voice.queue_connecting")))
 
 
 @bp.post("/agent/done")
 @twilio_signed
-@_safely
+@_on_error(_end_agent_leg)
 def agent_done() -> Response:
-    """The agent's Dial ended; with nobody dequeued, our waiting count was stale."""
-    if request.form.get("DialCallStatus", "completed") != "completed":
-        session = db()
-        agents.queue_found_empty(session, _call_sid())
-        session.commit()
-    response = VoiceResponse()
-    response.hangup()
-    return _twiml(response)
+    """The agent's Dial ended. Without a bridge the caller's queue was empty or gone (they
+    hung up in the last moment): the agent is told, and the leg ends."""
+    if request.form.get("DialCallStatus", "") == CallStatus.COMPLETED:
+        response = VoiceResponse()
+        response.hangup()
+        return _twiml(response)
+    session = db()
+    agents.caller_gone(session, _agent_leg())
+    session.commit()
+    return _to_agent("agent_caller_gone")
 
 
 @bp.post("/status")

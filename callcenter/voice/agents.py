@@ -1,6 +1,11 @@
-"""Agents and routing: who takes a queued caller, and what they hear first (whisper).
+"""Agents and routing: who takes a queued caller, how the agent accepts, what they hear first.
 
 An agent is claimed with a conditional UPDATE, so two dispatchers never ring one agent twice.
+Every caller waits in a Twilio queue of its own (:func:`caller_queue`): an agent who accepts
+the call with a key press is offered one caller (a conditional UPDATE again, so two agents
+never get the same one), hears the whisper about exactly that caller on their own leg, and
+then dials that caller's queue; Twilio's ``<Dial><Queue>`` always takes the front of a queue,
+so a shared queue could hand the agent someone else than the one whispered about.
 
 Presence is what the agent chose in the console: ``available``, ``busy`` (after-call
 work) or ``away``. Routing reads ``Agent.available``, which is True exactly when the presence is
@@ -11,17 +16,28 @@ person's choice (the console's switch, ``callcenter agents available|unavailable
 
 from __future__ import annotations
 
+import logging
 import uuid
 
-from sqlalchemy import func, or_, select, update
+import requests
+from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
+from twilio.base.exceptions import TwilioRestException
 
 from callcenter import audit
+from callcenter.config import Settings
+from callcenter.content import Content, Speech
 from callcenter.models import Agent, Contact, Customer, Ticket, utcnow
 from callcenter.phones import mask_phone, to_e164
-from callcenter.statuses import Presence
+from callcenter.statuses import CallStatus, Presence, QueueState
+from callcenter.voice.telephony import rest_client
 
+log = logging.getLogger(__name__)
 PRESENCES = tuple(Presence)
+AGENT_LEG = "agent_leg"
+QUEUE_NAME_MAX = 64  # https://www.twilio.com/docs/voice/twiml/enqueue: "64 characters or less"
+MEMBER_CHECK_TIMEOUT_S = 3.0  # the agent is on the line: ask Twilio briefly, else go ahead
+OFFER_CANDIDATES = 5
 
 
 class AgentError(ValueError):
@@ -96,32 +112,46 @@ def help_is_coming(session: Session, position: int) -> bool:
 
 def callers_waiting(session: Session) -> int:
     return session.scalar(
-        select(func.count()).select_from(Contact).where(Contact.queue_state == "waiting")
+        select(func.count()).select_from(Contact)
+        .where(Contact.queue_state == QueueState.WAITING)
     ) or 0
 
 
-def queue_found_empty(session: Session, agent_sid: str) -> int:
-    """An agent dialled the queue and Twilio had nobody in it.
+def caller_queue(base_name: str, call_sid: str) -> str:
+    """The Twilio queue of one caller: ``<Enqueue>`` and the agent's ``<Dial><Queue>`` name it."""
+    return f"{base_name}-{call_sid}"[:QUEUE_NAME_MAX]
 
-    Callers we still count as waiting since before that agent was rung are not there (their
-    status callback was lost): stop counting them, or each would ring agents forever.
-    """
-    leg = session.scalars(select(Contact).where(
-        Contact.channel == "voice", Contact.external_id == agent_sid)).first()
-    if leg is None:
-        return 0
-    result = session.execute(
-        update(Contact)
-        .where(Contact.queue_state == "waiting",
-               or_(Contact.queued_at.is_(None), Contact.queued_at < leg.started_at))
-        .values(queue_state="abandoned")
-    )
-    return result.rowcount or 0  # type: ignore[attr-defined]
+
+def queue_position(session: Session, caller: Contact) -> int:
+    """1 + the callers queued before this one and not yet with an agent (their own Twilio
+    queues each hold one caller, so Twilio's QueuePosition is always 1)."""
+    if caller.queued_at is None:
+        return 1
+    ahead = session.scalar(
+        select(func.count()).select_from(Contact).where(
+            Contact.queue_state.in_((QueueState.WAITING, QueueState.OFFERED)),
+            Contact.queued_at < caller.queued_at)) or 0
+    return ahead + 1
+
+
+def in_twilio_queue(caller: Contact, queue_sid: str | None) -> bool:
+    """Twilio's waitUrl request proves the caller sits in its queue: remember the queue (for
+    the agent's check) and count them as waiting if our books did not (given up on them, or
+    queued by the error turn without a state). Returns True when they became waiting (the
+    caller should kick the dispatcher)."""
+    if queue_sid and (caller.ivr_state or {}).get("queue_sid") != queue_sid:
+        caller.ivr_state = {**(caller.ivr_state or {}), "queue_sid": queue_sid}
+    if caller.queue_state in (None, QueueState.ABANDONED):
+        caller.queue_state = QueueState.WAITING
+        caller.queued_at = caller.queued_at or utcnow()
+        caller.agent_id = None
+        return True
+    return False
 
 
 def missed_by_agent(session: Session, agent_id: int) -> None:
-    """An agent who does not pick up is set unavailable, so callers are not offered to an
-    empty desk again and again (a supervisor or the agent sets them back): presence "away"."""
+    """An agent who does not pick up (or does not accept) is set unavailable, so callers are not
+    offered to an empty desk again and again (a supervisor or the agent sets them back)."""
     agent = session.get(Agent, agent_id)
     if agent is not None:
         set_presence(agent, Presence.AWAY)
@@ -130,7 +160,7 @@ def missed_by_agent(session: Session, agent_id: int) -> None:
 def agents_ringing(session: Session) -> int:
     return session.scalar(
         select(func.count()).select_from(Contact).where(
-            Contact.kind == "agent_leg", Contact.queue_state == "ringing")
+            Contact.kind == AGENT_LEG, Contact.queue_state == QueueState.RINGING)
     ) or 0
 
 
@@ -173,9 +203,10 @@ def agent_leg_placed(session: Session, agent_id: int, token: str, call_sid: str)
                     .values(current_call_sid=call_sid)
                     .execution_options(synchronize_session="fetch"))
     agent = session.get(Agent, agent_id)
-    session.add(Contact(channel="voice", direction="outbound", kind="agent_leg",
-                        external_id=call_sid, status="queued", to_number=agent.address
-                        if agent else None, agent_id=agent_id, queue_state="ringing"))
+    session.add(Contact(channel="voice", direction="outbound", kind=AGENT_LEG,
+                        external_id=call_sid, status=CallStatus.QUEUED, to_number=agent.address
+                        if agent else None, agent_id=agent_id,
+                        queue_state=QueueState.RINGING))
 
 
 def release_agent(session: Session, agent_id: int, token_or_sid: str) -> None:
@@ -187,39 +218,173 @@ def release_agent(session: Session, agent_id: int, token_or_sid: str) -> None:
     )
 
 
-def connect(session: Session, caller_sid: str, agent_sid: str) -> str:
-    """Twilio dequeued ``caller_sid`` to ``agent_sid``: link both legs, return the whisper."""
+# -- the agent's answer ------------------------------------------------------------------------
+
+def find_leg(session: Session, leg_sid: str) -> Contact | None:
+    return session.scalars(select(Contact).where(
+        Contact.channel == "voice", Contact.kind == AGENT_LEG,
+        Contact.external_id == leg_sid)).first()
+
+
+def not_accepted(session: Session, leg: Contact) -> None:
+    """The agent's phone answered but nobody pressed 1 (an absent agent, or their voicemail):
+    the leg counts as missed and the agent is set away, like an agent who does not pick up."""
+    if leg.queue_state == QueueState.RINGING:
+        leg.queue_state = QueueState.MISSED
+    if leg.agent_id is not None:
+        missed_by_agent(session, leg.agent_id)
+
+
+def offered_caller(session: Session, leg: Contact) -> Contact | None:
+    """The caller this agent accepted (whatever became of them since)."""
+    caller_sid = (leg.ivr_state or {}).get("caller_sid")
+    if not caller_sid:
+        return None
+    return session.scalars(select(Contact).where(
+        Contact.channel == "voice", Contact.external_id == caller_sid)).first()
+
+
+def offer_next_caller(session: Session, settings: Settings, leg: Contact) -> Contact | None:
+    """The agent pressed 1: give them the longest-waiting caller nobody else has, who is still
+    in their Twilio queue (the Members API says so); None when nobody is left.
+
+    Each candidate is taken with a conditional UPDATE, so two agents accepting at once get two
+    different callers. A candidate Twilio no longer has in its queue is marked abandoned.
+    A Twilio retry of the same answer gets the same caller.
+    """
+    current = offered_caller(session, leg)
+    if current is not None and current.queue_state == QueueState.OFFERED:
+        return current
+    candidates = session.scalars(
+        select(Contact.id).where(Contact.queue_state == QueueState.WAITING,
+                                 Contact.kind != AGENT_LEG)
+        .order_by(Contact.queued_at.asc().nulls_first(), Contact.id)
+        .limit(OFFER_CANDIDATES)).all()
+    for caller_id in candidates:
+        taken = session.execute(
+            update(Contact)
+            .where(Contact.id == caller_id, Contact.queue_state == QueueState.WAITING)
+            .values(queue_state=QueueState.OFFERED, agent_id=leg.agent_id)
+            .execution_options(synchronize_session="fetch"))
+        if taken.rowcount != 1:  # type: ignore[attr-defined]
+            continue  # another agent took them first
+        caller = session.get(Contact, caller_id)
+        assert caller is not None
+        if still_queued(settings, caller) is False:
+            caller.queue_state = QueueState.ABANDONED
+            caller.agent_id = None
+            continue
+        leg.queue_state = QueueState.TALKING
+        leg.ticket_id = caller.ticket_id  # the screen pop shows the caller from now on
+        leg.ivr_state = {**(leg.ivr_state or {}), "caller_sid": caller.external_id}
+        return caller
+    leg.queue_state = QueueState.NO_CALLER
+    return None
+
+
+def still_queued(settings: Settings, caller: Contact) -> bool | None:
+    """Ask Twilio whether the caller is still a member of their queue: False when Twilio says
+    not (404); None when we cannot tell (no queue known yet, Twilio slow or down), and the
+    short ``<Dial>`` timeout of the bridge is the backstop."""
+    queue_sid = (caller.ivr_state or {}).get("queue_sid")
+    if not queue_sid or not caller.external_id:
+        return None
+    client = rest_client(settings, timeout=MEMBER_CHECK_TIMEOUT_S)
+    try:
+        client.queues(queue_sid).members(caller.external_id).fetch()
+    except TwilioRestException as exc:
+        if exc.status == 404:
+            return False
+        log.warning("queue member check answered %s (%s)", exc.status, exc.code)
+        return None
+    except requests.RequestException as exc:
+        log.warning("queue member check failed: %s", type(exc).__name__)
+        return None
+    return True
+
+
+def delete_queue(settings: Settings, queue_sid: str) -> bool:
+    """Delete a caller's emptied queue ("Queues persist. To optimize fetch operations, inactive
+    Queues should be deleted", twilio.com/docs/voice/api/queue-resource). Best effort: a queue
+    left behind costs nothing but clutter."""
+    try:
+        rest_client(settings, timeout=MEMBER_CHECK_TIMEOUT_S).queues(queue_sid).delete()
+    except (TwilioRestException, requests.RequestException) as exc:
+        log.info("could not delete queue %s: %s", queue_sid, type(exc).__name__)
+        return False
+    return True
+
+
+def caller_gone(session: Session, leg: Contact) -> None:
+    """The accepted caller is no longer there to bridge (hung up during the whisper, or their
+    queue was empty): the agent is told and the leg ends; the caller counts as abandoned."""
+    caller = offered_caller(session, leg)
+    if caller is not None and caller.queue_state == QueueState.OFFERED:
+        caller.queue_state = QueueState.ABANDONED
+        caller.agent_id = None
+    leg.queue_state = QueueState.NO_CALLER
+
+
+def leg_ended(session: Session, leg: Contact) -> None:
+    """The agent's leg is over. A caller they accepted but never reached goes back to waiting
+    (the agent hung up during the whisper), so the next agent is rung for them."""
+    caller = offered_caller(session, leg)
+    if caller is not None and caller.queue_state == QueueState.OFFERED and (
+            caller.ended_at is None):
+        caller.queue_state = QueueState.WAITING
+        caller.agent_id = None
+    if leg.queue_state == QueueState.RINGING:
+        leg.queue_state = QueueState.MISSED
+    elif leg.queue_state == QueueState.TALKING:
+        leg.queue_state = QueueState.DONE
+
+
+def connect(session: Session, caller_sid: str, agent_sid: str) -> Contact | None:
+    """Twilio dequeued ``caller_sid`` for ``agent_sid`` (the ``<Queue url>`` request, on the
+    caller's side, just before the bridge): both legs are linked. Returns the caller."""
     caller = session.scalars(select(Contact).where(
         Contact.channel == "voice", Contact.external_id == caller_sid)).first()
     leg = session.scalars(select(Contact).where(
         Contact.channel == "voice", Contact.external_id == agent_sid)).first()
     if caller is None:
-        return "Panggilan tanpa tiket."
-    caller.queue_state = "bridged"
+        return None
+    caller.queue_state = QueueState.BRIDGED
     if leg is not None:
-        leg.queue_state = "talking"
+        leg.queue_state = QueueState.TALKING
         leg.ticket_id = caller.ticket_id
+        leg.ivr_state = {**(leg.ivr_state or {}), "caller_sid": caller_sid}
         caller.agent_id = leg.agent_id
-    return whisper(session, caller)
+    return caller
 
 
-def whisper(session: Session, caller: Contact) -> str:
-    """What the agent hears before the caller: ticket, verified name, reason."""
+def whisper(session: Session, content: Content, caller: Contact) -> list[Speech]:
+    """What the agent hears before the caller, in the agents' language: ticket, the caller's
+    language when it is not theirs, verified name or a warning, reason, history, and what the
+    IVR already told (X1: the customer does not explain again)."""
+    lang = content.agent_language
+    state = caller.ivr_state or {}
     ticket = session.get(Ticket, caller.ticket_id) if caller.ticket_id else None
-    parts = []
-    if ticket is not None:
-        parts.append(f"Tiket {' '.join(ticket.number or '')}.")
-    customer_id = caller.ivr_state.get("customer_id") if caller.verified else None
+    parts: list[Speech] = []
+    if ticket is not None and ticket.number:
+        parts += content.speech(lang, "whisper_ticket", ticket=ticket.number)
+    else:
+        parts += content.speech(lang, "whisper_no_ticket")
+    caller_lang = state.get("lang", "id")
+    if caller_lang != lang:
+        name = content.lookup(lang, "language_names", caller_lang) or caller_lang
+        parts += content.speech(lang, "whisper_language", language=name)
+    customer_id = state.get("customer_id") if caller.verified else None
     customer = session.get(Customer, customer_id) if customer_id else None
     if customer is not None:
-        parts.append(f"Pelanggan terverifikasi: {customer.name}.")
+        parts += content.speech(lang, "whisper_verified", name=customer.name)
     else:
-        parts.append("Pelanggan belum terverifikasi, mohon verifikasi nama, telepon, Order ID.")
+        parts += content.speech(lang, "whisper_unverified")
     if ticket is not None and ticket.reason:
-        parts.append(f"Alasan: {ticket.reason}.")
+        parts += content.speech(lang, "whisper_reason", reason=ticket.reason)
     if ticket is not None and ticket.summary:
-        parts.append(f"Riwayat tiket: {ticket.summary}.")  # X1: no re-explaining
-    told = [item["summary"] for item in caller.ivr_state.get("told", [])]
-    if told:
-        parts.append("Sudah disampaikan: " + "; ".join(told) + ".")
-    return " ".join(parts)
+        parts += content.speech(lang, "whisper_history", summary=ticket.summary)
+    told = [content.lookup(lang, "agent_topics", item.get("topic")) or item.get("summary", "")
+            for item in state.get("told", []) if isinstance(item, dict)]
+    if any(told):
+        parts += content.speech(lang, "whisper_told", told="; ".join(t for t in told if t))
+    return parts

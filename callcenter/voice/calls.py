@@ -17,7 +17,7 @@ from callcenter.callbacks import policy
 from callcenter.config import Settings
 from callcenter.models import Callback, Contact, Ticket, WebhookEvent, utcnow
 from callcenter.phones import try_e164
-from callcenter.statuses import FINAL_CALL_STATUSES
+from callcenter.statuses import FINAL_CALL_STATUSES, CallStatus, QueueState
 from callcenter.tickets import lifecycle
 from callcenter.voice import agents
 
@@ -44,8 +44,8 @@ def begin_inbound(session: Session, call_sid: str, from_number: str | None,
     if contact is not None:
         return contact, False
     contact = Contact(channel="voice", direction="inbound", external_id=call_sid,
-                      status="in-progress", from_number=try_e164(from_number) or from_number,
-                      to_number=to_number)
+                      status=CallStatus.IN_PROGRESS,
+                      from_number=try_e164(from_number) or from_number, to_number=to_number)
     try:
         with session.begin_nested():
             session.add(contact)
@@ -98,18 +98,16 @@ def record_status(session: Session, settings: Settings, params: dict[str, str],
     if status not in FINAL_CALL_STATUSES:
         return effects
     contact.ended_at = contact.ended_at or utcnow()
-    duration = params.get("CallDuration") or params.get("Duration")
+    # CallDuration is seconds; Twilio's "Duration" is billed minutes, never a duration here.
+    duration = params.get("CallDuration")
     if duration and duration.isdigit():
         contact.duration_s = int(duration)
-    if contact.kind == "agent_leg":
+    if contact.kind == agents.AGENT_LEG:
         if contact.agent_id is not None:
             agents.release_agent(session, contact.agent_id, call_sid)
-            if status in ("no-answer", "busy", "failed"):
+            if status in (CallStatus.NO_ANSWER, CallStatus.BUSY, CallStatus.FAILED):
                 agents.missed_by_agent(session, contact.agent_id)
-        if contact.queue_state == "ringing":
-            contact.queue_state = "missed"
-        elif contact.queue_state == "talking":
-            contact.queue_state = "done"
+        agents.leg_ended(session, contact)
         effects.dispatch_agents = True
         return effects
     if contact.callback_id is not None:
@@ -125,8 +123,8 @@ def _settle_customer_call(session: Session, settings: Settings, contact: Contact
                           effects: StatusEffects) -> None:
     """Log the call to a ticket (P1.5) and owe a callback if it dropped mid-flow (P2.2c)."""
     state = contact.ivr_state or {}
-    if contact.queue_state == "waiting":
-        contact.queue_state = "abandoned"
+    if contact.queue_state in (QueueState.WAITING, QueueState.OFFERED):
+        contact.queue_state = QueueState.ABANDONED
     if contact.kind == "callback" and not state:
         return  # never answered by a person: nothing was said, the ladder handles it
     if contact.ticket_id is None:
@@ -138,8 +136,9 @@ def _settle_customer_call(session: Session, settings: Settings, contact: Contact
         if not contact.verified:
             lifecycle.resolve(session, ticket, "Panggilan berakhir sebelum verifikasi.")
     ended_in_flow = contact.verified and not state.get("closing_given")
-    talked_to_agent = contact.queue_state in ("bridged", "done")
-    if ended_in_flow and not talked_to_agent and contact.status in ("completed", "canceled"):
+    talked_to_agent = contact.queue_state in (QueueState.BRIDGED, QueueState.DONE)
+    if ended_in_flow and not talked_to_agent and contact.status in (CallStatus.COMPLETED,
+                                                                    CallStatus.CANCELED):
         ticket = session.get(Ticket, contact.ticket_id)
         if ticket is not None:
             callback, created = policy.request_callback(

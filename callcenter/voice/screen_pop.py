@@ -1,10 +1,10 @@
 """The screen pop: what an agent sees about the call being put through to them.
 
 A routed call reaches the agent as an agent leg (``Contact.kind == "agent_leg"``), rung by the
-dispatcher. When the agent answers, Twilio fetches the whisper URL and
-:func:`callcenter.voice.agents.connect` links the leg to the caller's ticket *before* the two are
-bridged: from that moment the pop shows the caller's verified identity, the ticket and its
-history (X1: the customer does not explain again), while the agent still hears the whisper.
+dispatcher. When the agent accepts it (presses 1),
+:func:`callcenter.voice.agents.offer_next_caller` links the leg to the caller's ticket *before*
+the two are bridged: from that moment the pop shows the caller's verified identity, the ticket
+and its history (X1: the customer does not explain again), while the agent hears the whisper.
 
 Every agent's console polls this every 2 s, so it is cheap by construction:
 
@@ -28,8 +28,10 @@ from sqlalchemy.orm import Session
 
 from callcenter.models import Contact, Customer, Ticket
 from callcenter.phones import mask_phone
+from callcenter.statuses import QueueState
+from callcenter.voice.agents import AGENT_LEG
 
-LIVE_LEG_STATES = ("ringing", "talking")
+LIVE_LEG_STATES = (QueueState.RINGING, QueueState.TALKING)
 HISTORY_SIZE = 5
 SHOWN_TTL_S = 2 * 86400  # an agent leg lasts minutes; the marker outlives it comfortably
 
@@ -86,7 +88,7 @@ def current_pop(session: Session, agent_id: int, history_size: int = HISTORY_SIZ
         .outerjoin(Ticket, Ticket.id == Contact.ticket_id)
         .outerjoin(Customer, Customer.id == Ticket.customer_id)
         .where(Contact.queue_state.in_(LIVE_LEG_STATES),  # indexed: few rows at any time
-               Contact.kind == "agent_leg",
+               Contact.kind == AGENT_LEG,
                Contact.agent_id == agent_id,
                Contact.ended_at.is_(None))
         .order_by(Contact.id.desc())
@@ -95,15 +97,15 @@ def current_pop(session: Session, agent_id: int, history_size: int = HISTORY_SIZ
     if row is None:
         return None
     leg, ticket, ticket_customer = row
-    # connect() sets "talking" and the ticket together; a caller without a ticket (an error
+    # Accepting sets "talking" and the ticket together; a caller without a ticket (an error
     # turn) still counts as linked so the agent is told there is nothing to show.
-    linked = leg.queue_state == "talking" or leg.ticket_id is not None
+    linked = leg.queue_state == QueueState.TALKING or leg.ticket_id is not None
     pop = Pop(leg=leg, linked=linked, ticket=ticket)
     if not linked or ticket is None:
         return pop
     recent = list(session.scalars(
         select(Contact)
-        .where(Contact.ticket_id == ticket.id, Contact.kind != "agent_leg")
+        .where(Contact.ticket_id == ticket.id, Contact.kind != AGENT_LEG)
         .order_by(Contact.started_at.desc(), Contact.id.desc())
         .limit(history_size + 1)))
     pop.history = recent[:history_size]
@@ -111,7 +113,7 @@ def current_pop(session: Session, agent_id: int, history_size: int = HISTORY_SIZ
     if pop.caller is None:
         pop.caller = session.scalars(
             select(Contact).where(Contact.ticket_id == ticket.id, Contact.channel == "voice",
-                                  Contact.kind != "agent_leg", Contact.agent_id == agent_id)
+                                  Contact.kind != AGENT_LEG, Contact.agent_id == agent_id)
             .order_by(Contact.started_at.desc(), Contact.id.desc()).limit(1)).first()
     pop.customer = _verified_customer(session, pop.caller, ticket_customer)
     return pop

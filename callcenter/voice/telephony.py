@@ -5,29 +5,31 @@ from __future__ import annotations
 import os
 import threading
 
+from twilio.http.http_client import TwilioHttpClient
 from twilio.rest import Client
 
 from callcenter.config import Settings, http_environment_configured
 
 _lock = threading.Lock()
-_clients: dict[tuple[int, int, str, str, str], Client] = {}
+_clients: dict[tuple[int, int, str, str, str, float | None], Client] = {}
 
 
-def rest_client(settings: Settings) -> Client:
+def rest_client(settings: Settings, timeout: float | None = None) -> Client:
     """A real ``twilio.rest.Client`` whose API host is the configured one.
 
     One per process and thread, so its HTTP session keeps the connection to Twilio alive
     between jobs (a new TLS handshake per callback costs more than the rest of the job).
     ``environment={}`` keeps the client from reading TWILIO_EDGE/REGION behind our back
-    (configuration is read once, in :mod:`callcenter.config`).
+    (configuration is read once, in :mod:`callcenter.config`). ``timeout`` (seconds) bounds
+    each request: a webhook that asks Twilio something while a caller waits must not hang.
     """
     key = (os.getpid(), threading.get_ident(), settings.twilio_account_sid,
-           settings.twilio_auth_token, settings.twilio_api_url)
+           settings.twilio_auth_token, settings.twilio_api_url, timeout)
     with _lock:
         client = _clients.get(key)
         if client is None:
             client = Client(settings.twilio_account_sid, settings.twilio_auth_token,
-                            environment={})
+                            environment={}, http_client=TwilioHttpClient(timeout=timeout))
             client.api.base_url = settings.twilio_api_url
             _skip_environment_lookups(client)
             _clients[key] = client

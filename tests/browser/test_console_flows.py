@@ -120,8 +120,10 @@ def test_a_routed_call_pops_the_verified_caller_and_ticket_without_a_reload(
     eventually(lambda: _queue_state(session, call.sid) == "waiting")
     hotline.run_jobs()  # the dispatcher rings the free agent
     agent_call = hotline.sim.wait_for_call(to=AGENT_PHONE)
-    whisper = eventually(lambda: " ".join(agent_call.said))
-    assert "Budi Santoso" in whisper
+    assert "Tekan 1 untuk menerima" in agent_call.wait_for_prompt()
+    agent_call.press("1")  # the agent accepts: the whisper plays, the pop shows the caller
+    agent_call.wait_for(lambda c: c.bridged)
+    assert "Budi Santoso" in " ".join(agent_call.said)
     ticket = eventually(lambda: session.scalars(select(Ticket)).first())
 
     expect(pop).to_contain_text("Budi Santoso")

@@ -172,8 +172,16 @@ def _pop(client) -> str:
     return reply.get_data(as_text=True)
 
 
-def test_the_pop_shows_the_caller_only_after_the_whisper_linked_the_leg(console, session):
-    caller_sid, number = _waiting_caller(session)
+def _accept(client, leg_sid: str) -> str:
+    """The agent pressed 1 on their phone: the leg is linked to the caller, the whisper
+    starts (its TwiML is returned)."""
+    reply = signed_post(client, "/twilio/voice/agent/accept", {"CallSid": leg_sid, "Digits": "1"})
+    assert reply.status_code == 200
+    return reply.get_data(as_text=True)
+
+
+def test_the_pop_shows_the_caller_once_the_agent_accepted_the_call(console, session):
+    _, number = _waiting_caller(session)
     sari = _agent(session, available=True)
     dewi = _agent(session, "Dewi", "+628110000002")
     client = console.signed_in("sari", "agent", agent_id=sari.id)
@@ -184,9 +192,8 @@ def test_the_pop_shows_the_caller_only_after_the_whisper_linked_the_leg(console,
     ringing = _pop(client)
     assert "Call ringing…" in ringing and "Budi" not in ringing and number not in ringing
 
-    whisper = signed_post(client, "/twilio/voice/agent/whisper",
-                          {"CallSid": caller_sid, "DequeingCallSid": leg_sid})
-    assert "Pelanggan terverifikasi" in whisper.get_data(as_text=True)
+    whisper = _accept(client, leg_sid)
+    assert "Pelanggan terverifikasi" in whisper
     pop = _pop(client)
     assert "<h2>Incoming call</h2>" in pop
     assert "Budi Santoso" in pop and BUDI_ORDER in pop and number in pop
@@ -211,8 +218,7 @@ def test_an_unverified_caller_pops_as_not_verified(console, session):
     session.commit()
     agent = _agent(session, available=True)
     client = console.signed_in("sari", "agent", agent_id=agent.id)
-    signed_post(client, "/twilio/voice/agent/whisper",
-                {"CallSid": caller_sid, "DequeingCallSid": _ring(session, agent.id)})
+    _accept(client, _ring(session, agent.id))
     pop = _pop(client)
     assert "Not verified" in pop and "Budi" not in pop and number in pop
 
@@ -223,8 +229,7 @@ def test_showing_a_callers_identity_is_audited_once_per_leg(console, session):
     client = console.signed_in("sari", "agent", agent_id=agent.id)
     leg_sid = _ring(session, agent.id)
     _pop(client)  # ringing: no personal data yet, nothing to audit
-    signed_post(client, "/twilio/voice/agent/whisper",
-                {"CallSid": caller_sid, "DequeingCallSid": leg_sid})
+    _accept(client, leg_sid)
     for _ in range(4):  # the region refreshes every 2 s
         assert "Budi Santoso" in _pop(client)
     rows = session.scalars(select(AuditEntry).where(AuditEntry.action == "screen_pop")).all()
@@ -242,8 +247,7 @@ def test_showing_a_callers_identity_is_audited_once_per_leg(console, session):
                         queue_state="waiting", queued_at=utcnow(), ivr_state=first.ivr_state))
     session.commit()
     second_leg = _ring(session, agent.id)
-    signed_post(client, "/twilio/voice/agent/whisper",
-                {"CallSid": second_caller, "DequeingCallSid": second_leg})
+    _accept(client, second_leg)
     _pop(client)
     _pop(client)
     session.expire_all()
@@ -266,7 +270,7 @@ def test_every_console_page_of_an_agent_carries_the_live_region(console, session
 def test_an_unchanged_pop_is_not_swapped_again(console, session):
     """The live region is re-announced by screen readers on every swap: a poll that would show
     the same thing answers 204 (htmx swaps nothing); a change answers with the new fragment."""
-    caller_sid, _ = _waiting_caller(session)
+    _waiting_caller(session)
     agent = _agent(session, available=True)
     client = console.signed_in("sari", "agent", agent_id=agent.id)
     leg_sid = _ring(session, agent.id)
@@ -274,8 +278,7 @@ def test_an_unchanged_pop_is_not_swapped_again(console, session):
     seen = re.search(r'<input type="hidden" name="seen" value="(\w+)">', first).group(1)
     again = client.get(f"/console/pop?seen={seen}", headers={"HX-Request": "true"})
     assert again.status_code == 204 and again.get_data() == b""
-    signed_post(client, "/twilio/voice/agent/whisper",
-                {"CallSid": caller_sid, "DequeingCallSid": leg_sid})
+    _accept(client, leg_sid)
     changed = client.get(f"/console/pop?seen={seen}", headers={"HX-Request": "true"})
     assert changed.status_code == 200 and "Budi Santoso" in changed.get_data(as_text=True)
 
@@ -286,11 +289,10 @@ def test_the_pop_needs_a_signed_in_user(console):
 
 
 def test_pop_and_widget_markup_obey_the_content_security_policy(console, session):
-    caller_sid, _ = _waiting_caller(session)
+    _waiting_caller(session)
     agent = _agent(session, available=True)
     client = console.signed_in("sari", "agent", agent_id=agent.id)
-    signed_post(client, "/twilio/voice/agent/whisper",
-                {"CallSid": caller_sid, "DequeingCallSid": _ring(session, agent.id)})
+    _accept(client, _ring(session, agent.id))
     for html in (_pop(client), client.get(PAGE).get_data(as_text=True)):
         assert "style=" not in html and "<style" not in html
         assert not re.search(r"<script(?![^>]*\bsrc=)", html)
@@ -316,7 +318,9 @@ def test_a_waiting_caller_reaches_the_agent_who_turns_available_and_pops(hotline
     post_form(client, PAGE, "/console/presence", {"presence": "available"})
     hotline.run_jobs()  # the dispatch job the presence change queued
     agent_call = hotline.sim.wait_for_call(to=AGENT_PHONE)
-    eventually(lambda: agent_call.said)  # the whisper is being heard
+    assert "Tekan 1 untuk menerima" in agent_call.wait_for_prompt()
+    agent_call.press("1")
+    eventually(lambda: agent_call.bridged)  # the whisper was heard, the caller connected
     pop = eventually(lambda: (lambda html: "Budi Santoso" in html and html)(_pop(client)))
     ticket_number = session.scalars(select(Contact).where(
         Contact.external_id == call.sid)).one().ticket.number

@@ -86,7 +86,10 @@ def test_verified_callback_goes_to_a_free_agent_with_context(hotline, session, o
         select(Contact).where(Contact.external_id == call.sid)).one()).queue_state == "waiting")
     hotline.run_jobs()
     agent_call = hotline.sim.wait_for_call(to="+628110000001")
-    whisper = eventually(lambda: " ".join(agent_call.said))
+    assert "Tekan 1 untuk menerima" in agent_call.wait_for_prompt()
+    agent_call.press("1")
+    agent_call.wait_for(lambda c: c.bridged)
+    whisper = " ".join(agent_call.said)
     assert "Budi Santoso" in whisper and "callback: wants the fee explained" in whisper
     agent_call.hang_up()
     call.hang_up()

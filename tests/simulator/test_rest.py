@@ -34,9 +34,10 @@ def test_messages_create_fetch_and_status_callbacks(service: Service, sim: Simul
     )
     assert wa.to == "whatsapp:" + CUSTOMER
     sim.wait_for_message(to=CUSTOMER)
-    eventually(lambda: len(service.hits("/msg-status")) == 4)
+    eventually(lambda: len(service.hits("/msg-status")) == 5)
     statuses = [h["form"]["MessageStatus"] for h in service.hits("/msg-status")]
     assert statuses.count("sent") == 2 and statuses.count("delivered") == 2
+    assert statuses.count("read") == 1 and "queued" not in statuses  # no initial callback
     assert all(h["valid"] for h in service.hits("/msg-status"))
     assert client.messages(msg.sid).fetch().status == "delivered"
 

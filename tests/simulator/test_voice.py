@@ -195,7 +195,10 @@ def test_hangup_in_queue_posts_queue_result_hangup(service: Service, sim: Simula
     assert "Hasil hangup" not in call.said  # TwiML after a hang-up is ignored
 
 
-def test_agent_dequeues_caller_with_whisper_then_bridge(service: Service, sim: Simulator) -> None:
+def test_queue_url_document_plays_to_the_dequeued_caller_not_the_agent(
+        service: Service, sim: Simulator) -> None:
+    """twilio.com/docs/voice/twiml/queue#attributes-url: "executed on the queued caller's end
+    before the two parties are connected"."""
     _queue_app(service)
 
     @service.route("/agent")
@@ -208,7 +211,7 @@ def test_agent_dequeues_caller_with_whisper_then_bridge(service: Service, sim: S
 
     @service.route("/whisper")
     def whisper(form: dict, args: dict) -> VoiceResponse:
-        return say(f"Penelepon menunggu {form['QueueTime']} detik")
+        return say(f"Anda menunggu {form['QueueTime']} detik")
 
     service.route("/agent-done")(lambda f, a: say("selesai", hangup=True))
 
@@ -220,7 +223,8 @@ def test_agent_dequeues_caller_with_whisper_then_bridge(service: Service, sim: S
     assert agent_call.sid == created.sid
     agent_call.wait_for(lambda c: any(e["type"] == "bridge" for e in c.events), 5)
     caller.wait_for(lambda c: any(e["type"] == "bridge" for e in c.events), 5)
-    assert agent_call.said == [agent_call.said[0]] and agent_call.said[0].startswith("Penelepon")
+    assert agent_call.said == []  # the agent hears nothing of the url document
+    assert caller.said[-1].startswith("Anda menunggu")
     w = service.hits("/whisper")[0]["form"]
     assert w["CallSid"] == caller.sid and w["DequeingCallSid"] == agent_call.sid
     assert w["QueueSid"].startswith("QU") and "QueueTime" in w
@@ -266,7 +270,10 @@ def test_caller_hangup_ends_bridge_and_agent_dial_continues(
     assert service.hits("/queue-done")[0]["form"]["QueueResult"] == "bridged"
 
 
-def test_dial_empty_queue_reports_no_answer(service: Service, sim: Simulator) -> None:
+def test_dial_on_a_queue_that_does_not_exist_posts_failed(service: Service,
+                                                           sim: Simulator) -> None:
+    """twilio.com/docs/voice/twiml/queue: "If the queue does not exist, Dial will post an
+    error status to its action URL"."""
     @service.route("/voice")
     def voice(form: dict, args: dict) -> VoiceResponse:
         r = VoiceResponse()
@@ -278,7 +285,7 @@ def test_dial_empty_queue_reports_no_answer(service: Service, sim: Simulator) ->
     service.route("/dial-done")(lambda f, a: say(f["DialCallStatus"]))
     call = sim.incoming_call()
     call.wait_ended(5)
-    assert call.said == ["no-answer"]
+    assert call.said == ["failed"]
 
 
 def test_dial_number_child_leg(service: Service, sim: Simulator) -> None:

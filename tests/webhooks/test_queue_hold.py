@@ -3,9 +3,12 @@ it is true: not while an agent is already being rung for them."""
 
 from __future__ import annotations
 
-import pytest
+from datetime import timedelta
 
-from callcenter.models import Contact
+import pytest
+from sqlalchemy import select
+
+from callcenter.models import Contact, utcnow
 from callcenter.voice import agents
 from tests.support.twilio_client import signed_post
 from webhooks.app import create_app
@@ -17,17 +20,32 @@ CALLER = "CA" + "a" * 32
 @pytest.fixture
 def client(settings, session):
     session.add(Contact(channel="voice", direction="inbound", kind="customer",
-                        external_id=CALLER, queue_state="waiting",
+                        external_id=CALLER, queue_state="waiting", queued_at=utcnow(),
                         ivr_state={"lang": "id"}))
     session.commit()
     return create_app(settings).test_client()
 
 
 def _hold(client, position: int) -> str:
+    """The wait music's request; Twilio's QueuePosition is 1 in a caller's own queue, so the
+    position the caller hears is counted in our books."""
     reply = signed_post(client, "/twilio/voice/queue/wait",
-                        {"CallSid": CALLER, "QueuePosition": str(position), "QueueTime": "5"})
+                        {"CallSid": CALLER, "QueuePosition": "1", "QueueTime": "5",
+                         "QueueSid": "QU" + "b" * 32})
     assert reply.status_code == 200
-    return reply.get_data(as_text=True)
+    said = reply.get_data(as_text=True)
+    assert BUSY in said or f"antrean nomor {position}" in said
+    return said
+
+
+def _caller_ahead(session) -> None:
+    """Someone who has waited longer than CALLER."""
+    ours = session.scalars(select(Contact).where(Contact.external_id == CALLER)).one()
+    session.add(Contact(channel="voice", direction="inbound", kind="customer",
+                        external_id="CA" + "c" * 32, queue_state="waiting",
+                        queued_at=ours.queued_at - timedelta(seconds=30),
+                        ivr_state={"lang": "id"}))
+    session.commit()
 
 
 def _ring_an_agent(session, name: str, phone: str) -> None:
@@ -49,5 +67,13 @@ def test_an_agent_ringing_for_the_first_caller_means_keep_waiting(client, sessio
 
 
 def test_the_second_caller_with_one_agent_ringing_is_offered_the_callback(client, session):
+    _caller_ahead(session)
     _ring_an_agent(session, "Sari", "+628110000001")
     assert BUSY in _hold(client, 2)
+
+
+def test_the_position_counts_the_callers_ahead_in_our_books(client, session):
+    _caller_ahead(session)
+    _ring_an_agent(session, "Sari", "+628110000001")
+    _ring_an_agent(session, "Dewi", "+628110000002")
+    assert "antrean nomor 2" in _hold(client, 2)

@@ -26,7 +26,9 @@ def _contacts(session) -> int:
 
 @pytest.mark.parametrize("path", ["/twilio/voice/incoming", "/twilio/voice/step?s=1",
                                   "/twilio/voice/status", "/twilio/voice/queue/wait",
-                                  "/twilio/voice/agent/whisper"])
+                                  "/twilio/voice/agent/answer", "/twilio/voice/agent/accept",
+                                  "/twilio/voice/agent/bridge", "/twilio/voice/agent/done",
+                                  "/twilio/voice/queue/connecting"])
 def test_unsigned_requests_are_refused_and_change_nothing(client, session, path):
     response = client.post(path, data=incoming_params(new_call_sid()))
     assert response.status_code == 403
@@ -137,12 +139,13 @@ def test_malformed_call_sid_is_a_clear_400(client, session, call_sid):
 def test_internal_error_apologises_and_queues_for_an_agent(settings, session, tmp_path):
     broken = replace(settings, database_url=f"sqlite:///{tmp_path / 'no-tables.sqlite3'}")
     client = create_app(broken).test_client()
-    params = {**incoming_params(new_call_sid()), "Digits": "1"}
+    sid = new_call_sid()
+    params = {**incoming_params(sid), "Digits": "1"}
     response = signed_post(client, "/twilio/voice/step?s=1", params)
     assert response.status_code == 200
     body = response.get_data(as_text=True)
     assert "Mohon maaf" in body
-    assert "<Enqueue" in body and "support</Enqueue>" in body
+    assert "<Enqueue" in body and f"support-{sid}</Enqueue>" in body  # the caller's own queue
 
 
 def test_unknown_call_at_a_later_step_gets_a_polite_answer(client, session):
