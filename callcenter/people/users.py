@@ -20,6 +20,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 from werkzeug.security import check_password_hash, generate_password_hash
 
+from callcenter.i18n import LANGUAGES, Msg
 from callcenter.models import Agent, User, utcnow
 from callcenter.voice import agents
 
@@ -64,6 +65,15 @@ def create_user(session: Session, username: str, password: str, role: str) -> Us
     session.add(user)
     session.flush()
     return user
+
+
+def set_language(user: User, language: str) -> bool:
+    """The person's console language (``id`` or ``en``); True when it changed."""
+    if language not in LANGUAGES:
+        raise UserError(Msg("language must be Indonesian (id) or English (en)"))
+    changed = user.language != language
+    user.language = language
+    return changed
 
 
 def authenticate(session: Session, username: str, password: str,
