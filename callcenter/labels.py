@@ -299,7 +299,7 @@ def menu_steps(path: Iterable[str] | None) -> list[Label]:
 _REASONS: dict[str, Msg] = {
     "asked for an agent": Msg("The caller asked for an agent"),
     "verification failed": Msg("The caller could not be verified"),
-    "more explanation": Msg("A fuller explanation by phone"),
+    "more explanation": Msg("a fuller explanation by phone"),  # after "Callback: "
 }
 _NO_INPUT_AT = "no input at "
 _CONTINUING = "continuing "
@@ -329,3 +329,44 @@ def reason_text(reason: str | None) -> Msg | str | None:
         return Msg("The caller continued an open ticket: %(category)s", category=category)
     return reason
 
+
+
+# -- why a callback is not done yet (``Callback.last_error``, callcenter/callbacks/policy.py) --
+
+_OUTCOMES = {
+    "busy": Label("call outcome", "busy"),
+    "no-answer": Label("call outcome", "no answer"),
+    "failed": Label("call outcome", "the call failed"),
+    "canceled": Label("call outcome", "cancelled"),
+    "answering machine": Label("call outcome", "answering machine"),
+}
+_CALLBACK_NOTES = {
+    "customer called in": Msg("the customer called in"),
+    "ticket resolved": Msg("the ticket was resolved"),
+    "outside calling hours": Msg("outside calling hours"),
+    "daily call cap reached": Msg("today's call limit for this customer is reached"),
+    "number is no longer the customer's registered phone":
+        Msg("the number is no longer the customer's registered phone"),
+}
+_NOT_REACHED = re.compile(r"^not reached after (\d+) attempts \((.+)\)$")
+
+
+def callback_outcome(text: str | None) -> Msg | Label | str | None:
+    """The callback's last outcome as words; a Twilio error is shown as Twilio wrote it (it
+    is for the operator who looks it up)."""
+    if not text:
+        return None
+    found = _NOT_REACHED.match(text)
+    if found:
+        outcome = _OUTCOMES.get(found.group(2), found.group(2))
+        return Msg("not reached after %(count)s attempts (%(outcome)s)",
+                   count=found.group(1), outcome=outcome)
+    return _OUTCOMES.get(text) or _CALLBACK_NOTES.get(text) or text
+
+
+def every_label() -> list[Label]:
+    """Every label this module can show (the catalog check makes sure each is translated)."""
+    found = [one for table in LABELS.values() for one in table.values()]
+    found += [*_TYPED.values(), *_MENU_NODES.values(), _UNKNOWN_KEY, _OTHER_STEP]
+    found += [one for table in _CHOICES.values() for one in table.values()]
+    return found + list(_OUTCOMES.values())

@@ -16,7 +16,8 @@ Templates translate with ``_()``/``ngettext()``/``pgettext()`` and show codes an
 the filters below, which no view's context can shadow: ``value|label("channel")`` (the one
 mapping, :mod:`callcenter.labels`), ``msg|tr`` (a domain :class:`~callcenter.i18n.Msg` or
 ``Label``), ``moment|when`` / ``|when("short")``, ``day|day``, ``amount|rupiah``,
-``seconds|duration``, ``size|filesize``, ``path|menu_steps``, ``reason|reason``.
+``seconds|duration``, ``size|filesize``, ``path|menu_steps``, ``reason|reason``,
+``callback.last_error|outcome``.
 
 Views translate their flash messages with :func:`gettext` (imported from here), and a refusal
 the domain raised with :func:`translate`::
@@ -188,6 +189,7 @@ def init_app(app: Flask) -> None:
         number=lambda value: display.number(value, current_language()),
         menu_steps=menu_steps,
         reason=lambda value: translate(labels.reason_text(value)),
+        outcome=lambda value: translate(labels.callback_outcome(value)),
     )
     app.jinja_env.globals.update(
         page_language=current_language,
