@@ -8,14 +8,18 @@ update`` brings them up to date; the new messages are then translated by hand).
 
 from __future__ import annotations
 
+import os
+import shutil
 import subprocess
 from pathlib import Path
 
 import pytest
 from babel.messages.catalog import Catalog
 from babel.messages.pofile import read_po
+from babel.support import Translations
 
 from callcenter import labels
+from webhooks.i18n import compile_catalogs
 
 ROOT = Path(__file__).resolve().parents[2]
 CATALOGS = ROOT / "webhooks" / "translations"
@@ -79,3 +83,23 @@ def test_every_label_of_a_code_is_translated_under_its_context():
     for label in labels.every_label():
         message = catalog.get(label.msgid, context=label.context)
         assert message is not None and message.string, label
+
+
+def test_the_app_compiles_the_catalogs_a_fresh_clone_lacks(tmp_path):
+    """No ``.mo`` in git: the app writes them when it starts, and again when a ``.po`` is
+    newer (a pull that changed a translation)."""
+    source = tmp_path / "translations"
+    shutil.copytree(CATALOGS, source, ignore=shutil.ignore_patterns("*.mo"))
+    assert compile_catalogs(source) == source
+    mo = source / "id" / "LC_MESSAGES" / "messages.mo"
+    assert mo.is_file() and (source / "en" / "LC_MESSAGES" / "messages.mo").is_file()
+    loaded = Translations.load(str(source), ["id"])
+    assert loaded.gettext("Sign out") == "Keluar"
+    assert loaded.pgettext("ticket status", "Open") == "Terbuka"
+
+    po = source / "id" / "LC_MESSAGES" / "messages.po"
+    po.write_text(po.read_text(encoding="utf-8").replace('msgstr "Keluar"', 'msgstr "Log keluar"'),
+                  encoding="utf-8")
+    os.utime(po, (mo.stat().st_mtime + 5, mo.stat().st_mtime + 5))
+    compile_catalogs(source)
+    assert Translations.load(str(source), ["id"]).gettext("Sign out") == "Log keluar"
