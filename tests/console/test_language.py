@@ -10,9 +10,13 @@ from datetime import UTC, datetime
 
 from sqlalchemy import select
 
+from callcenter import labels
+from callcenter.i18n import Msg
 from callcenter.models import AuditEntry, User
+from callcenter.people import users
 from tests.console.conftest import PASSWORD, csrf_from, post_form
 from tests.factories import make_customer, make_ticket
+from webhooks.i18n import translate
 
 TICKETS = "/console/tickets"
 
@@ -164,3 +168,19 @@ def test_public_pages_follow_the_browser_unless_the_link_says_otherwise(console)
     chosen = console.client("en-GB,en;q=0.9").get("/?lang=id")
     assert lang_of(chosen) == "id" and "Tata Cara Pengaduan Pengguna" in text(chosen)
     assert lang_of(console.client(None).get("/status")) == "id"
+
+
+def test_a_refusal_the_domain_marked_reaches_the_reader_in_their_language(console):
+    """The way views show a domain refusal (``flash(translate(exc), "error")``): a message
+    marked with ``Msg`` (fields and labels inside it too) in the page's language."""
+    refusal = users.UserError(Msg("language must be Indonesian (id) or English (en)"))
+    owed = Msg("Callback owed: %(reason)s", reason=labels.label("callback reason",
+                                                                "dropped_call"))
+    with console.app.test_request_context("/console/login"):
+        assert translate(refusal) == "bahasa harus Indonesia (id) atau Inggris (en)"
+        assert translate(owed) == "Perlu telepon balik: panggilan terputus"
+        assert translate(ValueError("not marked yet")) == "not marked yet"
+    with console.app.test_request_context("/console/login",
+                                          headers={"Accept-Language": "en"}):
+        assert translate(refusal) == "language must be Indonesian (id) or English (en)"
+        assert translate(owed) == "Callback owed: the call dropped"
