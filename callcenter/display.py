@@ -1,44 +1,97 @@
 """How the console writes times, money, durations and sizes for staff: in the centre's zone,
-in Rupiah. Formatting only, no database, so every console page writes them alike.
+in Rupiah, in the reader's language (Babel's CLDR data: ``Sen 30 Nov 2026, 08.00 WIB`` in
+Indonesian, ``Mon 30 Nov 2026, 08:00 WIB`` in English). Formatting only, no database and no
+Flask, so every console page writes them alike; the web layer passes the page's language
+(``webhooks.i18n``: the templates' ``when``/``rupiah``… filters).
 
-The Rupiah digits are :func:`callcenter.voice.answers.rupiah`'s, the grouping the customer's own
-messages and the desk slip use; this adds only the currency sign.
+Without a language, times, durations and sizes are written in English (the words of the
+callers that build English sentences) and Rupiah with Indonesian grouping (as the customer's
+own messages write it).
+
+The zone is written as the centre says it (``WIB``, from tzdata) in both languages: CLDR has
+no English short name for Indonesia's zones.
 """
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from zoneinfo import ZoneInfo
 
-from callcenter.voice import answers
+from babel.dates import format_date, format_time
+from babel.numbers import format_decimal
+from babel.units import format_unit
+
+from callcenter.i18n import DEFAULT_LANGUAGE, FORMAT_LOCALES
+
+# Lengths of a written time: "full" on ticket pages, "short" in lists and the screen pop.
+DATE_PATTERNS = {"full": "EEE dd MMM y", "short": "d MMM", "long": "EEEE d MMMM y"}
+SENTENCE_LANGUAGE = "en"  # callers without a language write English sentences
 
 
-def local_time(value: datetime | None, tz: str, fmt: str = "%a %d %b %Y, %H:%M %Z",
-               empty: str = "") -> str:
-    """A stored (UTC) time in the centre's zone, ``Mon 30 Nov 2026, 08:00 WIB`` by default;
-    ``empty`` for None. Every console page formats times through here."""
+def _locale(language: str | None, default: str = SENTENCE_LANGUAGE) -> str:
+    return FORMAT_LOCALES.get(language or default, FORMAT_LOCALES[DEFAULT_LANGUAGE])
+
+
+def local_time(value: datetime | None, tz: str, length: str = "full", empty: str = "",
+               language: str | None = None) -> str:
+    """A stored (UTC) time in the centre's zone: ``full`` ``Sen 30 Nov 2026, 08.00 WIB``,
+    ``short`` ``30 Nov 08.00``, ``seconds`` ``08.00.05 WIB`` (a live page's clock); ``empty``
+    for None; a ``strftime`` pattern (``%Y-%m-%d %H:%M``) is applied as it is, digits only.
+    Every console page formats times through here."""
     if value is None:
         return empty
-    return value.astimezone(ZoneInfo(tz)).strftime(fmt)
+    local = value.astimezone(ZoneInfo(tz))
+    if "%" in length:
+        return local.strftime(length)
+    locale = _locale(language)
+    zone = local.tzname() or ""
+    if length == "seconds":
+        return f"{format_time(local, 'medium', locale=locale)} {zone}".strip()
+    clock = format_time(local, "short", locale=locale)
+    if length == "short":
+        return f"{format_date(local.date(), DATE_PATTERNS['short'], locale=locale)} {clock}"
+    day = format_date(local.date(), DATE_PATTERNS["full"], locale=locale)
+    return f"{day}, {clock} {zone}".strip()
 
 
-def rupiah(amount: int | None) -> str:
-    """``Rp 1.250.000`` (Indonesian grouping, whole Rupiah); empty for None."""
+def local_date(value: date | None, length: str = "full", language: str | None = None) -> str:
+    """A calendar day: ``full`` ``Sen 30 Nov 2026``, ``long`` ``Senin 30 November 2026``,
+    ``short`` ``30 Nov``."""
+    if value is None:
+        return ""
+    return format_date(value, DATE_PATTERNS.get(length, DATE_PATTERNS["full"]),
+                       locale=_locale(language))
+
+
+def rupiah(amount: int | None, language: str | None = None) -> str:
+    """``Rp 1.250.000`` (Indonesian grouping) or ``Rp 1,250,000`` (English), whole Rupiah;
+    empty for None. The digits are the ones the customer's own messages use."""
     if amount is None:
         return ""
-    return f"Rp {answers.rupiah(amount, 'id')}"
+    return f"Rp {format_decimal(amount, '#,##0', locale=_locale(language, DEFAULT_LANGUAGE))}"
 
 
-def duration_text(seconds: int | None) -> str:
+def number(value: float | int, language: str | None = None) -> str:
+    return format_decimal(value, locale=_locale(language))
+
+
+def duration_text(seconds: int | None, language: str | None = None) -> str:
+    """``1 mnt 15 dtk`` / ``1 min 15 secs``: minutes and seconds in CLDR's short units."""
     if seconds is None:
         return ""
+    locale = _locale(language)
     minutes, secs = divmod(max(int(seconds), 0), 60)
-    return f"{minutes} min {secs:02d} s" if minutes else f"{secs} s"
+    text = format_unit(secs, "duration-second", length="short", locale=locale)
+    if minutes:
+        text = f"{format_unit(minutes, 'duration-minute', length='short', locale=locale)} {text}"
+    return text
 
 
-def size_text(size: int) -> str:
+def size_text(size: int, language: str | None = None) -> str:
+    """``1,5 MB`` / ``1.5 MB``, ``12 KB``, ``512 B``."""
+    locale = _locale(language)
     if size >= 1024 * 1024:
-        return f"{size / (1024 * 1024):.1f} MB"
+        return f"{format_decimal(size / (1024 * 1024), '#,##0.0', locale=locale)} MB"
     if size >= 1024:
-        return f"{size / 1024:.0f} KB"
-    return f"{size} bytes"
+        return f"{format_decimal(size / 1024, '#,##0', locale=locale)} KB"
+    return f"{format_decimal(size, '#,##0', locale=locale)} B"

@@ -215,6 +215,8 @@ class User(Base):
     locked_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
     agent_id: Mapped[int | None] = mapped_column(ForeignKey("agents.id"))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # The console's language for this person (CONTRACT "Console language"): id or en.
+    language: Mapped[str] = mapped_column(String(5), default="id", server_default="id")
 
 
 class Template(Base):

@@ -11,8 +11,9 @@ from werkzeug.exceptions import HTTPException
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from callcenter.config import Settings
+from callcenter.i18n import N_
 from callcenter.logs import configure_logging
-from webhooks import api, console, email, messaging, public, voice
+from webhooks import api, console, email, i18n, messaging, public, voice
 from webhooks.context import close_db
 
 # Machine-to-machine endpoints authenticate by signature, basic auth or bearer token, never by
@@ -35,6 +36,41 @@ def wants_html() -> bool:
     return not request.path.startswith(MACHINE_PREFIXES)
 
 
+# What a person reads on an error page, in the page's language (werkzeug's own descriptions
+# are English); a view's own message (``abort(403, ...)``) is shown when it gave one.
+ERROR_TITLES = {
+    400: N_("The request could not be understood"),
+    401: N_("Please sign in"),
+    403: N_("Not allowed"),
+    404: N_("Page not found"),
+    405: N_("Not possible here"),
+    409: N_("Not possible now"),
+    413: N_("Too large"),
+    429: N_("Too many attempts"),
+}
+ERROR_MESSAGES = {
+    400: N_("Something in the form or link was missing or wrong. Go back and try again."),
+    401: N_("Sign in to see this page."),
+    403: N_("Your role may not open this page or do this."),
+    404: N_("There is no page at this address. Check the link."),
+    405: N_("This page cannot be used this way."),
+    409: N_("This cannot be done in the current state. Reload the page and try again."),
+    413: N_("The upload is larger than allowed."),
+    429: N_("Please wait a little and try again."),
+}
+
+
+def error_words(exc: HTTPException) -> tuple[str, str]:
+    """The title and message of an error page for ``exc``, translated."""
+    code = exc.code or 500
+    title = i18n.gettext(ERROR_TITLES[code]) if code in ERROR_TITLES else exc.name
+    default = type(exc).description
+    if exc.description and exc.description != default:
+        return title, str(i18n.translate(exc.description))
+    message = ERROR_MESSAGES.get(code)
+    return title, i18n.gettext(message) if message else (exc.description or "")
+
+
 def create_app(settings: Settings | None = None) -> Flask:
     """Build the app; no database work at import or boot (migrations do the tables)."""
     settings = settings or Settings.from_env()
@@ -51,6 +87,7 @@ def create_app(settings: Settings | None = None) -> Flask:
         settings.public_base_url and settings.public_base_url.startswith("https://"))
     app.config["PERMANENT_SESSION_LIFETIME"] = timedelta(hours=settings.console_session_hours)
     app.config["WTF_CSRF_TIME_LIMIT"] = settings.console_session_hours * 3600
+    i18n.init_app(app)  # before the blueprints: their templates translate
     csrf = CSRFProtect(app)
     for blueprint in MACHINE_BLUEPRINTS:
         csrf.exempt(blueprint)
@@ -69,17 +106,19 @@ def create_app(settings: Settings | None = None) -> Flask:
     def http_error(exc: HTTPException) -> tuple[Response | str, int]:
         """Clear errors in JSON for machines, a plain page for people; never a stack trace."""
         if wants_html():
-            return render_template("error.html", code=exc.code, title=exc.name,
-                                   message=exc.description), exc.code or 500
+            title, message = error_words(exc)
+            return render_template("error.html", code=exc.code, title=title,
+                                   message=message), exc.code or 500
         return jsonify({"error": exc.name, "message": exc.description}), exc.code or 500
 
     @app.errorhandler(Exception)
     def internal_error(exc: Exception) -> tuple[Response | str, int]:
         logging.getLogger(__name__).exception("unhandled error")
-        message = "The error was logged; nothing was changed."
         if wants_html():
-            return render_template("error.html", code=500, title="Something went wrong",
-                                   message=message), 500
-        return jsonify({"error": "Internal Server Error", "message": message}), 500
+            return render_template("error.html", code=500, title=i18n.gettext(
+                "Something went wrong"), message=i18n.gettext(
+                "The error was logged; nothing was changed.")), 500
+        return jsonify({"error": "Internal Server Error",
+                        "message": "The error was logged; nothing was changed."}), 500
 
     return app

@@ -1,9 +1,16 @@
 """Pages for customers (X3): the complaint procedure and a status look-up.
 
-No sign-in. Both pages are in Indonesian (default) and English (``?lang=en``); their words are
-in ``callcenter/content/public.json`` (the business edits them), and every deadline on them
-comes from :func:`callcenter.compliance.regulation.rules_for`, so the page follows
-``COMPLAINT_RULES``.
+No sign-in. Both pages are in Indonesian (default) and English: ``?lang=id|en`` (every link and
+the language switch carry it), else English when the browser's ``Accept-Language`` prefers it
+(:func:`webhooks.i18n.select_language`, as for the console before sign-in).
+
+Their words stay in ``callcenter/content/public.json``, not in the gettext catalogs: they are
+the lender's published complaint procedure (X3), legal text the business and compliance edit
+beside the IVR's words (``ivr.json``) without a developer, in both languages side by side
+(:func:`load_texts` refuses a key missing in one), with placeholders filled from the settings.
+Every deadline on them comes from :func:`callcenter.compliance.regulation.rules_for`, so the
+page follows ``COMPLAINT_RULES``. The pages' frame (skip link, error pages) is translated
+through the catalogs like the console.
 
 The status form is CSRF-protected like every form of the app (Flask-WTF), rate-limited per
 client address and per ticket number (:mod:`callcenter.compliance.status_lookup`), fails closed when
@@ -33,13 +40,13 @@ from callcenter.config import Settings
 from callcenter.content import CONTENT_DIR
 from callcenter.voice.answers import long_date
 from webhooks.context import content, db, settings
+from webhooks.i18n import current_language
 from workers.queues import redis_connection
 
 bp = Blueprint("public", __name__)
 log = logging.getLogger(__name__)
 
 LANGUAGES = ("id", "en")
-DEFAULT_LANGUAGE = "id"
 TEXTS_PATH = CONTENT_DIR / "public.json"
 UNAVAILABLE_RETRY_S = 60
 
@@ -103,8 +110,8 @@ def words(lang: str, current: Settings, **extra: Any) -> dict[str, Any]:
 
 
 def page_language() -> str:
-    lang = (request.args.get("lang") or "").lower()
-    return lang if lang in LANGUAGES else DEFAULT_LANGUAGE
+    """``id`` or ``en``: ``?lang=``, else the browser's preference, else Indonesian."""
+    return current_language()
 
 
 def _render(template: str, lang: str, status: int = 200, *, private: bool = False,

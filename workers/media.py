@@ -19,6 +19,7 @@ from urllib.parse import urljoin, urlsplit
 import requests
 
 from callcenter.config import Settings
+from callcenter.i18n import Msg, as_record
 from callcenter.models import Contact, Ticket, utcnow
 from callcenter.tickets import documents
 from workers.runtime import job_session, settings
@@ -73,21 +74,22 @@ def _download(current: Settings, url: str) -> requests.Response:
         elif on_twilio_media_cdn(hop):
             auth = None
         else:
-            raise MediaRefused(f"{urlsplit(hop).hostname or 'its address'} is not a Twilio "
-                               "media address")
+            raise MediaRefused(Msg("%(host)s is not a Twilio media address",
+                                   host=urlsplit(hop).hostname or "?"))
         response = requests.get(hop, auth=auth, timeout=30, stream=True, allow_redirects=False)
         if not response.is_redirect:
             return response
         hop = urljoin(hop, response.headers.get("Location", ""))
         response.close()
-    raise MediaRefused(f"more than {MAX_REDIRECTS} redirects")
+    raise MediaRefused(Msg("more than %(count)s redirects", count=MAX_REDIRECTS))
 
 
 def note_not_fetched(contact: Contact, content_type: str, reason: str) -> None:
     """Note on the contact that an attachment was not kept (the ticket's timeline shows it)."""
     state = dict(contact.ivr_state or {})
     state["media_not_fetched"] = [*state.get("media_not_fetched", []), {
-        "content_type": content_type[:120], "reason": reason[:300], "at": utcnow().isoformat()}]
+        "content_type": content_type[:120], "reason": reason[:300], "why": as_record(reason),
+        "at": utcnow().isoformat()}]
     contact.ivr_state = state
 
 
@@ -105,21 +107,22 @@ def fetch_media(contact_id: int, url: str, content_type: str) -> int | None:
         response = _download(current, url)
     except MediaRefused as exc:
         log.warning("media for contact %s not fetched: %s", contact_id, exc)
-        _not_fetched(current, contact_id, content_type, f"{exc}; nothing was fetched")
+        _not_fetched(current, contact_id, content_type,
+                     Msg("%(reason)s; nothing was fetched", reason=exc.args[0]))
         return None
     if response.status_code >= 500:
         response.raise_for_status()  # transient: RQ retries
     if response.status_code != 200:
         log.warning("media for contact %s refused: HTTP %s", contact_id, response.status_code)
         _not_fetched(current, contact_id, content_type,
-                     f"Twilio answered HTTP {response.status_code}")
+                     Msg("Twilio answered HTTP %(status)s", status=response.status_code))
         return None
     data = response.raw.read(MAX_MEDIA_BYTES + 1, decode_content=True)
     if len(data) > MAX_MEDIA_BYTES:
         log.warning("media for contact %s is over %s bytes; not kept", contact_id,
                     MAX_MEDIA_BYTES)
         _not_fetched(current, contact_id, content_type,
-                     f"larger than {MAX_MEDIA_BYTES} bytes")
+                     Msg("larger than %(size)s bytes", size=MAX_MEDIA_BYTES))
         return None
     with job_session(current) as session:
         contact = session.get(Contact, contact_id)

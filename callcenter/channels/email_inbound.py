@@ -26,6 +26,7 @@ from sqlalchemy.orm import Session
 
 from callcenter.channels import email_threading
 from callcenter.config import Settings
+from callcenter.i18n import Msg, as_record, from_record
 from callcenter.models import Contact, Customer, Ticket
 from callcenter.statuses import MessageStatus, TicketStatus
 from callcenter.tickets import documents, lifecycle
@@ -92,7 +93,7 @@ class Inbound:
 
 _DKIM_RESULT = re.compile(r"@([A-Za-z0-9.-]+)\s*:\s*([A-Za-z]+)")
 SPF_FAILURES = ("fail", "softfail")
-NOT_THE_CUSTOMER = "the sender's address is not the one on the ticket"
+NOT_THE_CUSTOMER = Msg("the sender's address is not the one on the ticket")
 
 
 def _aligned(signer: str, domain: str) -> bool:
@@ -116,10 +117,10 @@ def authentication_failure(spf: str | None, dkim: str | None, sender: str) -> st
     if "pass" in verdicts:
         return None
     if "fail" in verdicts:
-        return f"DKIM check failed for {domain}"
+        return Msg("DKIM check failed for %(domain)s", domain=domain)
     spf_result = (spf or "").strip().lower()
     if spf_result in SPF_FAILURES:
-        return f"SPF check: {spf_result}"
+        return Msg("SPF check: %(result)s", result=spf_result)
     return None
 
 
@@ -212,11 +213,15 @@ def find_email(session: Session, message_id: str) -> Contact | None:
         Contact.channel == "email", Contact.external_id == external_id(message_id))).first()
 
 
-def unverified_reason(contact: Contact) -> str | None:
-    """Why an inbound email was not taken as the customer's (None when it was)."""
+def unverified_reason(contact: Contact) -> Msg | None:
+    """Why an inbound email was not taken as the customer's (None when it was), as a message
+    the console shows in the reader's language."""
     if contact.sender_verified:
         return None
-    return (contact.ivr_state or {}).get("email", {}).get("unverified") or NOT_THE_CUSTOMER
+    stored = (contact.ivr_state or {}).get("email", {})
+    if "unverified_why" in stored:
+        return from_record(stored["unverified_why"])
+    return NOT_THE_CUSTOMER
 
 
 def _customer_for(session: Session, address: str) -> Customer | None:
@@ -300,7 +305,8 @@ def take_in(session: Session, settings: Settings, parsed: ParsedEmail) -> Inboun
         "to": parsed.to[:20], "threaded_by": threaded_by, "spf": parsed.spf,
         "dkim": parsed.dkim}
     if reason is not None:
-        meta["unverified"] = reason
+        meta["unverified"] = str(reason)  # the English words, for the JSON API and logs
+        meta["unverified_why"] = as_record(reason)
     contact = Contact(
         ticket_id=ticket.id, channel="email", direction="inbound",
         external_id=external_id(parsed.message_id), status=MessageStatus.RECEIVED,

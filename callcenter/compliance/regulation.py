@@ -46,6 +46,7 @@ import holidays
 from sqlalchemy.orm import Session
 
 from callcenter.config import Settings
+from callcenter.i18n import Msg
 from callcenter.models import ORAL_CHANNELS, Ticket
 from callcenter.statuses import OPEN_TICKET_STATUSES
 
@@ -288,7 +289,7 @@ class ExtensionDecision:
     """
 
     allowed: bool
-    reason: str
+    reason: str  # a Msg: English here, translated where the console shows it
     first_due_at: datetime | None = None
     new_due_at: datetime | None = None
     notice_by: datetime | None = None
@@ -304,18 +305,21 @@ def extension_allowed(ticket: Ticket, now: datetime, settings: Settings) -> Exte
     """
     rules = rules_for(settings)
     if ticket_kind(ticket) == "oral":
-        return ExtensionDecision(False, "an oral complaint cannot be extended; it becomes written")
+        return ExtensionDecision(
+            False, Msg("an oral complaint cannot be extended; it becomes written"))
     if is_settled(ticket):
-        return ExtensionDecision(False, "the complaint is settled")
+        return ExtensionDecision(False, Msg("the complaint is settled"))
     first = compute_due(ticket, None, settings)
     if first is None:
-        return ExtensionDecision(False, "the documents are not complete: the clock has not started")
+        return ExtensionDecision(
+            False, Msg("the documents are not complete: the clock has not started"))
     if ticket.due_at is not None and ticket.due_at > first:
-        return ExtensionDecision(False, "already extended once", first_due_at=first)
+        return ExtensionDecision(False, Msg("already extended once"), first_due_at=first)
     if now > first:
-        return ExtensionDecision(False, "the first period has ended", first_due_at=first)
+        return ExtensionDecision(False, Msg("the first period has ended"), first_due_at=first)
     return ExtensionDecision(
-        True, f"one extension of {rules.extension_days} working days ({rules.citation})",
+        True, Msg("one extension of %(days)s working days (%(citation)s)",
+                  days=rules.extension_days, citation=rules.citation),
         first_due_at=first, new_due_at=compute_due(ticket, None, settings, extended=True),
         notice_by=first, extension_days=rules.extension_days)
 

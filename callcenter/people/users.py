@@ -23,6 +23,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 from werkzeug.security import check_password_hash, generate_password_hash
 
+from callcenter.i18n import LANGUAGES, Msg
 from callcenter.models import Agent, User, utcnow
 from callcenter.statuses import Presence
 from callcenter.voice import agents
@@ -74,6 +75,15 @@ def create_user(session: Session, username: str, password: str, role: str) -> Us
 def _dummy_hash() -> str:
     """A hash made exactly as a stored one (same method and cost) of a password nobody knows."""
     return generate_password_hash(secrets.token_urlsafe(24))
+
+
+def set_language(user: User, language: str) -> bool:
+    """The person's console language (``id`` or ``en``); True when it changed."""
+    if language not in LANGUAGES:
+        raise UserError(Msg("language must be Indonesian (id) or English (en)"))
+    changed = user.language != language
+    user.language = language
+    return changed
 
 
 def authenticate(session: Session, username: str, password: str,

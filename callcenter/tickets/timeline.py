@@ -4,6 +4,9 @@
 contact (X2: calls and their legs, emails, messages, visits, callback attempts), the callbacks
 owed, documents received and replies still in the outbox, merged by time. The ticket's
 relations are loaded in a fixed handful of queries (no N+1). Nothing here writes.
+
+Each entry's ``label`` is a :class:`~callcenter.i18n.Msg`: English as a string, translated
+into the reader's language where the console shows it.
 """
 
 from __future__ import annotations
@@ -17,6 +20,8 @@ from sqlalchemy.orm import Session, joinedload, selectinload
 
 from callcenter.channels import email_inbound
 from callcenter.channels.sanitize import safe_html
+from callcenter.i18n import Msg, from_record
+from callcenter.labels import label as code_label
 from callcenter.models import (
     Callback,
     Contact,
@@ -28,12 +33,6 @@ from callcenter.models import (
 )
 from callcenter.statuses import OutboxStatus
 from callcenter.tickets.numbers import is_well_formed
-
-CALLBACK_REASONS = {
-    "dropped_call": "the call dropped (P2.2c)",
-    "more_explanation": "a fuller explanation by phone (P2.2a)",
-    "no_response": "no answer in writing (P2.2b)",
-}
 
 
 def load_ticket(session: Session, number: str) -> Ticket | None:
@@ -84,7 +83,7 @@ class TimelineEntry:
 
     at: datetime
     kind: str  # call, email, message, visit, callback, document, outbox, media
-    label: str
+    label: Msg
     channel: str | None = None
     direction: str | None = None
     status: str | None = None
@@ -118,39 +117,41 @@ def unsent_replies(session: Session, ticket: Ticket) -> list[OutboxInfo]:
     return found
 
 
-_CHANNEL_NAMES = {"sms": "SMS", "whatsapp": "WhatsApp", "email": "Email"}
-
-
 def _contact_entry(contact: Contact) -> TimelineEntry:
     inbound = contact.direction == "inbound"
-    entry = TimelineEntry(at=contact.started_at, kind="call", label="", channel=contact.channel,
+    entry = TimelineEntry(at=contact.started_at, kind="call", label=Msg("Contact"),
+                          channel=contact.channel,
                           direction=contact.direction, status=contact.status, contact=contact)
     if contact.channel == "voice":
         if contact.kind == "agent_leg":
-            entry.label = "Agent leg" + (f": {contact.agent.name}" if contact.agent else "")
+            entry.label = (Msg("Agent's call leg: %(agent)s", agent=contact.agent.name)
+                           if contact.agent else Msg("Agent's call leg"))
         elif contact.kind == "callback" or contact.callback_id is not None:
-            entry.label = "Callback attempt"
+            entry.label = Msg("Callback attempt")
         else:
-            entry.label = "Call from the customer" if inbound else "Call to the customer"
+            entry.label = (Msg("Call from the customer") if inbound
+                           else Msg("Call to the customer"))
         entry.told = [str(item.get("said") or item.get("summary") or "")
                       for item in (contact.answers or []) if isinstance(item, dict)]
     elif contact.channel == "walk_in":
-        entry.kind, entry.label = "visit", "Walk-in visit"
+        entry.kind, entry.label = "visit", Msg("Walk-in visit")
         entry.told = [str(item.get("said") or "") for item in (contact.answers or [])
                       if isinstance(item, dict)]
     elif contact.channel == "email":
         entry.kind = "email"
         if inbound:
             reason = email_inbound.unverified_reason(contact)
-            entry.label = ("Email from the customer" if reason is None
-                           else f"Unverified email ({reason}): it changed nothing on the ticket")
+            entry.label = (Msg("Email from the customer") if reason is None
+                           else Msg("Unverified email (%(reason)s): it changed nothing on the "
+                                    "ticket", reason=reason))
         else:
-            entry.label = "Email to the customer"
+            entry.label = Msg("Email to the customer")
         entry.safe_html = safe_html(contact.body_html) if contact.body_html else None
     else:
-        name = _CHANNEL_NAMES.get(contact.channel, contact.channel)
+        name = code_label("channel", contact.channel) or contact.channel
         entry.kind = "message"
-        entry.label = f"{name} from the customer" if inbound else f"{name} to the customer"
+        entry.label = (Msg("%(channel)s from the customer", channel=name) if inbound
+                       else Msg("%(channel)s to the customer", channel=name))
     return entry
 
 
@@ -167,21 +168,24 @@ def timeline(session: Session, ticket: Ticket) -> list[TimelineEntry]:
             entries.append(TimelineEntry(
                 at=contact.started_at, kind="media", channel=contact.channel,
                 direction=contact.direction,
-                label=f"Attachment not kept: {item.get('reason', 'unknown reason')}"))
+                label=Msg("Attachment not kept: %(reason)s",
+                          reason=from_record(item.get("why") or item.get("reason") or "?"))))
     for callback in ticket.callbacks:
         entries.append(TimelineEntry(
             at=callback.created_at, kind="callback", status=callback.status, callback=callback,
-            label="Callback owed: " + CALLBACK_REASONS.get(callback.reason, callback.reason)))
+            label=Msg("Callback owed: %(reason)s",
+                      reason=code_label("callback reason", callback.reason) or callback.reason)))
     for document in received_documents(session, ticket):
         entries.append(TimelineEntry(at=document.received_at, kind="document",
-                                     label="Document received", document=document))
+                                     label=Msg("Document received"), document=document))
     for reply in unsent_replies(session, ticket):
-        name = _CHANNEL_NAMES.get(reply.kind, reply.kind)
+        name = code_label("channel", reply.kind) or reply.kind
         entries.append(TimelineEntry(
             at=reply.created_at, kind="outbox", channel=reply.kind, direction="outbound",
             status=reply.status, outbox=reply,
-            label=f"{name} to the customer, not sent yet" if reply.status == OutboxStatus.PENDING
-            else f"{name} to the customer could not be sent"))
+            label=Msg("%(channel)s to the customer, not sent yet", channel=name)
+            if reply.status == OutboxStatus.PENDING
+            else Msg("%(channel)s to the customer could not be sent", channel=name)))
     entries.sort(key=lambda e: e.at)  # stable: same-time entries keep their kind's order
     return entries
 

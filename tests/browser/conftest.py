@@ -88,8 +88,9 @@ def new_page(browser, hotline) -> Iterator[Callable[..., object]]:
     contexts = []
 
     def make(viewport: dict[str, int] | None = None, **options: object):
+        options.setdefault("locale", "en-US")  # staff flows in English; customers: "id-ID"
         context = browser.new_context(viewport=viewport or DESKTOP, base_url=hotline.live.url,
-                                      locale="en-US", **options)
+                                      **options)
         context.set_default_timeout(EXPECT_TIMEOUT_MS)
         contexts.append(context)
         return context.new_page()
@@ -111,10 +112,21 @@ def phone_page(new_page):
     return new_page(PHONE, is_mobile=True, has_touch=True, device_scale_factor=2)
 
 
-def make_user(session, username: str, role: str, *, agent_id: int | None = None) -> User:
-    """A console user in the test database (password ``PASSWORD``), linked to an agent."""
+@pytest.fixture
+def customer_phone_page(new_page):
+    """A customer's phone in Indonesia: 390×844, touch, the browser asking for Indonesian."""
+    return new_page(PHONE, is_mobile=True, has_touch=True, device_scale_factor=2,
+                    locale="id-ID")
+
+
+def make_user(session, username: str, role: str, *, agent_id: int | None = None,
+              language: str = "en") -> User:
+    """A console user in the test database (password ``PASSWORD``), linked to an agent, who
+    reads the console in ``language`` (English for the flows tested here; the browsers ask
+    for English too, ``locale="en-US"``)."""
     user = users.create_user(session, username, PASSWORD, role)
     user.agent_id = agent_id
+    users.set_language(user, language)
     session.commit()
     return user
 

@@ -298,11 +298,11 @@ def _fits_the_screen(page) -> bool:
 
 
 def test_a_customer_reads_the_procedure_and_looks_up_a_ticket_on_a_phone(
-        phone_page, session, shot):
+        customer_phone_page, session, shot):
     """X3: the procedure in both languages; the look-up tells the status, and only that."""
     budi = make_customer(session)
     ticket = _ticket(session, budi.id)
-    page = phone_page
+    page = customer_phone_page
     page.goto("/")
     expect(page.get_by_role("heading", level=1)).to_have_text("Tata Cara Pengaduan Pengguna")
     expect(page.get_by_role("heading", name="Cara menyampaikan pengaduan")).to_be_visible()

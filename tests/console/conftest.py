@@ -25,25 +25,38 @@ def csrf_from(html: str) -> str:
 
 @dataclass
 class Console:
-    """The app and a helper to sign people in, as a browser would (form + CSRF token)."""
+    """The app and a helper to sign people in, as a browser would (form + CSRF token).
+
+    The console is Indonesian unless a person chooses English. Tests of what the console
+    *does* read it in English: their people have chosen English and their browsers ask for
+    it (``language="en"``, the default here); tests of the language itself pass ``"id"`` or
+    ``None`` (no choice made, no ``Accept-Language``).
+    """
 
     app: Flask
     session: object
 
-    def user(self, username: str, role: str, *, agent_id: int | None = None) -> User:
+    def user(self, username: str, role: str, *, agent_id: int | None = None,
+             language: str | None = "en") -> User:
         user = users.create_user(self.session, username, PASSWORD, role)  # type: ignore[arg-type]
         user.agent_id = agent_id
+        if language is not None:
+            users.set_language(user, language)
         self.session.commit()  # type: ignore[attr-defined]
         return user
 
-    def client(self) -> FlaskClient:
-        return self.app.test_client()
+    def client(self, language: str | None = "en") -> FlaskClient:
+        """A browser whose ``Accept-Language`` is ``language`` (none sent for ``None``)."""
+        client = self.app.test_client()
+        if language is not None:
+            client.environ_base["HTTP_ACCEPT_LANGUAGE"] = language
+        return client
 
     def signed_in(self, username: str, role: str = "agent", *,
-                  agent_id: int | None = None) -> FlaskClient:
+                  agent_id: int | None = None, language: str | None = "en") -> FlaskClient:
         """A browser of a new user of ``role``, signed in."""
-        self.user(username, role, agent_id=agent_id)
-        client = self.client()
+        self.user(username, role, agent_id=agent_id, language=language)
+        client = self.client(language)
         page = client.get("/console/login")
         reply = client.post("/console/login", data={
             "username": username, "password": PASSWORD,

@@ -197,7 +197,9 @@ def test_the_pop_shows_the_caller_once_the_agent_accepted_the_call(console, sess
     pop = _pop(client)
     assert "<h2>Incoming call</h2>" in pop
     assert "Budi Santoso" in pop and BUDI_ORDER in pop and number in pop
-    assert "asked for an agent" in pop and "inquiry" in pop
+    # Why and what, in words (callcenter/labels.py), never the stored codes.
+    assert "The caller asked for an agent" in pop and "Question" in pop
+    assert "inquiry" not in pop
     assert "Tagihan Rp 1.250.000" in pop  # what the IVR already told them
     assert BUDI_PHONE not in pop and "7890" in pop  # the number, masked
     assert f'href="/console/tickets/{number}">Open ticket</a>' in pop

@@ -53,7 +53,7 @@ def test_an_agent_drafts_a_template_it_is_listed_by_key_and_audited(console, ses
     html = client.get(PAGE).get_data(as_text=True)
     assert "Draft payment_reminder (id) v1 saved" in html
     assert "<h2" in html and ">payment_reminder</h2>" in html
-    assert _rows(html) == ["id v1 draft Email sari — Edit Awaiting approval by QA "
+    assert _rows(html) == ["Indonesian v1 Draft Email sari — Edit Awaiting approval by QA "
                            "(not you: you wrote it)"]
     assert "Halo {name}, tagihan Anda {amount}." in html
     assert ">Approve</button>" not in html
@@ -89,7 +89,7 @@ def test_qa_approves_someone_elses_draft(console, session):
     assert reply.status_code == 302
     html = qa.get(PAGE).get_data(as_text=True)
     assert "payment_reminder (id) v1 approved." in html
-    assert _rows(html)[0].startswith("id v1 approved Email sari quinn")
+    assert _rows(html)[0].startswith("Indonesian v1 Approved Email sari quinn")
     assert ">Approve</button>" not in html
     stored = _template(session)
     assert stored.status == "approved" and templates.find_approved(
@@ -144,7 +144,8 @@ def test_editing_an_approved_template_makes_a_new_draft_and_keeps_the_approved_o
     html = editor.get(PAGE).get_data(as_text=True)
     assert "Saved as a new draft, v2; v1 stays in use until QA approves the new one." in html
     rows = _rows(html)
-    assert rows[0].startswith("id v2 draft Email dewi") and rows[1].startswith("id v1 approved")
+    assert rows[0].startswith("Indonesian v2 Draft Email dewi")
+    assert rows[1].startswith("Indonesian v1 Approved")
     assert _template(session, 1).status == "approved"
     assert _template(session, 2).body == "Halo {name}, jatuh tempo {due_date}."
     # QA approves v2: v1 is retired, v2 is the one sent.

@@ -120,7 +120,8 @@ def test_the_page_shows_the_ticket_the_verified_customer_and_one_timeline_in_tim
                 started_at=at[3]),
         Contact(ticket_id=ticket.id, channel="voice", direction="inbound", status="completed",
                 external_id="CA" + "1" * 32, duration_s=75, verified=True,
-                menu_path=["main:1", "payment:2"],
+                menu_path=["language:1", "ask_order:20261001", "confirm_name:1", "menu:3",
+                           "anything_else:1", "menu:0"],
                 answers=[{"topic": "bill", "said": "Your bill is Rp 1.250.000"}],
                 started_at=at[0]),
         Contact(ticket_id=ticket.id, channel="email", direction="inbound", status="received",
@@ -139,7 +140,9 @@ def test_the_page_shows_the_ticket_the_verified_customer_and_one_timeline_in_tim
     text = page_text(page)
     assert f"<h1>Ticket {ticket.number}</h1>" in text
     assert "Budi Santoso" in text and BUDI_PHONE in text and "20261001" in text
-    assert "Rp 1.250.000" in text and "Cankul Tunai" in text and "disbursed" in text
+    # In the reader's language (English here): grouping, and the status as words, not a code.
+    assert "Rp 1,250,000" in text and "Cankul Tunai" in text and "Paid out" in text
+    assert "disbursed" not in text
     assert "Oral complaint" in text
     timeline = timeline_of(page)
     order = ["Call from the customer", "Callback owed: the call dropped", "Callback attempt",
@@ -147,7 +150,11 @@ def test_the_page_shows_the_ticket_the_verified_customer_and_one_timeline_in_tim
              "Document received"]
     positions = [timeline.index(label) for label in order]
     assert positions == sorted(positions)
-    assert "1 min 15 s" in timeline and "main:1 › payment:2" in timeline
+    assert "1 min 15 secs" in timeline
+    # The menu path read as words; the Order ID the caller typed is not repeated there.
+    assert ("Bahasa Indonesia → Order ID → Name confirmed → Bill amount → Another question → "
+            "Agent") in timeline
+    assert "20261001" not in timeline and "ask_order" not in timeline
     assert "Your bill is Rp 1.250.000" in timeline  # what the IVR told the caller
     assert "not reached after 3 attempts (busy)" in timeline and "busy" in timeline
     assert "receipt.pdf" in timeline and "2 KB" in timeline

@@ -100,7 +100,7 @@ def test_a_supervisor_picks_a_specific_owner(floor, console):
     boss = console.signed_in("dewi", "supervisor")
     page = boss.get(f"/console/tickets?owner={lead.id}")
     assert numbers(page) == [t["week_sms_lead"]]
-    assert f'<option value="{lead.id}" selected>lead (supervisor)</option>' in page.get_data(
+    assert f'<option value="{lead.id}" selected>lead (Supervisor)</option>' in page.get_data(
         as_text=True)
 
 

@@ -7,6 +7,7 @@ from webhooks.console import (  # noqa: F401  (routes)
     audit_trail,
     auth,
     floor,
+    language,
     presence,
     templates_ui,
     tickets,

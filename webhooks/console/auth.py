@@ -25,6 +25,7 @@ from flask import (
 )
 
 from callcenter import audit
+from callcenter.i18n import N_
 from callcenter.models import User
 from callcenter.people import users
 from webhooks.console.blueprint import bp
@@ -166,12 +167,13 @@ def logout() -> Response:
 
 
 # Menu entries: (endpoint, label, roles allowed). Pages that are not registered are skipped.
+# Labels are msgids (N_): the menu shows them in the reader's language.
 NAV = (
-    ("console.ticket_queue", "Tickets", ("agent", "supervisor", "qa")),
-    ("console.template_list", "Templates", ("agent", "supervisor", "qa")),
-    ("console.floor", "Floor", ("supervisor",)),
-    ("console.audit_trail", "Audit trail", ("supervisor",)),
-    ("console.user_list", "People", ("admin",)),
+    ("console.ticket_queue", N_("Tickets"), ("agent", "supervisor", "qa")),
+    ("console.template_list", N_("Templates"), ("agent", "supervisor", "qa")),
+    ("console.floor", N_("Floor"), ("supervisor",)),
+    ("console.audit_trail", N_("Audit trail"), ("supervisor",)),
+    ("console.user_list", N_("People"), ("admin",)),
 )
 
 

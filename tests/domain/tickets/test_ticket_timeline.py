@@ -3,7 +3,7 @@ costs in queries; the console's formatting of what the ticket page shows."""
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 from callcenter import display
 from callcenter.models import (
@@ -60,7 +60,23 @@ def test_the_timeline_merges_everything_by_time_and_loads_in_a_fixed_number_of_q
 
 
 def test_rupiah_and_durations_read_as_people_expect():
+    """In the reader's language (CLDR's words and digit grouping)."""
     assert display.rupiah(1_250_000) == "Rp 1.250.000"
     assert display.rupiah(0) == "Rp 0" and display.rupiah(None) == ""
-    assert display.duration_text(75) == "1 min 15 s"
-    assert display.duration_text(9) == "9 s"
+    assert display.rupiah(1_250_000, "en") == "Rp 1,250,000"
+    assert display.duration_text(75, "id") == "1 mnt 15 dtk"
+    assert display.duration_text(9, "id") == "9 dtk"
+    assert display.duration_text(75, "en") == "1 min 15 secs"
+    assert display.duration_text(9, "en") == "9 secs"
+
+
+def test_times_are_written_in_the_centres_zone_and_the_readers_language():
+    moment = datetime(2026, 11, 30, 1, 0, 5, tzinfo=UTC)
+    assert display.local_time(moment, "Asia/Jakarta", language="id") == (
+        "Sen 30 Nov 2026, 08.00 WIB")
+    assert display.local_time(moment, "Asia/Jakarta", language="en") == (
+        "Mon 30 Nov 2026, 08:00 WIB")
+    assert display.local_time(moment, "Asia/Jakarta", "short", language="id") == "30 Nov 08.00"
+    assert display.local_time(None, "Asia/Jakarta", empty="-") == "-"
+    assert display.size_text(1572864, "id") == "1,5 MB"
+    assert display.size_text(1572864, "en") == "1.5 MB"
