@@ -127,3 +127,14 @@ def test_callback_needs_a_token_and_a_known_ticket(client, ticket):
     assert client.post(f"/api/tickets/{ticket.number}/callbacks", json={}).status_code == 401
     assert client.post("/api/tickets/1234567890/callbacks", headers=AUTH,
                        json={}).status_code == 404
+
+
+@pytest.mark.parametrize("token", ["t\xf6ken", "t\xc3\xb6ken", API_TOKEN + "\xe9", "\xff" * 40])
+def test_a_token_with_non_ascii_characters_is_refused_with_401_not_a_server_error(
+        client, session, ticket, token):
+    """Header bytes outside ASCII (a UTF-8 token arrives latin-1 decoded) are a wrong token:
+    401 in JSON, and nothing is read or audited."""
+    response = client.get(f"/api/tickets/{ticket.number}",
+                          headers={"Authorization": f"Bearer {token}"})
+    assert response.status_code == 401 and response.is_json
+    assert session.scalars(select(AuditEntry)).first() is None

@@ -31,7 +31,10 @@ def require_token(view: View) -> View:
         header = request.headers.get("Authorization", "")
         given = header.removeprefix("Bearer ").strip() if header.startswith("Bearer ") else ""
         tokens = settings().api_tokens
-        if not given or not any(hmac.compare_digest(given, t) for t in tokens):
+        # Bytes, not str: compare_digest refuses non-ASCII text (a UTF-8 token arrives latin-1
+        # decoded), and a crafted header must be a wrong token (401), never a server error.
+        given_bytes = given.encode()
+        if not given or not any(hmac.compare_digest(given_bytes, t.encode()) for t in tokens):
             abort(401)
         g.actor = "api:" + hashlib.sha256(given.encode()).hexdigest()[:10]
         return view(*args, **kwargs)

@@ -30,6 +30,8 @@ from callcenter.people import users
 from webhooks.console.blueprint import bp
 from webhooks.context import db
 
+NEXT_MAX = 2000  # a console path with its filters; longer is not one of ours
+
 # Where each role starts its shift (endpoint names owned by the page modules).
 HOME_BY_ROLE = {
     "agent": "console.ticket_queue",
@@ -101,8 +103,11 @@ def record(action: str, subject: str, detail: str | None = None) -> None:
 
 
 def safe_next(target: str | None) -> str | None:
-    """Only paths inside the console: never an open redirect to another site."""
-    if not target:
+    """Only paths inside the console: never an open redirect to another site, and nothing a
+    header cannot carry (CR/LF, other control characters, spaces: the sign-in is already
+    recorded when the redirect is built, so it must not fail then)."""
+    if not target or len(target) > NEXT_MAX or not target.isascii() or any(
+            ch.isspace() or not ch.isprintable() for ch in target):
         return None
     parts = urlsplit(target)
     if parts.scheme or parts.netloc or not parts.path.startswith("/console/"):
