@@ -61,7 +61,7 @@ def _approved(session, channel: str, **fields: object) -> Template:
     draft = templates.create_draft(session, author, key=f"follow_up_{channel}", language="id",
                                    channel=channel, body="Halo {name}, tiket {ticket}.",
                                    subject="Tiket {ticket}" if channel == "email" else None)
-    templates.approve(session, checker, draft)
+    templates.approve(session, checker, draft, read=templates.digest(draft))
     for name, value in fields.items():
         setattr(draft, name, value)
     session.commit()
