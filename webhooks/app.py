@@ -71,7 +71,11 @@ def create_app(settings: Settings | None = None) -> Flask:
         if wants_html():
             return render_template("error.html", code=exc.code, title=exc.name,
                                    message=exc.description), exc.code or 500
-        return jsonify({"error": exc.name, "message": exc.description}), exc.code or 500
+        response = jsonify({"error": exc.name, "message": exc.description})
+        for name, value in exc.get_headers():  # WWW-Authenticate, Allow, Retry-After
+            if name.lower() != "content-type":
+                response.headers[name] = value
+        return response, exc.code or 500
 
     @app.errorhandler(Exception)
     def internal_error(exc: Exception) -> tuple[Response | str, int]:
