@@ -17,7 +17,8 @@ agent (or create that agent).
   the password) and a 4xx status.
 
 Sessions follow the database at each request (webhooks/console/auth.py): a new role applies at
-once, a deactivated user or one with a new password is signed out at their next request.
+once; a deactivation or a new password ends the user's sessions on the server
+(:func:`callcenter.people.admin.set_active`, ``reset_password``), copied cookies included.
 """
 
 from __future__ import annotations
@@ -33,7 +34,7 @@ from callcenter.models import Agent, User
 from callcenter.people import admin, users
 from callcenter.phones import InvalidPhone
 from callcenter.voice import agents
-from webhooks.console.auth import actor, current_user, login_required, record
+from webhooks.console.auth import actor, current_user, login_required, open_sessions, record
 from webhooks.console.blueprint import bp
 from webhooks.context import db, settings
 
@@ -152,7 +153,8 @@ def user_role(user_id: int) -> Response:
 def _set_active(user_id: int, active: bool) -> Response:
     user = _user(user_id)
     try:
-        changed = admin.set_active(db(), user, active, by=current_user(), actor=actor())
+        changed = admin.set_active(db(), user, active, by=current_user(), actor=actor(),
+                                   sessions=open_sessions())
     except users.UserError as exc:
         return _refused(user, "Not deactivated" if not active else "Not reactivated", exc)
     if not changed:
@@ -195,7 +197,8 @@ def user_password(user_id: int) -> Response:
     """A new password; the user's open sessions end (the admin's own too: sign in again)."""
     user = _user(user_id)
     try:
-        admin.reset_password(db(), user, request.form.get("password") or "", actor=actor())
+        admin.reset_password(db(), user, request.form.get("password") or "", actor=actor(),
+                             sessions=open_sessions())
     except users.UserError as exc:
         return _refused(user, "Password not changed", exc)
     db().commit()
