@@ -5,14 +5,14 @@ from __future__ import annotations
 import logging
 from datetime import timedelta
 
-from flask import Flask, Response, jsonify, render_template, request
+from flask import Flask, Response, abort, jsonify, render_template, request
 from flask_wtf.csrf import CSRFProtect
 from werkzeug.exceptions import HTTPException
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from callcenter.config import Settings
 from callcenter.logs import configure_logging
-from webhooks import api, console, email, messaging, public, voice
+from webhooks import api, console, email, messaging, params, public, voice
 from webhooks.context import close_db
 
 # Machine-to-machine endpoints authenticate by signature, basic auth or bearer token, never by
@@ -51,12 +51,25 @@ def create_app(settings: Settings | None = None) -> Flask:
         settings.public_base_url and settings.public_base_url.startswith("https://"))
     app.config["PERMANENT_SESSION_LIFETIME"] = timedelta(hours=settings.console_session_hours)
     app.config["WTF_CSRF_TIME_LIMIT"] = settings.console_session_hours * 3600
+    app.url_map.converters["int"] = params.RowIdConverter  # before any rule is added
     csrf = CSRFProtect(app)
     for blueprint in MACHINE_BLUEPRINTS:
         csrf.exempt(blueprint)
     for blueprint in (console.bp, public.bp, *MACHINE_BLUEPRINTS):
         app.register_blueprint(blueprint)
     app.teardown_appcontext(close_db)
+
+    @app.before_request
+    def refuse_unstorable_text() -> None:
+        """NUL or an unpaired surrogate in any field: 400 before a view runs (PostgreSQL
+        would refuse it mid-transaction). Twilio's and the mail provider's posts are their
+        own modules' to read."""
+        if request.path.startswith(("/twilio/", "/email/")):
+            return
+        name = params.unstorable_field(request)
+        if name is not None:
+            abort(400, f"{name} holds a character that cannot be stored (NUL or an unpaired "
+                       "surrogate).")
 
     @app.after_request
     def page_headers(response: Response) -> Response:

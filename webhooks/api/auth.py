@@ -22,6 +22,7 @@ from werkzeug.exceptions import Unauthorized
 
 from callcenter.people import users
 from webhooks.context import db, settings
+from webhooks.params import storable
 
 View = Callable[..., Any]
 REALM = "callcenter"
@@ -59,7 +60,8 @@ def require_user(*roles: str) -> Callable[[View], View]:
         @functools.wraps(view)
         def wrapper(*args: Any, **kwargs: Any) -> Any:
             auth = request.authorization
-            if auth is None or auth.type != "basic" or not auth.username:
+            if (auth is None or auth.type != "basic" or not auth.username
+                    or not storable(auth.username)):
                 raise _person_required()
             session = db()
             user = users.authenticate(session, auth.username, auth.password or "")

@@ -37,6 +37,7 @@ from callcenter.voice import agents
 from webhooks.console.auth import actor, current_user, login_required, open_sessions, record
 from webhooks.console.blueprint import bp
 from webhooks.context import db, settings
+from webhooks.params import row_id
 
 LIST_LIMIT = 1000
 ROLE_LABELS = {"agent": "Agent", "supervisor": "Supervisor", "qa": "QA", "admin": "Admin"}
@@ -211,9 +212,12 @@ def user_password(user_id: int) -> Response:
 
 def _agent_id(raw: str | None) -> int | None:
     """The agent chosen in the list, or None for "no agent"; 400 for anything else."""
-    if raw and not raw.isdigit():
+    if not raw:
+        return None
+    agent_id = row_id(raw)
+    if agent_id is None:
         abort(400, "Choose an agent from the list.")
-    return int(raw) if raw else None
+    return agent_id
 
 
 @bp.post("/users/<int:user_id>/agent")
