@@ -29,26 +29,27 @@ from callcenter.compliance import regulation
 from callcenter.config import Settings
 from callcenter.db import MAX_ROW_ID
 from callcenter.models import Customer, Ticket, User, utcnow
-from callcenter.statuses import OPEN_TICKET_STATUSES
+from callcenter.statuses import OPEN_TICKET_STATUSES, TicketStatus
 
 PAGE_SIZE = 50
-RESOLVED = ("resolved",)
+RESOLVED = (TicketStatus.RESOLVED,)
 # Every status the domain gives a ticket (tickets, documents, email/social, IVR).
 ALL_STATUSES = (*OPEN_TICKET_STATUSES, *RESOLVED)
+# The queue's status filter: its link values (the keys) are the statuses' values.
 STATUS_FILTERS: dict[str, tuple[str, ...]] = {
     "unsettled": OPEN_TICKET_STATUSES,
-    "open": ("open",),
-    "pending_customer": ("pending_customer",),
-    "pending_documents": ("pending_documents",),
-    "resolved": RESOLVED,
+    TicketStatus.OPEN: (TicketStatus.OPEN,),
+    TicketStatus.PENDING_CUSTOMER: (TicketStatus.PENDING_CUSTOMER,),
+    TicketStatus.PENDING_DOCUMENTS: (TicketStatus.PENDING_DOCUMENTS,),
+    TicketStatus.RESOLVED: RESOLVED,
     "all": ALL_STATUSES,
 }
 STATUS_LABELS = {
     "unsettled": "Open and pending",
-    "open": "Open",
-    "pending_customer": "Waiting for the customer",
-    "pending_documents": "Waiting for documents",
-    "resolved": "Resolved",
+    TicketStatus.OPEN: "Open",
+    TicketStatus.PENDING_CUSTOMER: "Waiting for the customer",
+    TicketStatus.PENDING_DOCUMENTS: "Waiting for documents",
+    TicketStatus.RESOLVED: "Resolved",
     "all": "All",
 }
 CHANNELS = ("voice", "sms", "whatsapp", "email", "walk_in")
