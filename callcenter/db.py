@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 _lock = threading.Lock()
 _engines: dict[tuple[int, str], Engine] = {}
+MAX_ROW_ID = 2**31 - 1  # INTEGER primary keys (PostgreSQL's int4): no row has a larger id
 
 
 def _sqlite_pragmas(dbapi_connection, _record) -> None:  # type: ignore[no-untyped-def]

@@ -116,6 +116,7 @@ LABELS: dict[str, dict[str, Label]] = {
         "draft": Label("template status", "Draft"),
         "approved": Label("template status", "Approved"),
         "retired": Label("template status", "Retired"),
+        "rejected": Label("template status", "Sent back"),
     },
     "presence": {
         "available": Label("presence", "Available"),

@@ -89,9 +89,11 @@ class OutboxStatus(StrEnum):
 
 
 class TemplateStatus(StrEnum):
-    """A reply template (P3.3): only ``APPROVED`` goes out; the next version retires it."""
+    """A reply template (P3.3): only ``APPROVED`` goes out; the next version retires it.
+    ``REJECTED`` is a draft QA sent back with a reason; editing it makes it a draft again."""
 
     DRAFT = "draft"
+    REJECTED = "rejected"
     APPROVED = "approved"
     RETIRED = "retired"
 

@@ -49,7 +49,7 @@ def seed_console(session: Session) -> list[tuple[str, str]]:
         if templates.find_approved(session, "follow_up", language) is None:
             draft = templates.create_draft(session, people["sari"], key="follow_up",
                                            language=language, subject=subject, body=body)
-            templates.approve(session, people["qori"], draft)
+            templates.approve(session, people["qori"], draft, read=templates.digest(draft))
     session.flush()
     return created
 

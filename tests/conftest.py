@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from hypothesis import settings as hypothesis_settings
 from redis import Redis
 from sqlalchemy import delete
 from sqlalchemy.orm import Session
@@ -29,6 +30,17 @@ from workers.worker import run_worker
 
 API_TOKEN = "test-api-token"
 HOTLINE = "+622150001234"
+
+# Property tests (tests/webhooks/test_no_server_errors.py): a fixed budget, derandomized, so
+# every run (CI's too) tries the same examples in bounded time. HYPOTHESIS_PROFILE=explore
+# draws ten times as many, at random, to look further.
+FUZZ_EXAMPLES = 12
+hypothesis_settings.register_profile(
+    "ci", max_examples=FUZZ_EXAMPLES, derandomize=True, deadline=None, database=None,
+    print_blob=True)
+hypothesis_settings.register_profile(
+    "explore", max_examples=10 * FUZZ_EXAMPLES, deadline=None, database=None, print_blob=True)
+hypothesis_settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
 
 
 @pytest.fixture(scope="session")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 from datetime import timedelta
 
-from flask import Flask, Response, jsonify, render_template, request
+from flask import Flask, Response, abort, jsonify, render_template, request
 from flask_wtf.csrf import CSRFProtect
 from werkzeug.exceptions import HTTPException
 from werkzeug.middleware.proxy_fix import ProxyFix
@@ -13,7 +13,7 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 from callcenter.config import Settings
 from callcenter.i18n import N_
 from callcenter.logs import configure_logging
-from webhooks import api, console, email, i18n, messaging, public, voice
+from webhooks import api, console, email, i18n, messaging, params, public, voice
 from webhooks.context import close_db
 
 # Machine-to-machine endpoints authenticate by signature, basic auth or bearer token, never by
@@ -87,6 +87,7 @@ def create_app(settings: Settings | None = None) -> Flask:
         settings.public_base_url and settings.public_base_url.startswith("https://"))
     app.config["PERMANENT_SESSION_LIFETIME"] = timedelta(hours=settings.console_session_hours)
     app.config["WTF_CSRF_TIME_LIMIT"] = settings.console_session_hours * 3600
+    app.url_map.converters["int"] = params.RowIdConverter  # before any rule is added
     i18n.init_app(app)  # before the blueprints: their templates translate
     csrf = CSRFProtect(app)
     for blueprint in MACHINE_BLUEPRINTS:
@@ -94,6 +95,18 @@ def create_app(settings: Settings | None = None) -> Flask:
     for blueprint in (console.bp, public.bp, *MACHINE_BLUEPRINTS):
         app.register_blueprint(blueprint)
     app.teardown_appcontext(close_db)
+
+    @app.before_request
+    def refuse_unstorable_text() -> None:
+        """NUL or an unpaired surrogate in any field: 400 before a view runs (PostgreSQL
+        would refuse it mid-transaction). Twilio's and the mail provider's posts are their
+        own modules' to read."""
+        if request.path.startswith(("/twilio/", "/email/")):
+            return
+        name = params.unstorable_field(request)
+        if name is not None:
+            abort(400, f"{name} holds a character that cannot be stored (NUL or an unpaired "
+                       "surrogate).")
 
     @app.after_request
     def page_headers(response: Response) -> Response:
@@ -109,7 +122,11 @@ def create_app(settings: Settings | None = None) -> Flask:
             title, message = error_words(exc)
             return render_template("error.html", code=exc.code, title=title,
                                    message=message), exc.code or 500
-        return jsonify({"error": exc.name, "message": exc.description}), exc.code or 500
+        response = jsonify({"error": exc.name, "message": exc.description})
+        for name, value in exc.get_headers():  # WWW-Authenticate, Allow, Retry-After
+            if name.lower() != "content-type":
+                response.headers[name] = value
+        return response, exc.code or 500
 
     @app.errorhandler(Exception)
     def internal_error(exc: Exception) -> tuple[Response | str, int]:

@@ -96,8 +96,12 @@ def select_language() -> str:
             return asked
     elif "uid" in session:
         from webhooks.console.auth import signed_in_user  # the console imports this module
+        from webhooks.console.sessions import SessionStoreDown
 
-        user = signed_in_user()
+        try:
+            user = signed_in_user()
+        except SessionStoreDown:  # the page that says so speaks the browser's language
+            user = None
         if user is not None:
             return language_or_default(user.language)
     return request.accept_languages.best_match(LANGUAGES) or DEFAULT_LANGUAGE

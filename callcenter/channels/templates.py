@@ -5,7 +5,11 @@ Life of a template (one ``key`` per language, versions numbered from 1):
 - any user drafts it; a draft is edited in place, and whoever last wrote its text counts as
   its author (``created_by``);
 - only ``qa`` or ``admin`` approve, and never their own text (four eyes: the approver is not
-  the author, whatever their role);
+  the author, whatever their role). An approval names the text the reviewer read (its
+  :func:`digest`, which the page or the API showed them with it): a draft edited since is
+  refused (409) and must be read again, so what goes out is exactly what QA read;
+- QA may instead reject a draft with a reason (status ``rejected``); the author sees who,
+  when and why (:func:`rejection`, from the audit row), and editing it makes it a draft again;
 - editing an approved template writes a new draft version; the approved one stays the one
   that is sent until the new version is approved, which retires it;
 - only approved templates are sent; retired ones are kept for the record;
@@ -19,8 +23,10 @@ when the draft is written, so rendering cannot fail on the template's side.
 
 from __future__ import annotations
 
+import hashlib
 import re
 import string
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -28,7 +34,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from callcenter import audit
-from callcenter.models import Customer, Template, Ticket, User, utcnow
+from callcenter.models import AuditEntry, Customer, Template, Ticket, User, utcnow
 from callcenter.people import users
 from callcenter.statuses import TemplateStatus
 from callcenter.voice.answers import long_date, rupiah
@@ -40,6 +46,9 @@ APPROVER_ROLES = ("qa",)  # and admin (users.has_role)
 _KEY = re.compile(r"^[a-z0-9][a-z0-9_.-]{0,79}$")
 _CUSTOMER_FIELDS = frozenset({"name", "amount", "due_date", "va", "bank"})
 MAX_BODY = 20_000
+MAX_REASON = 1000
+OPEN_STATUSES = (TemplateStatus.DRAFT, TemplateStatus.REJECTED)  # one per key and language
+REJECT_ACTION = "reject_template"
 
 
 class TemplateError(ValueError):
@@ -82,9 +91,17 @@ def _check_text(body: Any, subject: Any) -> tuple[str, str | None]:
 
 
 def _open_draft(session: Session, key: str, language: str) -> Template | None:
+    """The draft of ``key`` in ``language`` being written or reviewed (a rejected one too)."""
     return session.scalars(select(Template).where(
         Template.key == key, Template.language == language,
-        Template.status == TemplateStatus.DRAFT)).first()
+        Template.status.in_(OPEN_STATUSES))).first()
+
+
+def digest(template: Template) -> str:
+    """What a reviewer read: a SHA-256 of the subject and the body, hex. The review page and
+    the API show it with the text, and an approval or rejection must name it."""
+    text = (template.subject or "") + "\0" + template.body
+    return hashlib.sha256(text.encode()).hexdigest()
 
 
 def _next_version(session: Session, key: str, language: str) -> int:
@@ -93,10 +110,18 @@ def _next_version(session: Session, key: str, language: str) -> int:
     return (current or 0) + 1
 
 
+def _subject(template: Template) -> str:
+    return f"template:{template.id}"
+
+
+def _describe(template: Template) -> str:
+    return f"{template.key}/{template.language} v{template.version}"
+
+
 def _audit(session: Session, person: User, action: str, template: Template,
            extra: str = "") -> None:
-    audit.record(session, users.actor_of(person), action, f"template:{template.id}",
-                 f"{template.key}/{template.language} v{template.version}{extra}")
+    audit.record(session, users.actor_of(person), action, _subject(template),
+                 f"{_describe(template)}{extra}")
 
 
 def create_draft(session: Session, author: User, *, key: Any, language: Any, body: Any,
@@ -129,8 +154,10 @@ def edit(session: Session, editor: User, template: Template, *, body: Any = None
     new_body = template.body if body is None else body
     new_subject = subject if subject_given else template.subject
     new_body, new_subject = _check_text(new_body, new_subject)
-    if template.status == TemplateStatus.DRAFT:
+    _lock(session, template)  # an approval committing meanwhile turns this into a new version
+    if template.status in OPEN_STATUSES:
         template.body, template.subject = new_body, new_subject
+        template.status = TemplateStatus.DRAFT  # a rejected draft goes back to QA
         template.created_by = editor.id  # the author of the text now on the draft
         session.flush()
         _audit(session, editor, "edit_template", template)
@@ -152,16 +179,38 @@ def edit(session: Session, editor: User, template: Template, *, body: Any = None
     return draft, True
 
 
-def approve(session: Session, approver: User, template: Template,
-            now: datetime | None = None) -> Template:
-    """QA (or admin) approves a draft that someone else wrote; the previously approved
-    version of the same key and language is retired."""
-    if not users.has_role(approver, *APPROVER_ROLES):
-        raise TemplateError("only QA may approve templates", 403)
+def _lock(session: Session, template: Template) -> None:
+    """Re-read the row under a lock (PostgreSQL ``FOR UPDATE``): an edit and a review of the
+    same draft take turns, so an approval never lands on text nobody read."""
+    if template.id is not None:
+        session.refresh(template, with_for_update=True)
+
+
+def _review(session: Session, reviewer: User, template: Template, read: Any, verb: str) -> None:
+    """The rules an approval and a rejection share: QA's role, a draft, four eyes, and the
+    text the reviewer read is the draft's text now."""
+    if not users.has_role(reviewer, *APPROVER_ROLES):
+        raise TemplateError(f"only QA may {verb} templates", 403)
+    if not isinstance(read, str) or not read.strip():
+        raise TemplateError("digest is required: the digest shown with the text you read", 400)
+    _lock(session, template)
+    if template.status == TemplateStatus.REJECTED:
+        raise TemplateError(f"template {template.id} was rejected; its author edits it "
+                            "first", 409)
     if template.status != TemplateStatus.DRAFT:
         raise TemplateError(f"template {template.id} is {template.status}, not a draft", 409)
-    if template.created_by == approver.id:
-        raise TemplateError("a template is approved by someone other than its author", 403)
+    if template.created_by == reviewer.id:
+        raise TemplateError(f"a template is {verb}d by someone other than its author", 403)
+    if read.strip().lower() != digest(template):
+        raise TemplateError("the text changed after you opened it; read it again", 409)
+
+
+def approve(session: Session, approver: User, template: Template, *, read: Any,
+            now: datetime | None = None) -> Template:
+    """QA (or admin) approves a draft that someone else wrote, naming the text they read
+    (``read``, its :func:`digest`); the previously approved version of the same key and
+    language is retired."""
+    _review(session, approver, template, read, "approve")
     for previous in session.scalars(select(Template).where(
             Template.key == template.key, Template.language == template.language,
             Template.status == TemplateStatus.APPROVED, Template.id != template.id)):
@@ -170,8 +219,47 @@ def approve(session: Session, approver: User, template: Template,
     template.approved_by = approver.id
     template.approved_at = now or utcnow()
     session.flush()
-    _audit(session, approver, "approve_template", template)
+    _audit(session, approver, "approve_template", template, f" {digest(template)[:12]}")
     return template
+
+
+def reject(session: Session, reviewer: User, template: Template, *, read: Any,
+           reason: Any) -> Template:
+    """QA (or admin) sends someone else's draft back with ``reason``, naming the text they
+    read; the author sees the reason (:func:`rejection`) and edits the draft."""
+    if not isinstance(reason, str) or not reason.strip():
+        raise TemplateError("reason is required: tell the author what to change", 400)
+    if len(reason.strip()) > MAX_REASON:
+        raise TemplateError(f"reason has at most {MAX_REASON} characters", 400)
+    _review(session, reviewer, template, read, "reject")
+    template.status = TemplateStatus.REJECTED
+    session.flush()
+    _audit(session, reviewer, REJECT_ACTION, template, f": {reason.strip()}")
+    return template
+
+
+@dataclass(frozen=True)
+class Rejection:
+    """Why QA sent a draft back: who (``user:<name>``), when, and the reason in their words."""
+
+    by: str
+    at: datetime
+    reason: str
+
+
+def rejection(session: Session, template: Template) -> Rejection | None:
+    """The reason a rejected draft was sent back (its latest ``reject_template`` audit row);
+    None for any other status."""
+    if template.status != TemplateStatus.REJECTED:
+        return None
+    entry = session.scalars(select(AuditEntry).where(
+        AuditEntry.subject == _subject(template), AuditEntry.action == REJECT_ACTION)
+        .order_by(AuditEntry.id.desc()).limit(1)).first()
+    if entry is None:
+        return None
+    prefix = f"{_describe(template)}: "
+    detail = entry.detail or ""
+    return Rejection(entry.actor, entry.at, detail.removeprefix(prefix))
 
 
 def find_approved(session: Session, key: str, language: str) -> Template | None:
@@ -215,12 +303,15 @@ def render(template: Template, *, ticket: Ticket, customer: Customer | None,
     return subject, render_text(template.body, values)
 
 
-def template_json(template: Template, usernames: dict[int, str] | None = None) -> dict[str, Any]:
+def template_json(template: Template, usernames: dict[int, str] | None = None,
+                  rejected: Rejection | None = None) -> dict[str, Any]:
     names = usernames or {}
     return {
         "id": template.id, "key": template.key, "language": template.language,
         "version": template.version, "status": template.status, "channel": template.channel,
-        "subject": template.subject, "body": template.body,
+        "subject": template.subject, "body": template.body, "digest": digest(template),
+        "rejection": {"by": rejected.by.removeprefix("user:"), "at": rejected.at.isoformat(),
+                      "reason": rejected.reason} if rejected else None,
         "placeholders": sorted(set(placeholders(template.body))),
         "created_by": names.get(template.created_by or 0),
         "approved_by": names.get(template.approved_by or 0),

@@ -5,9 +5,15 @@ The rules are :mod:`callcenter.people.users`' and :mod:`callcenter.voice.agents`
 :class:`users.UserError` or :class:`agents.AgentError` refuses and nothing is written);
 ``actor`` is who did it (``user:<admin>``, or ``cli:<account>`` from the command line). The
 subject is ``user:<username>``; a password never reaches the trail. Nothing here commits.
+
+A new password and a deactivation end the person's open console sessions here, through
+:class:`OpenSessions`: the web side keeps the sessions (webhooks/console/sessions.py, in Redis)
+and passes its store in, so the rule lives with the action and the domain needs no Flask.
 """
 
 from __future__ import annotations
+
+from typing import Protocol
 
 from sqlalchemy.orm import Session
 
@@ -17,6 +23,13 @@ from callcenter.people import users
 from callcenter.voice import agents
 
 AGENT_FIELD_MAX = 120  # agents.name, agents.client_identity
+
+
+class OpenSessions(Protocol):
+    """Where the console's sign-ins are kept; ``end_all`` ends every one of a user's (and
+    raises when it cannot, so the change is not committed as if it had)."""
+
+    def end_all(self, user_id: int) -> None: ...
 
 
 def _subject(user: User) -> str:
@@ -41,10 +54,12 @@ def change_role(session: Session, user: User, role: str, *, actor: str) -> str:
 
 
 def set_active(session: Session, user: User, active: bool, *, by: User | None,
-               actor: str) -> bool:
+               actor: str, sessions: OpenSessions) -> bool:
     """Deactivate (signed out everywhere, their agent set away) or reactivate ``user``; ``by``
     is the admin doing it (None from the command line). True, and audited, when it changed."""
     changed = users.set_active(session, by, user, active)
+    if changed and not active:
+        sessions.end_all(user.id)
     if changed:
         audit.record(session, actor, "reactivate_user" if active else "deactivate_user",
                      _subject(user))
@@ -59,9 +74,11 @@ def unlock(session: Session, user: User, *, actor: str) -> bool:
     return was_locked
 
 
-def reset_password(session: Session, user: User, password: str, *, actor: str) -> None:
-    """A new password; the user's open sessions end at their next request."""
+def reset_password(session: Session, user: User, password: str, *, actor: str,
+                   sessions: OpenSessions) -> None:
+    """A new password; every open session of the user ends (a copied cookie too)."""
     users.set_password(user, password)
+    sessions.end_all(user.id)
     audit.record(session, actor, "reset_password", _subject(user))
 
 

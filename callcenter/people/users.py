@@ -7,10 +7,11 @@ adds the audit row. Rules:
 - an admin never deactivates themselves, and nobody removes the last active admin (by
   deactivating or demoting them), so the product always keeps someone who can manage people;
 - an agent is linked to at most one user (the presence switch and screen pop follow the link);
-- a new password ends the user's open console sessions (the session cookie carries a
-  fingerprint of the password hash, webhooks/console/auth.py);
-- a deactivated user's agent is set "away", so routed calls stop ringing someone who can no
-  longer sign in to set their presence.
+- a new password ends the user's open console sessions (:mod:`callcenter.people.admin` ends
+  them in the session store; the session cookie also carries a fingerprint of the password
+  hash, webhooks/console/auth.py, a second check);
+- a deactivated user's sessions end the same way, and their agent is set "away", so routed
+  calls stop ringing someone who can no longer sign in to set their presence.
 """
 
 from __future__ import annotations

@@ -27,27 +27,29 @@ from sqlalchemy.orm import Session
 
 from callcenter.compliance import regulation
 from callcenter.config import Settings
+from callcenter.db import MAX_ROW_ID
 from callcenter.models import Customer, Ticket, User, utcnow
-from callcenter.statuses import OPEN_TICKET_STATUSES
+from callcenter.statuses import OPEN_TICKET_STATUSES, TicketStatus
 
 PAGE_SIZE = 50
-RESOLVED = ("resolved",)
+RESOLVED = (TicketStatus.RESOLVED,)
 # Every status the domain gives a ticket (tickets, documents, email/social, IVR).
 ALL_STATUSES = (*OPEN_TICKET_STATUSES, *RESOLVED)
+# The queue's status filter: its link values (the keys) are the statuses' values.
 STATUS_FILTERS: dict[str, tuple[str, ...]] = {
     "unsettled": OPEN_TICKET_STATUSES,
-    "open": ("open",),
-    "pending_customer": ("pending_customer",),
-    "pending_documents": ("pending_documents",),
-    "resolved": RESOLVED,
+    TicketStatus.OPEN: (TicketStatus.OPEN,),
+    TicketStatus.PENDING_CUSTOMER: (TicketStatus.PENDING_CUSTOMER,),
+    TicketStatus.PENDING_DOCUMENTS: (TicketStatus.PENDING_DOCUMENTS,),
+    TicketStatus.RESOLVED: RESOLVED,
     "all": ALL_STATUSES,
 }
 STATUS_LABELS = {
     "unsettled": "Open and pending",
-    "open": "Open",
-    "pending_customer": "Waiting for the customer",
-    "pending_documents": "Waiting for documents",
-    "resolved": "Resolved",
+    TicketStatus.OPEN: "Open",
+    TicketStatus.PENDING_CUSTOMER: "Waiting for the customer",
+    TicketStatus.PENDING_DOCUMENTS: "Waiting for documents",
+    TicketStatus.RESOLVED: "Resolved",
     "all": "All",
 }
 CHANNELS = ("voice", "sms", "whatsapp", "email", "walk_in")
@@ -57,6 +59,12 @@ DUE_FILTERS = {"any": "Any time", "overdue": "Overdue", "today": "Due today",
                "week": "Due in the next 7 days"}
 OWNER_FILTERS = {"anyone": "Anyone", "me": "Me", "unassigned": "Unassigned"}
 OWNER_ROLES = ("agent", "supervisor", "admin")  # who can own a ticket (QA reviews only)
+
+
+def _user_id_text(value: str) -> bool:
+    """A user's id as a link writes it: ASCII digits (``int`` refuses ``²``, which
+    ``isdigit`` accepts), short enough for the id column."""
+    return value.isascii() and value.isdigit() and len(value) < 10
 
 
 @dataclass(frozen=True)
@@ -78,8 +86,7 @@ class QueueFilters:
             status=status if status in STATUS_FILTERS else "unsettled",
             channel=channel if channel in CHANNELS else "any",
             due=due if due in DUE_FILTERS else "any",
-            owner=owner if owner in OWNER_FILTERS or (owner.isdigit() and len(owner) < 10)
-            else "anyone",
+            owner=owner if owner in OWNER_FILTERS or _user_id_text(owner) else "anyone",
         )
 
     def as_args(self) -> dict[str, str]:
@@ -116,8 +123,12 @@ class Cursor:
             opened_at = datetime.fromisoformat(opened)
             if opened_at.tzinfo is None or (due_at is not None and due_at.tzinfo is None):
                 return None
-            return cls(due_at, opened_at, int(ident))
-        except (ValueError, UnicodeDecodeError, binascii.Error):
+            if not (ident.isascii() and ident.isdigit() and int(ident) <= MAX_ROW_ID):
+                return None  # no row has that id: tampered with
+            # In UTC now: a time at the edge of the calendar overflows here, not in the query.
+            return cls(due_at.astimezone(UTC) if due_at else None, opened_at.astimezone(UTC),
+                       int(ident))
+        except (ValueError, OverflowError, UnicodeDecodeError, binascii.Error):
             return None
 
 
@@ -197,7 +208,7 @@ def queue_page(session: Session, settings: Settings, filters: QueueFilters, *,
         conditions.append(Ticket.owner_id == (user_id if user_id is not None else -1))
     elif filters.owner == "unassigned":
         conditions.append(Ticket.owner_id.is_(None))
-    elif filters.owner.isdigit():
+    elif _user_id_text(filters.owner):
         conditions.append(Ticket.owner_id == int(filters.owner))
     since, until = due_window(filters.due, now, settings.timezone)
     if since is not None:

@@ -179,16 +179,20 @@ def test_an_agent_replies_with_a_template_qa_approved(new_page, session, shot):
         "Halo {name}, pengaduan Anda dengan tiket {ticket} sudah kami periksa.")
     agent.get_by_role("button", name="Save draft").click()
     expect(_flash(agent)).to_contain_text("saved")
-    expect(agent.get_by_role("button", name="Approve")).to_have_count(0)  # not its author
+    expect(agent.get_by_role("link", name="Read and review")).to_have_count(0)  # its author
     shot(agent, "draft-saved")
 
     qa = new_page()
     sign_in(qa, "qori")
     qa.goto("/console/templates")
     expect(qa.get_by_text("status-checked").first).to_be_visible()
-    qa.get_by_role("button", name="Approve").click()
+    qa.get_by_role("link", name="Read and review").click()
+    review = qa.locator("section[aria-labelledby=review-h]")
+    expect(review).to_contain_text("sudah kami periksa.")  # the full text, with the buttons
+    shot(qa, "review")
+    review.get_by_role("button", name="Approve this text").click()
     expect(_flash(qa)).to_contain_text("approved")
-    expect(qa.get_by_role("button", name="Approve")).to_have_count(0)
+    expect(qa.get_by_role("link", name="Read and review")).to_have_count(0)
     shot(qa, "approved")
 
     _open_ticket_page(agent, ticket.number, shot, "ticket-before-reply")

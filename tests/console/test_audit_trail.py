@@ -165,3 +165,17 @@ def test_only_supervisors_and_admins_read_the_trail(console, session):
     reads = session.scalars(select(AuditEntry.actor).where(
         AuditEntry.action == "view_audit")).all()
     assert reads == ["user:ade"]
+
+
+@pytest.mark.parametrize("before", ["9" * 40, "-" + "9" * 40, "99999999999999999999", "1e9",
+                                    "abc"])
+def test_a_page_cursor_beyond_any_id_is_a_clear_400_not_a_server_error(console, session,
+                                                                        before):
+    """A crafted ``before`` (too large for the id column, or not a number) is refused with
+    the page saying so; nothing is looked up and the trail records no read."""
+    client = console.signed_in("lina", "supervisor")
+    reply = client.get(f"/console/audit?before={before}")
+    assert reply.status_code == 400
+    assert "page" in reply.get_data(as_text=True).lower()
+    assert session.scalar(select(func.count(AuditEntry.id)).where(
+        AuditEntry.action == "view_audit")) == 0

@@ -139,3 +139,21 @@ def test_unknown_names_cost_the_same_password_hash_as_known_ones(console, sessio
         assert counter.during(lambda n=name: _basic(client, n, "wrong password!")) == known
     assert counter.during(lambda: _basic(client, "sari", "wrong password!")) == known
     assert _basic(client, "sari", PASSWORD).status_code == 200  # the right one still works
+
+
+def test_a_next_with_line_breaks_signs_in_to_the_home_page_not_a_server_error(console,
+                                                                               session):
+    """CR/LF in ``next`` would split the Location header: the sign-in still works, and lands
+    on the person's own start page; the trail has the one sign-in, no error after it."""
+    console.user("sari", "agent")
+    for crafted in ("/console/%0d%0aSet-Cookie:%20x=1", "/console/%0aX-Evil:%201",
+                    "/console/tickets%09x"):
+        client = console.client()
+        token = csrf_from(client.get("/console/login").get_data(as_text=True))
+        reply = client.post(f"/console/login?next={crafted}", data={
+            "username": "sari", "password": PASSWORD, "csrf_token": token})
+        assert reply.status_code == 302, reply.status_code
+        assert reply.headers["Location"] == "/console/tickets"
+        assert "Set-Cookie: x" not in str(reply.headers) and "X-Evil" not in reply.headers
+    assert [a.action for a in session.scalars(select(AuditEntry).order_by(AuditEntry.id))] \
+        == ["sign_in"] * 3

@@ -162,7 +162,7 @@ def _approved_template(session, body: str, language: str = "id", key: str = "bil
     qa = users.create_user(session, *QA, "qa")
     template = templates.create_draft(session, agent, key=key, language=language, body=body,
                                       subject="Informasi tagihan")
-    templates.approve(session, qa, template)
+    templates.approve(session, qa, template, read=templates.digest(template))
     session.commit()
     return template
 

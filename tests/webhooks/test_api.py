@@ -9,16 +9,20 @@ import pytest
 from sqlalchemy import select
 
 from callcenter.models import AuditEntry, Contact
+from callcenter.people import users
 from callcenter.tickets import lifecycle
 from tests.conftest import API_TOKEN
 from tests.factories import BUDI_ORDER, BUDI_PHONE, make_customer
 from webhooks.app import create_app
 
 AUTH = {"Authorization": f"Bearer {API_TOKEN}"}
+SARI = ("sari", "long enough password")  # an agent: writes take a person
 
 
 @pytest.fixture
 def client(settings, session):
+    users.create_user(session, *SARI, "agent")
+    session.commit()
     return create_app(settings).test_client()
 
 
@@ -104,13 +108,13 @@ def test_search_by_phone_in_any_form_and_order_id(client, ticket):
 
 def test_agent_schedules_a_callback_into_the_customers_window(client, session, ticket):
     """P2.2a from a ticket: a Sunday request lands on Monday 08:00 Jakarta time."""
-    response = client.post(f"/api/tickets/{ticket.number}/callbacks", headers=AUTH,
+    response = client.post(f"/api/tickets/{ticket.number}/callbacks", auth=SARI,
                            json={"due_at": "2030-12-01T10:00:00+07:00"})
     assert response.status_code == 201
     body = response.get_json()
     assert body["reason"] == "more_explanation" and body["status"] == "scheduled"
     assert body["due_at"] == "2030-12-02T08:00:00+07:00"
-    again = client.post(f"/api/tickets/{ticket.number}/callbacks", headers=AUTH, json={})
+    again = client.post(f"/api/tickets/{ticket.number}/callbacks", auth=SARI, json={})
     assert again.status_code == 200 and again.get_json() == body
     entries = session.scalars(select(AuditEntry)).all()
     assert [e.action for e in entries] == ["schedule_callback", "schedule_callback"]
@@ -118,12 +122,23 @@ def test_agent_schedules_a_callback_into_the_customers_window(client, session, t
 
 @pytest.mark.parametrize("payload", [{"due_at": "tomorrow"}, {"due_at": "2026-11-29T10:00:00"}])
 def test_callback_request_with_a_bad_time_is_a_clear_400(client, ticket, payload):
-    response = client.post(f"/api/tickets/{ticket.number}/callbacks", headers=AUTH,
+    response = client.post(f"/api/tickets/{ticket.number}/callbacks", auth=SARI,
                            json=payload)
     assert response.status_code == 400 and "due_at" in response.get_json()["message"]
 
 
-def test_callback_needs_a_token_and_a_known_ticket(client, ticket):
+def test_callback_needs_a_person_and_a_known_ticket(client, ticket):
     assert client.post(f"/api/tickets/{ticket.number}/callbacks", json={}).status_code == 401
-    assert client.post("/api/tickets/1234567890/callbacks", headers=AUTH,
+    assert client.post("/api/tickets/1234567890/callbacks", auth=SARI,
                        json={}).status_code == 404
+
+
+@pytest.mark.parametrize("token", ["t\xf6ken", "t\xc3\xb6ken", API_TOKEN + "\xe9", "\xff" * 40])
+def test_a_token_with_non_ascii_characters_is_refused_with_401_not_a_server_error(
+        client, session, ticket, token):
+    """Header bytes outside ASCII (a UTF-8 token arrives latin-1 decoded) are a wrong token:
+    401 in JSON, and nothing is read or audited."""
+    response = client.get(f"/api/tickets/{ticket.number}",
+                          headers={"Authorization": f"Bearer {token}"})
+    assert response.status_code == 401 and response.is_json
+    assert session.scalars(select(AuditEntry)).first() is None

@@ -22,6 +22,7 @@ from callcenter.tickets.serialize import iso
 from webhooks.api.auth import require_user
 from webhooks.api.inputs import json_object
 from webhooks.context import content, db, settings, ticket_or_404
+from webhooks.params import row_id, storable
 from workers import queues
 
 bp = Blueprint("api_documents", __name__, url_prefix="/api/tickets")
@@ -104,15 +105,17 @@ def upload_document(number: str) -> tuple[Response, int]:
         request.close()  # large parts are spooled to a temporary file
     if len(data) > documents.MAX_DOCUMENT_BYTES:
         abort(413, f"a document may have at most {documents.MAX_DOCUMENT_BYTES} bytes")
-    if visit_id is not None and not visit_id.isdigit():
+    if visit_id is not None and row_id(visit_id) is None:
         abort(400, "visit_id must be a visit's id")
+    if not all(storable(text) for text in (fulfils or "", upload.filename or "")):
+        abort(400, "fulfils and the file name cannot hold NUL characters")
     ticket = ticket_or_404(number)
     session, tz = db(), settings().timezone
     try:
         document = actions.receive_document(
             session, settings(), ticket, actor=g.actor, filename=upload.filename or "document",
             content_type=upload.mimetype or "application/octet-stream", data=data,
-            visit_id=int(visit_id) if visit_id else None, fulfils=fulfils)
+            visit_id=row_id(visit_id), fulfils=fulfils)
     except actions.ActionRefused as exc:
         abort(exc.status, str(exc))
     fulfilled = actions.fulfilled_by(ticket, document)

@@ -1,6 +1,11 @@
-"""Reply templates in the JSON API (P3.3): list, draft, edit, approve. People only (HTTP
-basic, with roles). The rules and the audit rows are :mod:`callcenter.channels.templates`',
-the console's templates page calls the same functions."""
+"""Reply templates in the JSON API (P3.3): list, draft, edit, approve, reject. People only
+(HTTP basic, with roles). The rules and the audit rows are
+:mod:`callcenter.channels.templates`', the console's templates page calls the same functions.
+
+Every template carries the ``digest`` of its text: an approval or a rejection sends back the
+digest of the text the reviewer read (``{"digest": ...}``), and a draft edited since then is
+refused with 409, to be read again.
+"""
 
 from __future__ import annotations
 
@@ -26,7 +31,9 @@ def _template(template_id: int) -> Template:
 
 
 def _out(template: Template) -> dict[str, Any]:
-    return templates.template_json(template, templates.usernames(db(), [template]))
+    session = db()
+    return templates.template_json(template, templates.usernames(session, [template]),
+                                   templates.rejection(session, template))
 
 
 @bp.get("")
@@ -37,9 +44,12 @@ def list_templates() -> Response:
     for name in ("key", "language", "status", "channel"):
         if request.args.get(name):
             query = query.where(getattr(Template, name) == request.args[name])
-    found = list(db().scalars(query.limit(500)))
-    names = templates.usernames(db(), found)
-    return jsonify({"templates": [templates.template_json(t, names) for t in found]})
+    session = db()
+    found = list(session.scalars(query.limit(500)))
+    names = templates.usernames(session, found)
+    return jsonify({"templates": [templates.template_json(t, names,
+                                                          templates.rejection(session, t))
+                                  for t in found]})
 
 
 @bp.get("/<int:template_id>")
@@ -84,10 +94,29 @@ def edit(template_id: int) -> tuple[Response, int]:
 @bp.post("/<int:template_id>/approve")
 @require_user("qa")
 def approve(template_id: int) -> Response:
+    """``{"digest": "..."}``: the digest of the text read (from ``GET``); 409 when the draft
+    changed since."""
+    body = json_object()
     session = db()
     template = _template(template_id)
     try:
-        templates.approve(session, g.user, template)
+        templates.approve(session, g.user, template, read=body.get("digest"))
+    except templates.TemplateError as exc:
+        abort(exc.status, str(exc))
+    session.commit()
+    return jsonify(_out(template))
+
+
+@bp.post("/<int:template_id>/reject")
+@require_user("qa")
+def reject(template_id: int) -> Response:
+    """``{"digest": "...", "reason": "..."}``: sent back to its author with the reason."""
+    body = json_object()
+    session = db()
+    template = _template(template_id)
+    try:
+        templates.reject(session, g.user, template, read=body.get("digest"),
+                         reason=body.get("reason"))
     except templates.TemplateError as exc:
         abort(exc.status, str(exc))
     session.commit()

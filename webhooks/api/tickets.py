@@ -1,6 +1,7 @@
 """Tickets in the JSON API: the read side (CONTRACT "JSON API", bearer token, every view
 audited) and what is done to one ticket: a callback (P2.2a), resolving (P1.8) and the one
-extension of a written complaint (POJK 22/2023).
+extension of a written complaint (POJK 22/2023). Every change takes a person (HTTP basic
+with a user), so the audit names who made the service act; the bearer token only reads.
 
 Each action is one function of :mod:`callcenter.tickets.actions`, the same the console's
 ticket page calls, with the same rules; its refusal is answered with its status (400, 404,
@@ -67,9 +68,10 @@ def tickets() -> Response:
 
 
 @bp.post("/<number>/callbacks")
-@require_token
+@require_user(*WORK_ROLES)
 def schedule_callback(number: str) -> tuple[Response, int]:
-    """P2.2a: an agent owes the customer a fuller explanation by phone.
+    """P2.2a: an agent owes the customer a fuller explanation by phone (the service will
+    phone them: a person answers for it, never the read token).
 
     ``{"due_at": ISO 8601 (optional)}``; the time moves into the customer's calling window.
     A second request while one is pending returns that one (200) instead of doubling it.

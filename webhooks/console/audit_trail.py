@@ -14,7 +14,7 @@ from typing import Any
 from urllib.parse import urlencode
 from zoneinfo import ZoneInfo
 
-from flask import render_template, request, url_for
+from flask import abort, render_template, request, url_for
 from sqlalchemy import or_, select
 
 from callcenter import display
@@ -22,6 +22,7 @@ from callcenter.models import AuditEntry
 from webhooks.console.auth import login_required, record
 from webhooks.console.blueprint import bp
 from webhooks.context import db, settings
+from webhooks.params import row_id
 
 PAGE_SIZE = 100
 FILTERS = ("actor", "action", "subject", "from", "to")
@@ -60,8 +61,11 @@ def audit_trail() -> str:
     if end is not None:
         query = query.where(
             AuditEntry.at < datetime.combine(end + timedelta(days=1), time(0), tzinfo=zone))
-    before = request.args.get("before", type=int)
-    if before is not None:
+    before = None
+    if request.args.get("before"):
+        before = row_id(request.args["before"])
+        if before is None:  # a page link of ours always names a row id
+            abort(400, "That page of the trail does not exist; open the newest page instead.")
         query = query.where(AuditEntry.id < before)
     rows = list(db().scalars(query.order_by(AuditEntry.id.desc()).limit(PAGE_SIZE + 1)))
     more = len(rows) > PAGE_SIZE

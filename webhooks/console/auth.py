@@ -1,7 +1,11 @@
 """Signing in to the console: sessions, roles, lock-out, and the audit of who did what.
 
-A signed Flask session cookie holds the user id and a fingerprint of the password hash, so a
-password change or a deactivation ends every open session at its next request. CSRF tokens come
+Each sign-in is a session kept on the server (:mod:`webhooks.console.sessions`, in Redis): the
+signed Flask cookie carries its id, the user id and a fingerprint of the password hash. A
+request is signed in only while the server still holds that session for that user, the user
+is active and the password unchanged; sign-out, a new password, a deactivation and the end of
+the shift (``CONSOLE_SESSION_HOURS``) end it, so a copied cookie opens nothing afterwards.
+Without Redis the console lets nobody in and says so (503), never a 500. CSRF tokens come
 from Flask-WTF (forms carry ``csrf_token``, htmx sends ``X-CSRFToken``).
 """
 
@@ -9,7 +13,9 @@ from __future__ import annotations
 
 import functools
 import hashlib
+import logging
 from collections.abc import Callable
+from datetime import timedelta
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -23,13 +29,22 @@ from flask import (
     session,
     url_for,
 )
+from flask_babel import gettext, lazy_gettext
 
 from callcenter import audit
 from callcenter.i18n import N_
 from callcenter.models import User
 from callcenter.people import users
 from webhooks.console.blueprint import bp
-from webhooks.context import db
+from webhooks.console.sessions import ConsoleSessions, SessionStoreDown
+from webhooks.context import db, settings
+from workers.queues import redis_connection
+
+log = logging.getLogger(__name__)
+UNAVAILABLE = lazy_gettext("The console cannot check sign-ins right now, so it lets nobody in. "
+                           "Try again in a minute; if it lasts, tell the engineer on call.")
+
+NEXT_MAX = 2000  # a console path with its filters; longer is not one of ours
 
 # Where each role starts its shift (endpoint names owned by the page modules).
 HOME_BY_ROLE = {
@@ -44,15 +59,35 @@ def _fingerprint(user: User) -> str:
     return hashlib.sha256(user.password_hash.encode()).hexdigest()[:16]
 
 
+def open_sessions() -> ConsoleSessions:
+    """The store of open sign-ins (the admin's actions end a user's sessions through it)."""
+    current = settings()
+    return ConsoleSessions(redis_connection(current), current.queue_prefix,
+                           timedelta(hours=current.console_session_hours))
+
+
+def _session_user() -> User | None:
+    """The cookie's user while the server holds its session for them, they are active and
+    their password is the one they signed in with; raises SessionStoreDown without Redis."""
+    uid, sid = session.get("uid"), session.get("sid")
+    if not isinstance(uid, int) or not isinstance(sid, str):
+        return None
+    if open_sessions().user_id(sid) != uid:
+        return None  # signed out, ended by an admin's change, or past its shift
+    user = db().get(User, uid)
+    if user is None or not user.active or session.get("pw") != _fingerprint(user):
+        return None
+    return user
+
+
 def signed_in_user() -> User | None:
-    """The session's user while it is still valid (active, same password), else ``None``."""
+    """The session's user while it is still valid, else ``None`` (and the cookie is
+    cleared). SessionStoreDown when Redis cannot say: the console fails closed."""
     if "user" in g:
         return g.user
-    uid = session.get("uid")
-    user = db().get(User, uid) if isinstance(uid, int) else None
-    if user is not None and (not user.active or session.get("pw") != _fingerprint(user)):
+    user = _session_user()
+    if user is None and session.get("uid") is not None:
         session.clear()
-        user = None
     g.user = user
     if user is not None:
         g.actor = users.actor_of(user)
@@ -102,8 +137,11 @@ def record(action: str, subject: str, detail: str | None = None) -> None:
 
 
 def safe_next(target: str | None) -> str | None:
-    """Only paths inside the console: never an open redirect to another site."""
-    if not target:
+    """Only paths inside the console: never an open redirect to another site, and nothing a
+    header cannot carry (CR/LF, other control characters, spaces: the sign-in is already
+    recorded when the redirect is built, so it must not fail then)."""
+    if not target or len(target) > NEXT_MAX or not target.isascii() or any(
+            ch.isspace() or not ch.isprintable() for ch in target):
         return None
     parts = urlsplit(target)
     if parts.scheme or parts.netloc or not parts.path.startswith("/console/"):
@@ -145,9 +183,17 @@ def login() -> Any:
             error = ("Wrong user name or password, or too many attempts: "
                      "wait 15 minutes and try again.")
         else:
-            session.clear()  # a new session id for the new identity (fixation)
+            try:
+                sid = open_sessions().start(user.id)
+            except SessionStoreDown as exc:
+                session_db.rollback()  # not signed in: nothing to record as a sign-in
+                log.warning("console sign-in refused: session store unavailable (%s)", exc)
+                return render_template("console/login.html", error=UNAVAILABLE,
+                                       unavailable=True), 503
+            session.clear()  # a new session for the new identity (fixation)
             session.permanent = True
             session["uid"] = user.id
+            session["sid"] = sid
             session["pw"] = _fingerprint(user)
             audit.record(session_db, users.actor_of(user), "sign_in", "console")
             session_db.commit()
@@ -157,13 +203,35 @@ def login() -> Any:
 
 
 @bp.post("/logout")
-def logout() -> Response:
-    user = signed_in_user()
+def logout() -> Response | tuple[str, int]:
+    """End the session on the server (a copy of the cookie is worth nothing after), then in
+    this browser. Without Redis the browser forgets it, and the page says the server could
+    not end it."""
+    sid = session.get("sid")
+    try:
+        user = signed_in_user()
+        if isinstance(sid, str):
+            open_sessions().end(sid)
+    except SessionStoreDown as exc:
+        session.clear()
+        log.warning("console sign-out not confirmed: session store unavailable (%s)", exc)
+        return render_template("console/login.html", unavailable=True, error=gettext(
+            "Signed out in this browser, but the server could not end the session right now: "
+            "sign in and out again later, or ask an admin to reset your password if someone "
+            "else may have used this computer.")), 503
     if user is not None:
         record("sign_out", "console")
         db().commit()
     session.clear()
     return redirect(url_for("console.login"))
+
+
+@bp.errorhandler(SessionStoreDown)
+def session_store_down(exc: SessionStoreDown) -> tuple[str, int]:
+    """Fail closed: no page opens while sign-ins cannot be checked (a polite 503)."""
+    log.warning("console request refused: session store unavailable (%s)", exc)
+    return render_template("error.html", code=503, title=gettext("Sign-in unavailable"),
+                           message=UNAVAILABLE), 503
 
 
 # Menu entries: (endpoint, label, roles allowed). Pages that are not registered are skipped.

@@ -1,9 +1,14 @@
-"""Reply templates in the console (P3.3): list, draft, edit, approve.
+"""Reply templates in the console (P3.3): list, draft, edit, review (approve or reject).
 
 The rules and the audit rows live in :mod:`callcenter.channels.templates` (the JSON API in
 webhooks/api/templates.py calls the same functions): anyone drafts; QA (or an admin) approves,
 never the text's own author; editing an approved template writes a new draft version, and the
 approved one is still the one sent until the new version is approved.
+
+QA reviews on the template's own page, where the approve and reject buttons sit under the full
+text; both forms carry the :func:`~callcenter.channels.templates.digest` of that text, so a
+draft edited after the page was opened is refused and shown again to be read. A rejection's
+reason is shown to the author on the same page.
 """
 
 from __future__ import annotations
@@ -41,7 +46,7 @@ def _local(value: datetime | None) -> str:
     return display.local_time(value, settings().timezone, "%Y-%m-%d %H:%M")
 
 
-def _can_approve(user: User, template: Template) -> bool:
+def _can_review(user: User, template: Template) -> bool:
     """Four eyes (P3.3): QA or admin, and not the author of the draft's text."""
     return (template.status == TemplateStatus.DRAFT
             and users.has_role(user, *templates.APPROVER_ROLES)
@@ -58,7 +63,7 @@ def _page(form: dict[str, str] | None = None, status: int = 200) -> tuple[str, i
     groups = [(key, list(items)) for key, items in groupby(found, key=lambda t: t.key)]
     html = render_template(
         "console/templates/list.html", groups=groups, names=names, user=user,
-        can_approve=_can_approve, local=_local, form=form or {},
+        can_review=_can_review, local=_local, form=form or {},
         languages=LANGUAGE_LABELS, channels=CHANNEL_LABELS,
         placeholders=[(p, PLACEHOLDER_HELP.get(p, "")) for p in templates.PLACEHOLDERS],
         truncated=len(found) >= LIST_LIMIT)
@@ -109,12 +114,17 @@ def _refused(message: str, endpoint: str, **values: int) -> Response:
 @bp.get("/templates/<int:template_id>")
 @login_required()
 def template_edit(template_id: int) -> str:
+    """The full text, the review for QA (approve or reject under the text) and the editor."""
     template = _template(template_id)
-    names = templates.usernames(db(), [template])
+    session = db()
+    names = templates.usernames(session, [template])
     return render_template(
         "console/templates/edit.html", template=template, names=names, local=_local,
         languages=LANGUAGE_LABELS, channels=CHANNEL_LABELS,
-        placeholders=[(p, PLACEHOLDER_HELP.get(p, "")) for p in templates.PLACEHOLDERS])
+        placeholders=[(p, PLACEHOLDER_HELP.get(p, "")) for p in templates.PLACEHOLDERS],
+        can_review=_can_review(current_user(), template), digest=templates.digest(template),
+        rejection=templates.rejection(session, template),
+        editable_in_place=template.status in templates.OPEN_STATUSES)
 
 
 @bp.post("/templates/<int:template_id>/edit")
@@ -141,12 +151,31 @@ def template_save(template_id: int) -> Response:
 @bp.post("/templates/<int:template_id>/approve")
 @login_required()
 def template_approve(template_id: int) -> Response:
-    """QA (or an admin) approves a draft someone else wrote (four eyes, P3.3)."""
+    """QA (or an admin) approves a draft someone else wrote (four eyes, P3.3): the text
+    whose digest the form carries, i.e. the one on the page they read."""
     template = _template(template_id)
     try:
-        templates.approve(db(), current_user(), template)
+        templates.approve(db(), current_user(), template, read=request.form.get("digest"))
     except templates.TemplateError as exc:
-        return _refused(f"Not approved: {exc}.", "console.template_list")
+        return _refused(f"Not approved: {exc}.", "console.template_edit",
+                        template_id=template_id)
     db().commit()
     flash(f"{template.key} ({template.language}) v{template.version} approved.", "success")
+    return redirect(url_for("console.template_list"))
+
+
+@bp.post("/templates/<int:template_id>/reject")
+@login_required()
+def template_reject(template_id: int) -> Response:
+    """QA sends the draft back to its author with a reason (the text on the page they read)."""
+    template = _template(template_id)
+    try:
+        templates.reject(db(), current_user(), template, read=request.form.get("digest"),
+                         reason=request.form.get("reason"))
+    except templates.TemplateError as exc:
+        return _refused(f"Not rejected: {exc}.", "console.template_edit",
+                        template_id=template_id)
+    db().commit()
+    flash(f"{template.key} ({template.language}) v{template.version} sent back to its author "
+          "with your reason.", "success")
     return redirect(url_for("console.template_list"))

@@ -32,6 +32,7 @@ from callcenter.tickets import actions, documents, queue, timeline
 from webhooks.console import auth
 from webhooks.console.blueprint import bp
 from webhooks.context import content, db, settings, ticket_or_404
+from webhooks.params import row_id
 from workers import queues
 
 log = logging.getLogger(__name__)
@@ -180,7 +181,7 @@ def ticket_reply(number: str) -> Response:
     raw = request.form.get("template_id", "")
     try:
         template = actions.offered_template(
-            session, ticket, int(raw) if raw.isdigit() and len(raw) < 10 else None)
+            session, ticket, row_id(raw))
         reply = actions.send_reply(session, current, content(), ticket, actor=auth.actor(),
                                    channel=template.channel, template=template)
     except actions.ActionRefused as exc:
@@ -256,10 +257,11 @@ def ticket_assign(number: str) -> Response:
     ticket = _ticket(number)
     session, user = db(), auth.current_user()
     raw = request.form.get("owner_id", "")
-    if raw and not (raw.isdigit() and len(raw) < 10):
+    owner_id = row_id(raw)
+    if raw and owner_id is None:
         return _refused(ticket, "Choose who should own the ticket.")
     try:
-        owner = actions.assign(session, user, ticket, int(raw) if raw else None)
+        owner = actions.assign(session, user, ticket, owner_id)
     except actions.ActionRefused as exc:
         return _refused(ticket, str(exc))
     session.commit()

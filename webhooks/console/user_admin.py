@@ -17,7 +17,8 @@ agent (or create that agent).
   the password) and a 4xx status.
 
 Sessions follow the database at each request (webhooks/console/auth.py): a new role applies at
-once, a deactivated user or one with a new password is signed out at their next request.
+once; a deactivation or a new password ends the user's sessions on the server
+(:func:`callcenter.people.admin.set_active`, ``reset_password``), copied cookies included.
 """
 
 from __future__ import annotations
@@ -33,9 +34,10 @@ from callcenter.models import Agent, User
 from callcenter.people import admin, users
 from callcenter.phones import InvalidPhone
 from callcenter.voice import agents
-from webhooks.console.auth import actor, current_user, login_required, record
+from webhooks.console.auth import actor, current_user, login_required, open_sessions, record
 from webhooks.console.blueprint import bp
 from webhooks.context import db, settings
+from webhooks.params import row_id
 
 LIST_LIMIT = 1000
 ROLE_LABELS = {"agent": "Agent", "supervisor": "Supervisor", "qa": "QA", "admin": "Admin"}
@@ -152,7 +154,8 @@ def user_role(user_id: int) -> Response:
 def _set_active(user_id: int, active: bool) -> Response:
     user = _user(user_id)
     try:
-        changed = admin.set_active(db(), user, active, by=current_user(), actor=actor())
+        changed = admin.set_active(db(), user, active, by=current_user(), actor=actor(),
+                                   sessions=open_sessions())
     except users.UserError as exc:
         return _refused(user, "Not deactivated" if not active else "Not reactivated", exc)
     if not changed:
@@ -195,7 +198,8 @@ def user_password(user_id: int) -> Response:
     """A new password; the user's open sessions end (the admin's own too: sign in again)."""
     user = _user(user_id)
     try:
-        admin.reset_password(db(), user, request.form.get("password") or "", actor=actor())
+        admin.reset_password(db(), user, request.form.get("password") or "", actor=actor(),
+                             sessions=open_sessions())
     except users.UserError as exc:
         return _refused(user, "Password not changed", exc)
     db().commit()
@@ -208,9 +212,12 @@ def user_password(user_id: int) -> Response:
 
 def _agent_id(raw: str | None) -> int | None:
     """The agent chosen in the list, or None for "no agent"; 400 for anything else."""
-    if raw and not raw.isdigit():
+    if not raw:
+        return None
+    agent_id = row_id(raw)
+    if agent_id is None:
         abort(400, "Choose an agent from the list.")
-    return int(raw) if raw else None
+    return agent_id
 
 
 @bp.post("/users/<int:user_id>/agent")

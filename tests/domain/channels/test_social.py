@@ -29,8 +29,8 @@ def test_a_template_reply_by_sms_carries_the_customers_data_not_placeholders(ses
                                  body="Halo {name}, tiket {ticket} kami proses.")
     email = templates.create_draft(session, author, key="mail", language="id", channel="email",
                                    subject="Tiket {ticket}", body="Halo {name}.")
-    templates.approve(session, qa, sms)
-    templates.approve(session, qa, email)
+    templates.approve(session, qa, sms, read=templates.digest(sms))
+    templates.approve(session, qa, email, read=templates.digest(email))
 
     message = social.queue_reply(session, ticket, channel="sms", template=sms)
     assert message.body == f"Halo Budi Santoso, tiket {ticket.number} kami proses."

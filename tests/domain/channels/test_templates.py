@@ -40,9 +40,9 @@ def test_an_agent_cannot_approve_qa_can(session, people):
     draft = _draft(session, people["agent"])
     for role in ("agent", "supervisor"):
         with pytest.raises(TemplateError) as refused:
-            templates.approve(session, people[role], draft)
+            templates.approve(session, people[role], draft, read=templates.digest(draft))
         assert refused.value.status == 403
-    templates.approve(session, people["qa"], draft)
+    templates.approve(session, people["qa"], draft, read=templates.digest(draft))
     assert draft.status == "approved" and draft.approved_by == people["qa"].id
     assert draft.approved_at is not None
 
@@ -51,10 +51,10 @@ def test_nobody_approves_their_own_text_not_even_qa_or_admin(session, people):
     for role in ("qa", "admin"):
         draft = _draft(session, people[role], key=f"own-{role}")
         with pytest.raises(TemplateError) as refused:
-            templates.approve(session, people[role], draft)
+            templates.approve(session, people[role], draft, read=templates.digest(draft))
         assert refused.value.status == 403
     draft = _draft(session, people["qa"], key="own-2")
-    templates.approve(session, people["qa2"], draft)
+    templates.approve(session, people["qa2"], draft, read=templates.digest(draft))
     assert draft.status == "approved"
 
 
@@ -62,15 +62,16 @@ def test_whoever_last_edits_a_draft_counts_as_its_author(session, people):
     draft = _draft(session, people["agent"])
     templates.edit(session, people["qa"], draft, body="Halo {name}!")
     with pytest.raises(TemplateError):
-        templates.approve(session, people["qa"], draft)  # QA wrote this text: four eyes
-    templates.approve(session, people["qa2"], draft)
+        # QA wrote this text: four eyes
+        templates.approve(session, people["qa"], draft, read=templates.digest(draft))
+    templates.approve(session, people["qa2"], draft, read=templates.digest(draft))
     assert draft.status == "approved"
 
 
 def test_editing_an_approved_template_makes_a_new_draft_and_keeps_the_old_one_in_use(
         session, people):
     v1 = _draft(session, people["agent"])
-    templates.approve(session, people["qa"], v1)
+    templates.approve(session, people["qa"], v1, read=templates.digest(v1))
     v2, created = templates.edit(session, people["agent"], v1, body="Yth. {name}, {ticket}.")
     assert created and v2.id != v1.id and (v2.version, v2.status) == (2, "draft")
     assert v1.status == "approved" and v1.body == "Halo {name}, tiket {ticket}."
@@ -78,13 +79,14 @@ def test_editing_an_approved_template_makes_a_new_draft_and_keeps_the_old_one_in
     with pytest.raises(TemplateError) as second:
         templates.edit(session, people["agent"], v1, body="Lagi {name}")
     assert second.value.status == 409  # one open draft at a time: edit v2
-    templates.approve(session, people["qa"], v2)
+    templates.approve(session, people["qa"], v2, read=templates.digest(v2))
     assert (v1.status, v2.status) == ("retired", "approved")
     assert templates.find_approved(session, "greeting", "id").id == v2.id
     with pytest.raises(TemplateError):
         templates.edit(session, people["agent"], v1, body="x")  # retired: closed
     with pytest.raises(TemplateError):
-        templates.approve(session, people["qa"], v2)  # approved twice: not a draft
+        # approved twice: not a draft
+        templates.approve(session, people["qa"], v2, read=templates.digest(v2))
 
 
 def test_languages_are_separate_templates(session, people):
