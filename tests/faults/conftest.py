@@ -13,6 +13,7 @@ import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
+from pathlib import Path
 from typing import Any
 
 import psycopg
@@ -80,6 +81,7 @@ class Stack:
     app: AppProcess
     env: dict[str, str]
     settings: Settings
+    logs: Path
     extra: list[Any] = field(default_factory=list)
 
     def session(self) -> Session:
@@ -87,20 +89,20 @@ class Stack:
 
     def start(self, *command: str) -> ServiceProcess:
         """Another of the Procfile's processes (``worker``, ``scheduler --interval 1``)."""
-        process = ServiceProcess(self.env, *command).start()
+        process = ServiceProcess(self.env, self.logs, *command).start()
         self.extra.append(process)
         return process
 
     def start_worker_at(self, when: datetime) -> ServiceProcess:
         """``callcenter worker``'s worker with its clock moved to ``when`` (calling hours)."""
-        process = ServiceProcess(self.env, "-m", "tests.support.worker_process",
+        process = ServiceProcess(self.env, self.logs, "-m", "tests.support.worker_process",
                                  when.isoformat(), python=True).start()
         self.extra.append(process)
         return process
 
 
-def build_stack(monkeypatch: pytest.MonkeyPatch, pg: PrivatePostgres, redis_url: str,
-                **overrides: str) -> Stack:
+def build_stack(monkeypatch: pytest.MonkeyPatch, logs: Path, pg: PrivatePostgres,
+                redis_url: str, **overrides: str) -> Stack:
     database_url = _fresh_database(pg)
     app_port = free_port()
     sim = Simulator(account_sid=DEV_ACCOUNT_SID, auth_token=DEV_AUTH_TOKEN,
@@ -127,13 +129,13 @@ def build_stack(monkeypatch: pytest.MonkeyPatch, pg: PrivatePostgres, redis_url:
     for name in ("CALLING_HOURS", "CALLCENTER_TZ", "CALLCENTER_RQ_PREFIX"):
         monkeypatch.delenv(name, raising=False)
     env = service_environment(**values)
-    app = AppProcess(env, port=app_port)
+    app = AppProcess(env, logs, port=app_port)
     try:
         app.start()
     except Exception:
         sim.stop()
         raise
-    return Stack(pg=pg, sim=sim, app=app, env=env, settings=Settings.from_env())
+    return Stack(pg=pg, sim=sim, app=app, env=env, settings=Settings.from_env(), logs=logs)
 
 
 def _tear_down(built: Stack, pg: PrivatePostgres) -> None:
@@ -147,12 +149,12 @@ def _tear_down(built: Stack, pg: PrivatePostgres) -> None:
 
 
 @pytest.fixture
-def stack(monkeypatch: pytest.MonkeyPatch, private_pg: PrivatePostgres,
+def stack(monkeypatch: pytest.MonkeyPatch, tmp_path: Path, private_pg: PrivatePostgres,
           redis_claim: services.RedisClaim) -> Iterator[Stack]:
     """gunicorn and the simulator on a fresh database of the private cluster; Redis is this
     run's own database number on the shared server (nothing here stops it)."""
     Redis.from_url(redis_claim.url).flushdb()
-    built = build_stack(monkeypatch, private_pg, redis_claim.url)
+    built = build_stack(monkeypatch, tmp_path, private_pg, redis_claim.url)
     try:
         yield built
     finally:
@@ -161,11 +163,13 @@ def stack(monkeypatch: pytest.MonkeyPatch, private_pg: PrivatePostgres,
 
 
 @pytest.fixture
-def stack_on_private_redis(monkeypatch: pytest.MonkeyPatch, private_pg: PrivatePostgres,
+def stack_on_private_redis(monkeypatch: pytest.MonkeyPatch, tmp_path: Path,
+                           private_pg: PrivatePostgres,
                            private_redis: PrivateRedis) -> Iterator[Stack]:
     """The same on a Redis server of the test's own, which the test may stop and restart;
     callbacks are paced (one a second) as in production."""
-    built = build_stack(monkeypatch, private_pg, private_redis.url, CALLBACK_DIAL_RATE="1")
+    built = build_stack(monkeypatch, tmp_path, private_pg, private_redis.url,
+                        CALLBACK_DIAL_RATE="1")
     built.extra.append(private_redis)
     try:
         yield built

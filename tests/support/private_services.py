@@ -8,8 +8,10 @@ stops and restarts only these:
 - :class:`PrivatePostgres`: ``initdb`` into a temporary folder and ``pg_ctl start`` on a free
   port with its socket in that folder (as the ``postgres`` user when the tests run as root,
   which ``initdb`` refuses).
-- :class:`AppProcess`: the service under gunicorn, :class:`WorkerProcess` the worker of
-  ``callcenter worker``: the Procfile's processes, against those servers.
+- :class:`AppProcess`: the service under gunicorn, :class:`ServiceProcess` ``callcenter
+  worker`` or ``scheduler``: the Procfile's processes against those servers, each writing
+  its output to a log in the test's own folder (``tmp_path``, kept by pytest for a look
+  after a failure).
 """
 
 from __future__ import annotations
@@ -173,12 +175,13 @@ def service_environment(**values: str) -> dict[str, str]:
 class AppProcess:
     """The Procfile's ``web:``: the service under gunicorn on a free port."""
 
-    def __init__(self, env: dict[str, str], port: int | None = None, workers: int = 2) -> None:
+    def __init__(self, env: dict[str, str], logs: Path, port: int | None = None,
+                 workers: int = 2) -> None:
         self.port = port or free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.env = {**env, "PUBLIC_BASE_URL": self.url}
         self.workers = workers
-        self.log = Path(tempfile.mkstemp(prefix="cc-web-", suffix=".log")[1])
+        self.log = logs / "web.log"
         self._process: subprocess.Popen[bytes] | None = None
 
     def start(self) -> AppProcess:
@@ -203,13 +206,13 @@ class ServiceProcess:
     """Another of the Procfile's processes: ``callcenter worker``, ``callcenter scheduler``;
     or, with ``python=True``, ``python -m <module> …`` (the worker at a moved clock)."""
 
-    def __init__(self, env: dict[str, str], *command: str, python: bool = False) -> None:
+    def __init__(self, env: dict[str, str], logs: Path, *command: str,
+                 python: bool = False) -> None:
         self.env = env
         self.command = command
         self.python = python
-        name = command[1] if python else command[0]
-        self.log = Path(tempfile.mkstemp(prefix=f"cc-{name.rsplit('.', 1)[-1]}-",
-                                         suffix=".log")[1])
+        name = (command[1] if python else command[0]).rsplit(".", 1)[-1]
+        self.log = logs / f"{name}.log"
         self._process: subprocess.Popen[bytes] | None = None
 
     def start(self) -> ServiceProcess:
