@@ -301,6 +301,7 @@ _REASONS: dict[str, Msg] = {
     "asked for an agent": Msg("The caller asked for an agent"),
     "verification failed": Msg("The caller could not be verified"),
     "more explanation": Msg("a fuller explanation by phone"),  # after "Callback: "
+    "error on our side": Msg("Our system failed during the call; the caller waits for an agent"),
 }
 _NO_INPUT_AT = "no input at "
 _CONTINUING = "continuing "

@@ -47,6 +47,9 @@ DIAL_TIMEOUT_DEFAULT, DIAL_TIMEOUT_MIN, DIAL_TIMEOUT_MAX, DIAL_TIMEOUT_BUFFER = 
 # https://www.twilio.com/docs/voice/twiml/queue#attributes-url: "The allowed verbs in this
 # TwiML document are Play, Say, Pause, and Redirect."
 QUEUE_URL_VERBS = ("Play", "Say", "Pause", "Redirect")
+# https://www.twilio.com/docs/voice/twiml/enqueue#attributes-wait-url: the verbs a waitUrl
+# document may hold (and the documents its Gather and Redirect lead to while queued).
+WAIT_URL_VERBS = ("Play", "Say", "Pause", "Hangup", "Redirect", "Leave", "Gather")
 # The dequeuer hung up while the dequeued caller still heard the queue's url document.
 # Twilio's docs are silent; "bridging-in-process" ("Twilio has been instructed to bridge
 # the enqueued party") is what happened, and the app must cope with it.
@@ -97,6 +100,8 @@ class Exchange(Protocol):
     def answer_in_terminal(self, number: str, held: bool) -> None: ...
 
     def take_fault(self) -> tuple[int, int | None] | None: ...
+
+    def take_fault_after_create(self) -> tuple[int, int | None] | None: ...
 
     def gate_for(self, call_sid: str, url: str) -> threading.Event | None: ...
 
@@ -964,11 +969,11 @@ class SimCall:
                 continue
             before = self.vclock
             verbs, doc_url = self._fetch_twiml(_Next(wait_url, wait_method))
-            nxt = self._execute(verbs, doc_url)
+            nxt = self._execute(verbs, doc_url, allowed=WAIT_URL_VERBS)
             hops = 0
             while nxt is not None and hops < 20:  # Redirect / Gather action inside wait
                 verbs, doc_url = self._fetch_twiml(nxt)
-                nxt = self._execute(verbs, doc_url)
+                nxt = self._execute(verbs, doc_url, allowed=WAIT_URL_VERBS)
                 hops += 1
             if self.vclock == before:  # empty wait TwiML: don't spin
                 self.vclock += 1.0

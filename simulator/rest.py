@@ -177,6 +177,12 @@ def create_call(account_sid: str) -> Any:
     )
     data = call.to_json()
     data["status"] = "queued"
+    fault = sim.take_fault_after_create()
+    if fault is not None:
+        # Fault tests: the call is placed, but the client is told "500" ("a timeout in the
+        # API"; retrying may give the customer a second call,
+        # https://www.twilio.com/docs/api/errors/20500).
+        return twilio_error(fault[0], fault[1])
     gate = sim.call_response_gate
     if gate is not None:
         # Fault tests: Twilio has accepted and placed the call, but the response is slow

@@ -105,6 +105,7 @@ class Simulator:
         self.message_outcomes: dict[str, tuple[str, int]] = {}
         self.rest_requests: list[dict[str, Any]] = []
         self._faults: list[tuple[int, int | None]] = []
+        self._faults_after_create: list[tuple[int, int | None]] = []
         self._held_webhooks: list[tuple[str, str, threading.Event]] = []
         self.call_response_gate: threading.Event | None = None
         self._server: BaseWSGIServer | None = None
@@ -296,8 +297,20 @@ class Simulator:
         with self.lock:
             self._faults.extend([(status, code)] * n)
 
+    def fail_after_create(self, n: int = 1, status: int = 500, code: int | None = None) -> None:
+        """The next ``n`` calls created through the REST API are placed (they ring, call back,
+        run their TwiML) but the request is answered ``status`` with Twilio's error JSON: the
+        ambiguous answer after which a retry would dial the customer twice."""
+        with self.lock:
+            self._faults_after_create.extend([(status, code)] * n)
+
+    def take_fault_after_create(self) -> tuple[int, int | None] | None:
+        with self.lock:
+            return self._faults_after_create.pop(0) if self._faults_after_create else None
+
     def hold_call_responses(self) -> threading.Event:
-        """Place outbound calls at once but hold the HTTP answer until the event is set."""
+        """Place outbound calls at once but hold the HTTP answer until the event is set (at
+        most 30 s): a client with a shorter timeout gets no answer at all."""
         gate = threading.Event()
         self.call_response_gate = gate
         return gate

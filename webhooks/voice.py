@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
+from contextlib import suppress
 from typing import Any
 
 from flask import Blueprint, Response, abort, current_app, request, url_for
@@ -21,9 +22,9 @@ from callcenter.voice import agents, calls
 from callcenter.voice.ivr import Ivr, Turn, greeting
 from webhooks import twiml
 from webhooks.context import content, db, settings
-from webhooks.twilio_auth import twilio_signed
+from webhooks.twilio_auth import signed_url, twilio_signed
 from webhooks.twiml import FlowUrls, render, render_hold
-from workers import queues
+from workers import call_status, queues
 
 bp = Blueprint("voice", __name__, url_prefix="/twilio/voice")
 log = logging.getLogger(__name__)
@@ -120,6 +121,14 @@ def _end_agent_leg() -> Response:
     return _twiml(response)
 
 
+def _keep_holding() -> Response:
+    """The wait music failed (the database is down): the caller stays in their queue and
+    hears that an agent will take them, then a pause before the next request. The error
+    turn's ``<Enqueue>`` is not allowed in a waitUrl document (Twilio's <Enqueue> docs)."""
+    hold = Turn(lang="id", say=content().speech("id", "to_agent"), end="hold")
+    return _twiml(render_hold(hold, content(), url_for("voice.queue_choice")))
+
+
 def _connect_unannounced() -> Response:
     """The ``<Queue url>`` document: the caller is connected without the announcement."""
     return _twiml(VoiceResponse())
@@ -170,7 +179,7 @@ def step() -> Response:
 
 @bp.post("/queue/wait")
 @twilio_signed
-@_safely
+@_on_error(_keep_holding)
 def queue_wait() -> Response:
     """The agent queue's wait music: position, and a callback offer when the wait is long.
 
@@ -185,6 +194,7 @@ def queue_wait() -> Response:
         contact, _ = calls.begin_inbound(session, call_sid, request.form.get("From"),
                                          request.form.get("To"))
     back = agents.in_twilio_queue(contact, request.form.get("QueueSid"))
+    calls.ticket_for_queued_caller(session, settings(), contact)
     position = agents.queue_position(session, contact)
     waited = request.form.get("QueueTime", type=int) or 0
     ivr = Ivr(session, settings(), content())
@@ -198,7 +208,7 @@ def queue_wait() -> Response:
 
 @bp.post("/queue/choice")
 @twilio_signed
-@_safely
+@_on_error(_keep_holding)
 def queue_choice() -> Response:
     session = db()
     contact = calls.find_call(session, _call_sid())
@@ -339,7 +349,13 @@ def agent_done() -> Response:
 @bp.post("/status")
 @twilio_signed
 def status() -> Response:
-    """Call status callback (every call): close the contact, once per event."""
+    """Call status callback (every call): close the contact, once per event.
+
+    When it cannot be applied now (the database is down) the signed request is spooled in
+    Redis and applied by the sweep when the database answers (``workers.call_status``):
+    Twilio's own retries end within 15 s. Only if Redis fails too is the answer a 503 (the
+    sweep then asks Twilio's Calls API about the silent call).
+    """
     _call_sid()
     session = db()
     try:
@@ -347,9 +363,13 @@ def status() -> Response:
                                       callback_id=request.args.get("cb", type=int))
         session.commit()
     except Exception:
-        session.rollback()
-        log.exception("status callback failed for CallSid %s", request.form.get("CallSid"))
-        return Response(status=204)  # 2xx: Twilio would only retry into the same failure
+        log.exception("status callback failed for CallSid %s; spooling it",
+                      request.form.get("CallSid"))
+        with suppress(Exception):
+            session.rollback()
+        kept = call_status.spool(settings(), signed_url(), request.form.to_dict(flat=False),
+                                 request.headers.get("X-Twilio-Signature", ""))
+        return Response(status=204 if kept else 503)
     _schedule_callbacks(effects.callback_ids)
     if effects.dispatch_agents:
         queues.enqueue_dispatch_agents(settings(), settings().base_url)

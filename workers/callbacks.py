@@ -1,45 +1,70 @@
 """Place callbacks through Twilio's REST API, exactly once (P2.1).
 
-The job takes a callback id, claims the row (``scheduled → dialing``), re-checks the calling
-rules, and only then asks Twilio for the call. The Call SID is stored before anything else;
-the status callback settles the outcome. A job lost with Redis is recreated by the reconciler
-from the row; a job that runs twice finds the row already claimed.
+The job takes a callback id, waits its turn (pacing), claims the row (``scheduled →
+dialing``), re-checks the calling rules, and only then asks Twilio for the call. The Call SID
+is stored before anything else; the status callback settles the outcome. A job lost with
+Redis is recreated by the reconciler from the row; a job that runs twice finds the row
+already claimed. Twilio has no idempotency key for creating a call: after an answer that
+does not say whether the call was placed (5xx, timeout), the next attempt asks the Calls API
+first and adopts the call it finds.
 """
 
 from __future__ import annotations
 
 import logging
 import time
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 import requests
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 from twilio.base.exceptions import TwilioRestException
 from twilio.rest import Client
+from twilio.rest.api.v2010.account.call import CallInstance
 
 from callcenter.callbacks import policy
 from callcenter.config import Settings
-from callcenter.models import Callback, utcnow
-from callcenter.statuses import CallbackStatus, CallStatus
+from callcenter.models import Callback, Contact, utcnow
+from callcenter.statuses import FINAL_CALL_STATUSES, CallbackStatus, CallStatus
 from callcenter.voice.telephony import rest_client
-from workers.queues import redis_connection, schedule_callback_job
+from workers.queues import PACE_MAX_WAIT_S, redis_connection, schedule_callback_job
 from workers.runtime import job_session, settings
 
 log = logging.getLogger(__name__)
-CALL_TIMEOUT_S = 30
+CALL_TIMEOUT_S = 30  # seconds the customer's phone rings
+TWILIO_TIMEOUT_S = 10.0  # a Calls request unanswered this long is ambiguous, not lost
+FOUND_CALLS_PAGE = 20
 
 
 def place_callback(callback_id: int, base_url: str | None = None) -> str | None:
     """Dial one due callback; returns the Call SID when Twilio accepted the call.
+
+    Pacing comes first, before the row is claimed: a job killed (or a Redis error) while it
+    waits for its turn leaves the row ``scheduled``, and the reconciler queues it again at
+    once instead of finding it ``dialing`` without a call 15 minutes later. After an
+    ambiguous answer from Twilio (5xx, no answer) the row remembers since when a call may
+    exist; the next job asks Twilio's Calls API and adopts that call instead of placing a
+    second one.
 
     URLs come from ``PUBLIC_BASE_URL`` (``Settings.base_url``); ``base_url`` is ignored, and
     accepted only because jobs enqueued by earlier releases still carry it.
     """
     current = settings()
     with job_session(current) as session:
+        due, maybe_placed_since = policy.due_row(session, callback_id)
+        if not due:
+            return None  # not due, cancelled, or another worker has it
+        pace(current)
         callback = policy.claim(session, callback_id)
         if callback is None:
-            return None  # not due, cancelled, or another worker has it
+            return None  # another worker claimed it while this one waited its turn
+        client = rest_client(current, timeout=TWILIO_TIMEOUT_S)
+        if maybe_placed_since is not None:
+            session.commit()  # the claim is durable before Twilio is asked
+            settled, sid = _adopt_earlier_call(session, current, client, callback,
+                                               maybe_placed_since)
+            if settled:
+                return sid
         decision = policy.decide(session, current, callback)  # same transaction as claim
         session.commit()  # the claim is durable before Twilio is asked
         if decision.action == "reschedule" and decision.when is not None:
@@ -51,8 +76,58 @@ def place_callback(callback_id: int, base_url: str | None = None) -> str | None:
             callback.status = CallbackStatus.FAILED
             callback.last_error = decision.reason
             return None
-        pace(current)
-        return _dial(session, current, rest_client(current), callback)
+        return _dial(session, current, client, callback)
+
+
+def _adopt_earlier_call(session: Session, current: Settings, client: Client,
+                        callback: Callback, since: datetime) -> tuple[bool, str | None]:
+    """Twilio's last answer for this callback was ambiguous: a call may exist. Found, it is
+    this attempt (its SID stored, its outcome applied if it is over): no second call.
+    Returns (True, SID) when adopted, (True, None) when Twilio cannot tell us now (the row is
+    rescheduled, nothing dialled), (False, None) when there is no such call: dial."""
+    try:
+        found = next(iter(earlier_calls(session, client, current, callback, since)), None)
+    except (TwilioRestException, requests.RequestException) as exc:
+        _give_back(session, current, callback, getattr(exc, "status", 0) or 0, None,
+                   f"cannot tell whether a call exists ({type(exc).__name__})",
+                   maybe_placed_since=since)
+        return True, None
+    if found is None:
+        return False, None
+    log.info("callback %s: adopting call %s placed by an earlier attempt", callback.id,
+             found.sid)
+    policy.placed(session, callback, found.sid)
+    reschedule = False
+    if found.status in FINAL_CALL_STATUSES:  # it ended while we did not know it was ours
+        policy.outbound_contact(session, callback, found.sid)
+        reschedule = policy.settle(session, current, callback, found.sid, found.status,
+                                   found.answered_by) is not None
+    session.commit()
+    if reschedule:
+        schedule_callback_job(current, callback)
+    return True, found.sid
+
+
+CLOCK_SKEW = timedelta(seconds=5)  # our clock against Twilio's date_created
+
+
+def earlier_calls(session: Session, client: Client, current: Settings, callback: Callback,
+                  since: datetime) -> list[CallInstance]:
+    """Calls from our number to the callback's number created since ``since`` that no other
+    callback owns, newest first
+    (https://www.twilio.com/docs/voice/api/call-resource#read-multiple-call-resources: To and
+    From filters). Filtered on ``date_created``, not the StartTime parameter: a call still
+    queued at Twilio has no start time yet."""
+    recent = [call for call in client.calls.list(to=callback.phone,
+                                                 from_=current.twilio_phone_number,
+                                                 limit=FOUND_CALLS_PAGE)
+              if call.date_created is not None and call.date_created >= since - CLOCK_SKEW]
+    if not recent:
+        return []
+    owned = set(session.scalars(select(Contact.external_id).where(
+        Contact.channel == "voice", Contact.external_id.in_([c.sid for c in recent]),
+        Contact.callback_id.is_not(None), Contact.callback_id != callback.id)))
+    return [call for call in recent if call.sid not in owned]
 
 
 def _dial(session: Session, current: Settings, client: Client,
@@ -69,37 +144,51 @@ def _dial(session: Session, current: Settings, client: Client,
             timeout=CALL_TIMEOUT_S,
         )
     except TwilioRestException as exc:
-        when = policy.api_error(callback, exc.status, exc.code, exc.msg or "")
-        session.commit()
         log.warning("callback %s: Twilio answered %s (%s)", callback.id, exc.status, exc.code)
-        if when is not None:
-            schedule_callback_job(current, callback)
+        _give_back(session, current, callback, exc.status, exc.code, exc.msg or "")
         return None
-    except requests.ConnectionError as exc:
-        # Refused before Twilio saw it: safe to retry like a 5xx. A read timeout is not
-        # caught: Twilio may have placed the call, so the row stays "dialing" and the status
-        # callback (which names the callback) or the reconciler settles it.
-        if isinstance(exc, requests.exceptions.ReadTimeout):
-            raise
-        when = policy.api_error(callback, 503, None, "connection failed")
-        session.commit()
-        if when is not None:
-            schedule_callback_job(current, callback)
+    except requests.RequestException as exc:
+        # No answer (timeout, connection dropped): Twilio may have placed the call. The row
+        # keeps the time; the retry asks Twilio before it dials again.
+        log.warning("callback %s: no answer from Twilio (%s)", callback.id, type(exc).__name__)
+        _give_back(session, current, callback, 0, None,
+                   f"no answer from Twilio ({type(exc).__name__})")
         return None
     policy.placed(session, callback, call.sid)
     session.commit()
     return call.sid
 
 
+def _give_back(session: Session, current: Settings, callback: Callback, status: int,
+               code: int | None, message: str, *,
+               maybe_placed_since: datetime | None = None) -> None:
+    """Twilio answered an error (or nothing): the row goes back to ``scheduled`` with the
+    back-off (an ambiguous answer keeps the time since which a call may exist), unless the
+    call's own status callback has meanwhile named this attempt's call: then it was placed,
+    and the row already says how it went."""
+    if not policy.still_unanswered(session, callback):
+        session.commit()
+        log.info("callback %s: the call's status callback came first; nothing to give back",
+                 callback.id)
+        return
+    if maybe_placed_since is not None:  # an earlier attempt's call may still turn up
+        callback.dialing_since = maybe_placed_since
+    when = policy.api_error(callback, status, code, message)
+    session.commit()
+    if when is not None:
+        schedule_callback_job(current, callback)
+
+
 def pace(current: Settings) -> None:
     """Dial at most ``CALLBACK_DIAL_RATE`` calls a second across all workers (FACTS: Twilio
-    queues a burst at the account's CPS instead of placing it)."""
+    queues a burst at the account's CPS instead of placing it). Waits at most
+    ``PACE_MAX_WAIT_S``; a Redis error is raised (the row is not claimed yet)."""
     if current.dial_rate_per_s <= 0:
         return
     conn = redis_connection(current)
     gap_ms = max(int(1000 / current.dial_rate_per_s), 1)
     key = current.queue_prefix + "callcenter:dial-pace"
-    deadline = time.monotonic() + 30
+    deadline = time.monotonic() + PACE_MAX_WAIT_S
     while not conn.set(key, "1", nx=True, px=gap_ms):
         if time.monotonic() > deadline:
             return
@@ -114,7 +203,7 @@ def reconcile(current: Settings | None = None) -> dict[str, int]:
         for callback in policy.due_callbacks(session, until=utcnow() + timedelta(hours=24)):
             if schedule_callback_job(current, callback):
                 counts["scheduled"] += 1
-        client = rest_client(current)
+        client = rest_client(current, timeout=TWILIO_TIMEOUT_S)
         for callback in policy.stuck_dialing(session):
             outcome, reschedule = _settle_stuck(session, current, client, callback)
             session.commit()  # commit, then enqueue
@@ -129,8 +218,7 @@ def _settle_stuck(session: Session, current: Settings, client: Client,
     """Ask Twilio what became of a call we never heard the end of; (outcome, reschedule)."""
     sid = callback.call_sid
     if sid is None and callback.dialing_since is not None:
-        found = client.calls.list(to=callback.phone, start_time_after=callback.dialing_since,
-                                  limit=1)
+        found = earlier_calls(session, client, current, callback, callback.dialing_since)
         sid = found[0].sid if found else None
     if sid is None:
         policy.unclaim(callback, utcnow(), "no call was placed; dialling again")

@@ -12,12 +12,13 @@ import logging
 import os
 import threading
 from dataclasses import dataclass
+from datetime import UTC, timedelta
 
 from redis import Redis
 from rq import Queue, Retry
 from rq.exceptions import DuplicateJobError, NoSuchJobError
 from rq.job import Job, JobStatus
-from rq.registry import ScheduledJobRegistry
+from rq.registry import ScheduledJobRegistry, StartedJobRegistry
 
 from callcenter.config import Settings
 from callcenter.models import Callback, utcnow
@@ -206,9 +207,9 @@ def _requeue_overdue(q: Queue, fresh: Job) -> bool:
     """The row is due and still ``scheduled`` but a job with its id exists.
 
     Waiting in the scheduled registry (a dead worker's scheduler holds the lock): move it to
-    the queue now. Finished, failed or stopped without claiming the row: replace it. Queued
-    or running: leave it. Should a job run twice, the second finds the row already claimed:
-    the database, not Redis, decides who dials.
+    the queue now. Finished, failed or stopped without claiming the row: replace it. Queued,
+    or running for less than a job needs to claim: leave it. Should a job run twice, the
+    second finds the row already claimed: the database, not Redis, decides who dials.
     """
     try:
         existing = Job.fetch(fresh.id, connection=q.connection)
@@ -224,4 +225,26 @@ def _requeue_overdue(q: Queue, fresh: Job) -> bool:
         existing.delete()
         q.enqueue_job(fresh)
         return True
+    if status == JobStatus.STARTED and _died_before_claiming(existing):
+        StartedJobRegistry(queue=q).remove_executions(existing)
+        existing.delete()
+        q.enqueue_job(fresh)
+        return True
     return False
+
+
+# A callback job claims its row at most ``PACE_MAX_WAIT_S`` after it starts (it paces first,
+# then claims). Started longer ago with the row still ``scheduled``, its worker is gone (a
+# kill while it waited its turn): RQ itself would notice only after the job's timeout and its
+# next maintenance (minutes). Replacing it is safe: the claim, not Redis, decides who dials.
+PACE_MAX_WAIT_S = 30
+STARTED_BUT_UNCLAIMED = timedelta(seconds=PACE_MAX_WAIT_S + 15)
+
+
+def _died_before_claiming(job: Job) -> bool:
+    started = job.started_at
+    if started is None:
+        return False
+    if started.tzinfo is None:
+        started = started.replace(tzinfo=UTC)
+    return utcnow() - started > STARTED_BUT_UNCLAIMED

@@ -8,15 +8,12 @@ import time
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
-from twilio.base.exceptions import TwilioRestException
-
 from callcenter.callbacks import policy
 from callcenter.compliance import complaint_kind, retention
 from callcenter.config import Settings
-from callcenter.models import Callback, Ticket, utcnow
-from callcenter.statuses import FINAL_CALL_STATUSES
-from callcenter.voice import agents, calls
-from callcenter.voice.telephony import rest_client
+from callcenter.models import Ticket, utcnow
+from callcenter.voice import agents
+from workers.call_status import drain_spool, settle_silent_calls
 from workers.callbacks import reconcile
 from workers.digest import send_breach_digest
 from workers.email import requeue_pending as requeue_pending_emails
@@ -40,34 +37,6 @@ def sweep_no_response(settings: Settings) -> int:
         for callback in created:
             schedule_callback_job(settings, callback)
     return len(created)
-
-
-def settle_lost_calls(settings: Settings) -> int:
-    """Ask Twilio how calls ended whose status callback never arrived, and apply it as the
-    callback would have: the contact closes, and a dropped verified call is owed its
-    callback (nothing lost)."""
-    client = rest_client(settings)
-    settled = 0
-    with job_session(settings) as session:
-        for contact in calls.unsettled_calls(session):
-            try:
-                call = client.calls(contact.external_id).fetch()
-            except TwilioRestException as exc:
-                log.warning("cannot fetch call %s: %s", contact.external_id, exc.code)
-                continue
-            if call.status not in FINAL_CALL_STATUSES:
-                continue
-            effects = calls.record_status(session, settings, {
-                "CallSid": contact.external_id, "CallStatus": call.status,
-                "CallDuration": str(call.duration or ""), "SequenceNumber": "sweep",
-                "AnsweredBy": call.answered_by or ""}, callback_id=contact.callback_id)
-            session.commit()
-            for callback_id in effects.callback_ids:
-                callback = session.get(Callback, callback_id)
-                if callback is not None:
-                    schedule_callback_job(settings, callback)
-            settled += 1
-    return settled
 
 
 def convert_overdue_oral(settings: Settings, now: datetime | None = None,
@@ -140,7 +109,8 @@ def daily_digest(settings: Settings, now: datetime | None = None) -> bool:
 
 def sweep_once(settings: Settings) -> None:
     """Route waiting callers, recreate lost callback jobs, find silent customers, turn
-    overdue oral complaints written, and send outbox SMS and emails whose jobs were lost."""
+    overdue oral complaints written, send outbox SMS and emails whose jobs were lost, and
+    apply call statuses that could not be applied or never came."""
     with job_session(settings) as session:
         waiting = agents.callers_waiting(session)
     if waiting:
@@ -150,7 +120,8 @@ def sweep_once(settings: Settings) -> None:
     convert_overdue_oral(settings)
     requeue_pending_messages(current=settings)
     requeue_pending_emails(current=settings)
-    settle_lost_calls(settings)
+    drain_spool(settings)  # status callbacks received while the database was down
+    settle_silent_calls(settings)  # and those that never reached us
     purge_expired(settings)
     daily_digest(settings)
 

@@ -13,22 +13,32 @@ from dataclasses import dataclass
 from datetime import datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import and_, exists, func, select, update
+from sqlalchemy import and_, exists, func, or_, select, update
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
+from sqlalchemy.orm.attributes import set_committed_value
 
 from callcenter.callbacks.calling_hours import next_calling_time
 from callcenter.config import Settings
 from callcenter.models import Callback, Contact, Customer, Ticket, utcnow
-from callcenter.statuses import CallStatus
+from callcenter.statuses import (
+    PENDING_CALLBACK_STATUSES,
+    CallbackStatus,
+    CallStatus,
+    TicketStatus,
+)
 
-PENDING = ("scheduled", "dialing")
+PENDING = PENDING_CALLBACK_STATUSES
 REASONS = ("dropped_call", "more_explanation", "no_response")
 RETRY_STATUSES = (CallStatus.NO_ANSWER, CallStatus.BUSY, CallStatus.FAILED, CallStatus.CANCELED)
 API_BACKOFF_S = (5, 15, 60, 300, 900)
 STUCK_DIALING = timedelta(minutes=15)
+# Answers after which Twilio may or may not have placed the call: a 5xx ("a timeout in the
+# API"; retrying "it is possible for a customer to receive multiple ... calls",
+# twilio.com/docs/api/errors/20500) and a request that got no answer at all.
+AMBIGUOUS_STATUS = 500
 
 
 def customer_zone(settings: Settings, customer: Customer | None) -> str:
@@ -70,7 +80,7 @@ def request_callback(
         return existing, False
     due = opening_at_or_after(settings, customer, earliest or utcnow())
     callback = Callback(ticket_id=ticket.id, reason=reason, phone=customer.phone, due_at=due,
-                        status="scheduled")
+                        status=CallbackStatus.SCHEDULED)
     session.add(callback)
     session.flush()
     return callback, True
@@ -80,8 +90,8 @@ def cancel_pending(session: Session, ticket_id: int, why: str) -> int:
     """A customer who called in, or a resolved ticket, needs no callback any more."""
     result = session.execute(
         update(Callback)
-        .where(Callback.ticket_id == ticket_id, Callback.status == "scheduled")
-        .values(status="cancelled", last_error=why[:300], updated_at=utcnow())
+        .where(Callback.ticket_id == ticket_id, Callback.status == CallbackStatus.SCHEDULED)
+        .values(status=CallbackStatus.CANCELLED, last_error=why[:300], updated_at=utcnow())
     )
     return result.rowcount or 0  # type: ignore[attr-defined]
 
@@ -99,9 +109,10 @@ def claim(session: Session, callback_id: int, now: datetime | None = None) -> Ca
     now = now or utcnow()
     return session.scalars(
         update(Callback)
-        .where(Callback.id == callback_id, Callback.status == "scheduled",
+        .where(Callback.id == callback_id, Callback.status == CallbackStatus.SCHEDULED,
                Callback.due_at <= now + CLAIM_EARLY)
-        .values(status="dialing", attempts=Callback.attempts + 1, dialing_since=now,
+        .values(status=CallbackStatus.DIALING, attempts=Callback.attempts + 1,
+                dialing_since=now,
                 call_sid=None, updated_at=now)
         .returning(Callback),
         execution_options={"synchronize_session": False},
@@ -149,12 +160,34 @@ def calls_today(session: Session, settings: Settings, customer: Customer,
     ) or 0
 
 
-def unclaim(callback: Callback, when: datetime, why: str) -> None:
-    """Give a claimed callback back without counting an attempt (not dialled)."""
-    callback.status = "scheduled"
+def due_row(session: Session, callback_id: int,
+            now: datetime | None = None) -> tuple[bool, datetime | None]:
+    """A cheap look before a job paces: (is the callback due and still ``scheduled``, the time
+    since which an earlier call may exist at Twilio). A plain column read, ended at once: no
+    transaction stays open while the job waits, and no stale object stays in the session
+    for :func:`claim`'s UPDATE to contradict."""
+    now = now or utcnow()
+    row = session.execute(
+        select(Callback.status, Callback.due_at, Callback.dialing_since)
+        .where(Callback.id == callback_id)).first()
+    session.rollback()
+    if row is None or row.status != CallbackStatus.SCHEDULED or row.due_at > now + CLAIM_EARLY:
+        return False, None
+    return True, row.dialing_since
+
+
+def unclaim(callback: Callback, when: datetime, why: str, *,
+            maybe_placed_since: datetime | None = None) -> None:
+    """Give a claimed callback back without counting an attempt (not dialled).
+
+    ``maybe_placed_since``: Twilio's answer was ambiguous, a call may exist since then. It
+    stays in ``dialing_since`` of the ``scheduled`` row, so the next job asks Twilio for that
+    call before it dials again (``workers.callbacks``) and adopts it if it exists.
+    """
+    callback.status = CallbackStatus.SCHEDULED
     callback.attempts = max(callback.attempts - 1, 0)
     callback.due_at = when
-    callback.dialing_since = None
+    callback.dialing_since = maybe_placed_since
     callback.last_error = why[:300]
 
 
@@ -162,38 +195,60 @@ def api_error(callback: Callback, status: int, code: int | None, message: str,
               now: datetime | None = None) -> datetime | None:
     """Twilio refused the request: 429/5xx retry with backoff, other 4xx fail for good.
 
-    Returns the retry time, or None when the callback failed.
+    A 5xx (or no answer at all, ``status`` 0 here) may come after the call was placed
+    (:data:`AMBIGUOUS_STATUS`): the retry then first asks Twilio whether the call exists. A 429
+    placed nothing. Returns the retry time, or None when the callback failed.
     """
     now = now or utcnow()
-    detail = f"twilio {status} {code or ''} {message}".strip()
-    if status == 429 or status >= 500:
+    detail = f"twilio {status} {code or ''} {message}".strip() if status else message
+    if status in (0, 429) or status >= AMBIGUOUS_STATUS:
         delay = API_BACKOFF_S[min(callback.api_errors, len(API_BACKOFF_S) - 1)]
         callback.api_errors += 1
         when = now + timedelta(seconds=delay)
-        unclaim(callback, when, detail)
+        ambiguous = status == 0 or status >= AMBIGUOUS_STATUS
+        since = (callback.dialing_since or now) if ambiguous else None
+        unclaim(callback, when, detail, maybe_placed_since=since)
         return when
-    callback.status = "failed"
+    callback.status = CallbackStatus.FAILED
     callback.last_error = detail[:300]
     return None
 
 
-def placed(session: Session, callback: Callback, call_sid: str) -> None:
+def placed(session: Session, callback: Callback, call_sid: str) -> bool:
     """Twilio accepted the call: store its SID first, so a crash after this never redials.
 
-    The attempt's contact is inserted with ON CONFLICT DO NOTHING: the first status
-    callback may have written it already (it names the callback), and one statement is
-    cheaper than a savepoint round trip on every placed call.
+    One conditional UPDATE: the call's own status callback names the callback and may have
+    come first (a slow answer from Twilio), adopting the SID or even settling the attempt;
+    then the row is left as it says. The attempt's contact is inserted with ON CONFLICT DO
+    NOTHING (that status callback may have written it too); one statement is cheaper than a
+    savepoint round trip on every placed call. False when the row was no longer waiting.
     """
-    callback.call_sid = call_sid
-    callback.api_errors = 0
+    stored = session.execute(
+        update(Callback)
+        .where(Callback.id == callback.id, Callback.status == CallbackStatus.DIALING,
+               or_(Callback.call_sid.is_(None), Callback.call_sid == call_sid))
+        .values(call_sid=call_sid, api_errors=0)
+        .execution_options(synchronize_session=False)).rowcount == 1  # type: ignore[attr-defined]
+    if stored:
+        set_committed_value(callback, "call_sid", call_sid)
+        set_committed_value(callback, "api_errors", 0)
     dialect = session.get_bind().dialect.name
     insert = postgresql_insert if dialect == "postgresql" else sqlite_insert
     session.execute(insert(Contact).values(
         channel="voice", direction="outbound", kind="callback", external_id=call_sid,
-        status="queued", to_number=callback.phone, ticket_id=callback.ticket_id,
+        status=CallStatus.QUEUED, to_number=callback.phone, ticket_id=callback.ticket_id,
         callback_id=callback.id, started_at=utcnow(), verified=False, menu_path=[],
         answers=[], ivr_state={}, sender_verified=True, asks_customer=False,
     ).on_conflict_do_nothing(index_elements=["channel", "external_id"]))
+    return stored
+
+
+def still_unanswered(session: Session, callback: Callback) -> bool:
+    """Re-read the claimed row under a row lock: True while no status callback has named
+    this attempt's call (then Twilio's error answer is all we know, and the row is ours to
+    give back); False when one has (the call exists: it was placed, whatever the answer)."""
+    session.refresh(callback, with_for_update=True)
+    return callback.status == CallbackStatus.DIALING and callback.call_sid is None
 
 
 def outbound_contact(session: Session, callback: Callback, call_sid: str) -> Contact:
@@ -204,7 +259,7 @@ def outbound_contact(session: Session, callback: Callback, call_sid: str) -> Con
     if contact is not None:
         return contact
     contact = Contact(channel="voice", direction="outbound", kind="callback",
-                      external_id=call_sid, status="queued", to_number=callback.phone,
+                      external_id=call_sid, status=CallStatus.QUEUED, to_number=callback.phone,
                       ticket_id=callback.ticket_id, callback_id=callback.id)
     try:
         with session.begin_nested():
@@ -228,7 +283,7 @@ def settle(session: Session, settings: Settings, callback: Callback, call_sid: s
     attempt changes nothing. Returns the next attempt's due time, if any.
     """
     now = now or utcnow()
-    if callback.status != "dialing":
+    if callback.status != CallbackStatus.DIALING:
         return None
     if callback.call_sid is None:
         callback.call_sid = call_sid  # the worker died before storing it: adopt it now
@@ -236,13 +291,13 @@ def settle(session: Session, settings: Settings, callback: Callback, call_sid: s
         return None
     machine = bool(answered_by) and not answered_by.startswith("human") and (
         answered_by != "unknown")
-    if call_status == "completed" and not machine:
-        callback.status = "completed"
+    if call_status == CallStatus.COMPLETED and not machine:
+        callback.status = CallbackStatus.COMPLETED
         callback.last_error = None
         return None
-    outcome = "answering machine" if call_status == "completed" else call_status
+    outcome = "answering machine" if call_status == CallStatus.COMPLETED else call_status
     if callback.attempts >= settings.callback_max_attempts:
-        callback.status = "failed"
+        callback.status = CallbackStatus.FAILED
         callback.last_error = f"not reached after {callback.attempts} attempts ({outcome})"
         return None
     ladder = settings.callback_retry_minutes
@@ -250,7 +305,7 @@ def settle(session: Session, settings: Settings, callback: Callback, call_sid: s
     ticket = session.get(Ticket, callback.ticket_id)
     customer = session.get(Customer, ticket.customer_id) if ticket and ticket.customer_id else None
     when = opening_at_or_after(settings, customer, now + delay)
-    callback.status = "scheduled"
+    callback.status = CallbackStatus.SCHEDULED
     callback.due_at = when
     callback.dialing_since = None
     callback.call_sid = None
@@ -260,7 +315,8 @@ def settle(session: Session, settings: Settings, callback: Callback, call_sid: s
 
 def due_callbacks(session: Session, until: datetime) -> list[Callback]:
     return list(session.scalars(
-        select(Callback).where(Callback.status == "scheduled", Callback.due_at <= until)
+        select(Callback).where(Callback.status == CallbackStatus.SCHEDULED,
+                               Callback.due_at <= until)
         .order_by(Callback.due_at)))
 
 
@@ -268,7 +324,8 @@ def stuck_dialing(session: Session, now: datetime | None = None) -> list[Callbac
     """Dialing for too long with no final status: the worker or the status callback was lost."""
     cutoff = (now or utcnow()) - STUCK_DIALING
     return list(session.scalars(
-        select(Callback).where(Callback.status == "dialing", Callback.dialing_since < cutoff)))
+        select(Callback).where(Callback.status == CallbackStatus.DIALING,
+                               Callback.dialing_since < cutoff)))
 
 
 def _local_midnight_after(now: datetime, tz: str) -> datetime:
@@ -299,7 +356,7 @@ def tickets_without_response(session: Session, settings: Settings,
         .join(latest, latest.c.ticket_id == Ticket.id)
         .join(Contact, last_contact)
         .where(
-            Ticket.status == "pending_customer",
+            Ticket.status == TicketStatus.PENDING_CUSTOMER,
             Ticket.customer_id.is_not(None),
             Contact.direction == "outbound",
             Contact.asks_customer.is_(True),  # an acknowledgement asks nothing

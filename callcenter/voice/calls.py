@@ -19,7 +19,7 @@ from callcenter.models import Callback, Contact, Ticket, WebhookEvent, utcnow
 from callcenter.phones import try_e164
 from callcenter.statuses import FINAL_CALL_STATUSES, CallStatus, QueueState
 from callcenter.tickets import lifecycle
-from callcenter.voice import agents
+from callcenter.voice import agents, verification
 
 
 @dataclass
@@ -92,14 +92,19 @@ def record_status(session: Session, settings: Settings, params: dict[str, str],
         return effects
     if params.get("AnsweredBy"):
         contact.answered_by = params["AnsweredBy"][:30]
-    if contact.status in FINAL_CALL_STATUSES and status not in FINAL_CALL_STATUSES:
-        return effects  # out of order: a late "ringing" never reopens a finished call
+    # CallDuration is seconds; Twilio's "Duration" is billed minutes, never a duration here.
+    duration = params.get("CallDuration")
+    if contact.status in FINAL_CALL_STATUSES:
+        # A late "ringing" never reopens a finished call; a second final word (the sweep asked
+        # Twilio, then the spooled or late callback came) repeats no effect: no second
+        # dropped-call callback, no second release of the agent.
+        if contact.duration_s is None and duration and duration.isdigit():
+            contact.duration_s = int(duration)
+        return effects
     contact.status = status
     if status not in FINAL_CALL_STATUSES:
         return effects
     contact.ended_at = contact.ended_at or utcnow()
-    # CallDuration is seconds; Twilio's "Duration" is billed minutes, never a duration here.
-    duration = params.get("CallDuration")
     if duration and duration.isdigit():
         contact.duration_s = int(duration)
     if contact.kind == agents.AGENT_LEG:
@@ -148,14 +153,44 @@ def _settle_customer_call(session: Session, settings: Settings, contact: Contact
                 effects.callback_ids.append(callback.id)
 
 
-UNSETTLED_AFTER = timedelta(hours=2)
+ERROR_REASON = "error on our side"  # Ticket.reason of a caller the error turn queued
+
+
+def ticket_for_queued_caller(session: Session, settings: Settings, contact: Contact) -> None:
+    """Every caller in the agent queue has a ticket (P1.5, X2): the agent hears whose call it
+    is, the console shows it, and a callback can be owed to them.
+
+    The IVR opens it before it queues a caller; the error turn queues callers when nothing
+    could be written (the database was down), and their first wait-music request once it
+    answers comes here. The ticket is the verified customer's; for a caller not (yet)
+    verified, it is the customer's whose registered phone the caller ID is, when exactly one
+    customer has it, so that "press 1 for a callback" can keep its promise: the callback goes
+    only to that registered number, and whoever answers verifies first (P2.1). The caller
+    stays unverified: the whisper and the screen pop say so.
+    """
+    if contact.ticket_id is not None:
+        return
+    state = contact.ivr_state or {}
+    customer_id = state.get("customer_id") if contact.verified else None
+    if customer_id is None:
+        customer_id = verification.only_customer_with_phone(session, contact.from_number)
+    ticket = lifecycle.open_ticket(
+        session, channel="voice", customer_id=customer_id,
+        category="inquiry" if contact.verified else "unverified",
+        language=state.get("lang", "id"), tz=settings.timezone, settings=settings)
+    ticket.reason = ERROR_REASON
+    contact.ticket_id = ticket.id
+
+
+SILENT_AFTER = timedelta(minutes=2)
 
 
 def unsettled_calls(session: Session, now: datetime | None = None,
                     limit: int = 200) -> list[Contact]:
-    """Call legs with no final status long after they began: their status callback was lost
-    (service down, or it failed). The sweep asks Twilio how they ended."""
-    cutoff = (now or utcnow()) - UNSETTLED_AFTER
+    """Call legs with no final status :data:`SILENT_AFTER` after they began: still live, or
+    their status callback was lost (the service unreachable, the database and Redis down).
+    The sweep asks Twilio which, oldest first (``workers.call_status``)."""
+    cutoff = (now or utcnow()) - SILENT_AFTER
     return list(session.scalars(
         select(Contact).where(Contact.channel == "voice",
                               Contact.status.not_in(FINAL_CALL_STATUSES),

@@ -147,12 +147,19 @@ class Ivr:
         """What a caller in the agent queue hears; offers a callback when the wait is long."""
         lang = contact.ivr_state.get("lang", "id") if contact else "id"
         turn = Turn(lang=lang)
-        if waited_s >= self.settings.queue_max_wait_s or not agents_free:
+        long_wait = waited_s >= self.settings.queue_max_wait_s or not agents_free
+        if long_wait and contact is not None and self._can_call_back(contact):
             turn.gather = Gather(self.content.speech(lang, "hold_callback_offer"), timeout=6)
             return turn
         turn.say = self.content.speech(lang, "hold", position=position)
         turn.end = "hold"
         return turn
+
+    def _can_call_back(self, contact: Contact) -> bool:
+        """A callback goes only to a customer's registered number (P2.1): a caller whose
+        ticket names no customer is never offered one (it would be a promise not kept)."""
+        ticket = self.session.get(Ticket, contact.ticket_id) if contact.ticket_id else None
+        return ticket is not None and ticket.customer_id is not None
 
     def hold_choice(self, contact: Contact, digits: str) -> Turn:
         """"Press 1 for a callback" inside the queue: leave it, keeping the callback promise."""
@@ -353,7 +360,9 @@ class Ivr:
         ticket = self._ensure_ticket(contact)
         callback, created = policy.request_callback(
             self.session, self.settings, ticket, reason="more_explanation")
-        if callback is not None and created:
+        if callback is None:
+            return turn  # nobody to call back (no customer on the ticket): promise nothing
+        if created:
             turn.callback_ids.append(callback.id)
         self._told(contact, "callback")
         turn.say += self._speech(contact, "callback_scheduled")

@@ -27,6 +27,16 @@ def known_caller(session: Session, caller_id: str | None) -> bool:
     return found is not None
 
 
+def only_customer_with_phone(session: Session, caller_id: str | None) -> int | None:
+    """The id of the one customer whose registered phone ``caller_id`` is; None when there is
+    none, or several (a caller ID identifies nobody for certain: never a verification)."""
+    phone = try_e164(caller_id)
+    if phone is None:
+        return None
+    found = session.scalars(select(Customer.id).where(Customer.phone == phone).limit(2)).all()
+    return found[0] if len(found) == 1 else None
+
+
 def match_customer(session: Session, phone: str | None, typed_order: str) -> Customer | None:
     """The customer owning both ``phone`` and the typed Order ID, else None."""
     e164 = try_e164(phone)

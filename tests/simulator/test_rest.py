@@ -79,6 +79,23 @@ def test_fail_next_then_success(sim: Simulator) -> None:
     assert client.messages.create(to=CUSTOMER, from_=HOTLINE, body="x").status == "queued"
 
 
+def test_fail_after_create_places_the_call_and_answers_500(service: Service,
+                                                          sim: Simulator) -> None:
+    """docs/api/errors/20500: a 500 may come after the call was placed ("a timeout in the
+    API"); the call exists and rings although the client was told it failed."""
+    service.route("/outbound")(lambda f, a: say("halo", hangup=True))
+    client = rest_client(ACCOUNT_SID, TOKEN, sim.api_url)
+    sim.fail_after_create(1, status=500)
+    with pytest.raises(TwilioRestException) as exc:
+        client.calls.create(to=CUSTOMER, from_=HOTLINE, url=f"{service.url}/outbound")
+    assert exc.value.status == 500 and exc.value.code == 20500
+    [placed] = client.calls.list(to=CUSTOMER)
+    sim.get_call(placed.sid).wait_ended(5)
+    assert sim.get_call(placed.sid).said == ["halo"]
+    second = client.calls.create(to=CUSTOMER, from_=HOTLINE, url=f"{service.url}/outbound")
+    assert second.status == "queued"  # one fault, then normal service
+
+
 def test_outbound_call_status_callbacks_and_update(service: Service, sim: Simulator) -> None:
     @service.route("/outbound")
     def outbound(form: dict, args: dict) -> VoiceResponse:

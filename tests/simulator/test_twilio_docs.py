@@ -230,6 +230,30 @@ def test_queue_url_document_allows_only_play_say_pause_redirect(service: Service
     caller.hang_up()
 
 
+def test_wait_url_document_allows_only_the_documented_verbs(service: Service,
+                                                           sim: Simulator) -> None:
+    """docs/voice/twiml/enqueue#attributes-wait-url: a waitUrl document may hold Play, Say,
+    Pause, Hangup, Redirect, Leave and Gather. An <Enqueue> there (an app answering its
+    error turn to the wait music) is an error, skipped: the caller stays in the queue."""
+    @service.route("/voice")
+    def voice(form: dict, args: dict) -> VoiceResponse:
+        r = VoiceResponse()
+        r.enqueue("support", action="/queue-done", wait_url="/wait")
+        return r
+
+    @service.route("/wait")
+    def wait_doc(form: dict, args: dict) -> VoiceResponse:
+        r = VoiceResponse()
+        r.say("maaf")
+        r.enqueue("support")
+        return r
+
+    caller = sim.incoming_call()
+    caller.wait_for(lambda c: any("Enqueue" in e["message"] for e in c.errors()), 5)
+    assert "maaf" in caller.said and sim.queue_size("support") == 1 and not caller.ended
+    caller.hang_up()
+
+
 def test_dial_on_an_empty_queue_waits_for_the_next_caller(service: Service,
                                                           fast_sim: Simulator) -> None:
     """docs/voice/twiml/queue: "If the queue is empty, Dial will wait until the next person

@@ -8,8 +8,11 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import select
 
-from callcenter.models import Contact, utcnow
+from callcenter.models import Contact, Ticket, utcnow
+from callcenter.statuses import QueueState
+from callcenter.tickets import lifecycle
 from callcenter.voice import agents
+from tests.factories import make_customer
 from tests.support.twilio_client import signed_post
 from webhooks.app import create_app
 
@@ -19,9 +22,13 @@ CALLER = "CA" + "a" * 32
 
 @pytest.fixture
 def client(settings, session):
+    """Verified Budi waits in the queue (his ticket names him: a callback can reach him)."""
+    customer = make_customer(session)
+    ticket = lifecycle.open_ticket(session, channel="voice", customer_id=customer.id)
     session.add(Contact(channel="voice", direction="inbound", kind="customer",
                         external_id=CALLER, queue_state="waiting", queued_at=utcnow(),
-                        ivr_state={"lang": "id"}))
+                        ivr_state={"lang": "id", "customer_id": customer.id}, verified=True,
+                        ticket_id=ticket.id))
     session.commit()
     return create_app(settings).test_client()
 
@@ -77,3 +84,32 @@ def test_the_position_counts_the_callers_ahead_in_our_books(client, session):
     _ring_an_agent(session, "Sari", "+628110000001")
     _ring_an_agent(session, "Dewi", "+628110000002")
     assert "antrean nomor 2" in _hold(client, 2)
+
+
+def test_a_caller_nobody_can_call_back_is_never_promised_a_callback(client, session):
+    """A callback goes only to a customer's registered number (P2.1): a caller whose ticket
+    names no customer (never verified, an unknown number) keeps hearing their place."""
+    ours = session.scalars(select(Contact).where(Contact.external_id == CALLER)).one()
+    session.get(Ticket, ours.ticket_id).customer_id = None
+    ours.verified = False
+    session.commit()
+    said = _hold(client, 1)
+    assert BUSY not in said and "antrean nomor 1" in said
+
+
+def test_a_caller_queued_by_the_error_turn_gets_the_ticket_of_their_caller_id(
+        client, session):
+    """The error turn queued someone nothing was written for: their first wait-music request
+    writes them down with a ticket for the one customer whose registered phone called, so the
+    callback offer can be kept (to that registered number); the caller stays unverified."""
+    sid = "CA" + "e" * 32
+    reply = signed_post(client, "/twilio/voice/queue/wait",
+                        {"CallSid": sid, "QueuePosition": "1", "QueueTime": "5",
+                         "QueueSid": "QU" + "f" * 32, "From": "+6281234567890",
+                         "To": "+622150001234"})
+    assert BUSY in reply.get_data(as_text=True)
+    session.expire_all()
+    caller = session.scalars(select(Contact).where(Contact.external_id == sid)).one()
+    ticket = session.get(Ticket, caller.ticket_id)
+    assert caller.queue_state == QueueState.WAITING and not caller.verified
+    assert ticket.customer_id is not None and ticket.reason == "error on our side"

@@ -9,12 +9,15 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import time
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import psutil
 import pytest
 import time_machine
+from rq.exceptions import NoSuchJobError
+from rq.job import Job, JobStatus
 from sqlalchemy import select
 
 from callcenter.callbacks import policy
@@ -24,8 +27,14 @@ from callcenter.tickets import lifecycle
 from tests.factories import BUDI_PHONE, make_customer
 from tests.support.twilio_client import sign
 from tests.support.waiting import eventually
-from workers.callbacks import place_callback, reconcile
-from workers.queues import URGENT, queue, redis_connection, schedule_callback_job
+from workers.callbacks import TWILIO_TIMEOUT_S, place_callback, reconcile
+from workers.queues import (
+    URGENT,
+    callback_job_id,
+    queue,
+    redis_connection,
+    schedule_callback_job,
+)
 
 WEDNESDAY_MORNING = datetime(2026, 11, 25, 10, 0, tzinfo=ZoneInfo("Asia/Jakarta"))
 
@@ -104,24 +113,36 @@ def settings_retry(hotline) -> int:
     return hotline.settings.callback_retry_minutes[0]
 
 
-def test_worker_killed_before_dialling_is_redialled_exactly_once(hotline, session, clock,
-                                                                 redis_conn):
+def _job_status(hotline, callback: Callback) -> str | None:
+    try:
+        return Job.fetch(callback_job_id(callback),
+                         connection=redis_connection(hotline.settings)).get_status()
+    except NoSuchJobError:
+        return None
+
+
+def test_worker_killed_while_waiting_its_turn_leaves_the_callback_to_be_dialled_once(
+        hotline, session, clock, redis_conn):
+    """Pacing comes before the claim: a worker killed while it waits for its dialling slot
+    leaves the row ``scheduled`` (not ``dialing`` without a call for 15 minutes), and the
+    reconciler replaces the dead job within a minute; the customer gets one call."""
     callback = _owe(session, hotline)
     schedule_callback_job(hotline.settings, callback)
-    # Hold the dial pacing key so the worker stops after claiming, before calling Twilio.
+    # Another worker holds the dialling slot: this one waits its turn inside the job.
     redis_connection(hotline.settings).set("callcenter:dial-pace", "1", px=60_000)
     worker = _spawn_worker()
     try:
-        eventually(lambda: _reload(session, callback).status == "dialing", timeout=20)
+        eventually(lambda: _job_status(hotline, callback) == JobStatus.STARTED, timeout=20)
+        time.sleep(1)  # well into the job: it waits for the slot
     finally:
         _kill(worker)
     redis_connection(hotline.settings).delete("callcenter:dial-pace")
     assert _calls_to_budi(hotline) == []
-    reconcile(hotline.settings)
-    assert _reload(session, callback).status == "dialing"  # too early to call it lost
-    clock.shift(timedelta(minutes=16))
-    counts = reconcile(hotline.settings)
-    assert counts["released"] == 1
+    waiting = _reload(session, callback)
+    assert (waiting.status, waiting.attempts) == ("scheduled", 0)  # not claimed, not lost
+    assert reconcile(hotline.settings)["scheduled"] == 0  # it may still be pacing: leave it
+    clock.shift(timedelta(minutes=1))
+    assert reconcile(hotline.settings)["scheduled"] == 1  # its worker is gone: replaced
     hotline.run_jobs()
     hotline.run_jobs()
     assert len(_calls_to_budi(hotline)) == 1
@@ -209,8 +230,6 @@ def test_a_job_that_starts_a_moment_early_still_places_the_call(hotline, session
 def test_a_failed_job_does_not_block_the_reconciler(hotline, session, clock):
     """A job that died before claiming (e.g. the database was down) keeps its id for days in
     RQ's failed registry; the reconciler replaces it instead of waiting."""
-    from workers.queues import callback_job_id
-
     hotline.sim.set_outcome(BUDI_PHONE, "busy")
     callback = _owe(session, hotline)
     queue(hotline.settings, URGENT).enqueue("workers.no_such_module.place", callback.id,
@@ -220,3 +239,95 @@ def test_a_failed_job_does_not_block_the_reconciler(hotline, session, clock):
     assert reconcile(hotline.settings)["scheduled"] == 1
     hotline.run_jobs()
     assert len(_calls_to_budi(hotline)) == 1
+
+
+def test_twilio_500_after_placing_the_call_adopts_it_and_never_dials_twice(
+        hotline, session, clock):
+    """Twilio placed the call but answered 500 (retrying "may give the customer multiple
+    calls", twilio.com/docs/api/errors/20500): before dialling again the next attempt asks the
+    Calls API, finds the call and adopts it. One call, one attempt counted; the call's own
+    outcome (busy) moves the callback up the ladder."""
+    hotline.sim.set_outcome(BUDI_PHONE, "busy")
+    callback = _owe(session, hotline)
+    schedule_callback_job(hotline.settings, callback)
+    hotline.sim.fail_after_create(1, status=500)
+    hotline.run_jobs()
+    [placed] = _calls_to_budi(hotline)
+    unsure = _reload(session, callback)
+    assert unsure.status == "scheduled" and "500" in unsure.last_error
+    placed.wait_ended()
+    clock.shift(timedelta(seconds=10))  # the 5 s back-off
+    hotline.run_jobs()
+    assert _calls_to_budi(hotline) == [placed]  # adopted, not dialled again
+    adopted = eventually(lambda: _reload(session, callback).last_error == "busy"
+                         and _reload(session, callback))
+    assert (adopted.status, adopted.attempts, adopted.api_errors) == ("scheduled", 1, 0)
+    clock.shift(timedelta(minutes=settings_retry(hotline) + 1))
+    reconcile(hotline.settings)
+    hotline.run_jobs()
+    assert len(_calls_to_budi(hotline)) == 2  # only the ladder's next attempt followed
+    assert _reload(session, callback).attempts == 2
+
+
+def test_twilio_503_before_anything_was_placed_still_dials_once(hotline, session, clock):
+    """The same ambiguous answer, but Twilio had placed nothing: the Calls API says so, and
+    the next attempt dials (once)."""
+    hotline.sim.set_outcome(BUDI_PHONE, "busy")
+    callback = _owe(session, hotline)
+    schedule_callback_job(hotline.settings, callback)
+    hotline.sim.fail_next(1, status=503)
+    hotline.run_jobs()
+    assert _calls_to_budi(hotline) == []
+    clock.shift(timedelta(seconds=10))
+    hotline.run_jobs()
+    assert len(_calls_to_budi(hotline)) == 1
+    placed = eventually(lambda: _reload(session, callback).last_error == "busy"
+                        and _reload(session, callback))
+    assert placed.attempts == 1
+
+
+@pytest.mark.slow
+def test_a_call_request_that_gets_no_answer_is_adopted_within_seconds(hotline, session, clock):
+    """Twilio places the call but its answer never comes (the worker's request times out):
+    the row does not sit in ``dialing`` for 15 minutes, and no second call is placed; the
+    next attempt adopts the ringing call within seconds."""
+    callback = _owe(session, hotline)
+    schedule_callback_job(hotline.settings, callback)
+    hotline.sim.hold_call_responses()
+    worker = _spawn_worker()
+    try:
+        placed = hotline.sim.wait_for_call(to=BUDI_PHONE, timeout=20)
+        adopted = eventually(lambda: _reload(session, callback).call_sid == placed.sid
+                             and _reload(session, callback), timeout=25)
+    finally:
+        hotline.sim.release_call_responses()
+        _kill(worker)
+    assert _calls_to_budi(hotline) == [placed]
+    assert adopted.attempts == 1
+
+
+@pytest.mark.slow
+def test_a_status_callback_that_beats_twilios_slow_answer_keeps_its_outcome(
+        hotline, session, clock):
+    """The call ends busy (its status callback settles the attempt) while the worker still
+    waits for Twilio's answer to the create request, which never comes: the worker's timeout
+    changes nothing the status callback decided, and nobody dials again before the ladder's
+    next rung."""
+    hotline.sim.set_outcome(BUDI_PHONE, "busy")
+    callback = _owe(session, hotline)
+    schedule_callback_job(hotline.settings, callback)
+    hotline.sim.hold_call_responses()
+    worker = _spawn_worker()
+    try:
+        [placed] = [hotline.sim.wait_for_call(to=BUDI_PHONE, timeout=20)]
+        settled = eventually(lambda: _reload(session, callback).last_error == "busy"
+                             and _reload(session, callback), timeout=10)
+        retry_at = settled.due_at
+        time.sleep(TWILIO_TIMEOUT_S + 7)  # the worker's request times out meanwhile
+    finally:
+        hotline.sim.release_call_responses()
+        _kill(worker)
+    after = _reload(session, callback)
+    assert _calls_to_budi(hotline) == [placed]
+    assert (after.status, after.attempts, after.last_error, after.due_at) == (
+        "scheduled", 1, "busy", retry_at)

@@ -55,7 +55,7 @@ def test_a_lost_status_callback_is_recovered_and_the_dropped_call_owed(hotline, 
     how the call ended, closes the contact and owes the dropped-call callback (P2.2c)."""
     from callcenter.models import Callback, Contact
     from tests.e2e.test_inbound_hotline import _verify
-    from workers.sweeps import settle_lost_calls
+    from workers.call_status import settle_silent_calls
 
     make_customer(session)
     hotline.sim.status_url = None  # Twilio's status callbacks get lost
@@ -66,10 +66,10 @@ def test_a_lost_status_callback_is_recovered_and_the_dropped_call_owed(hotline, 
     session.expire_all()
     contact = session.scalars(select(Contact)).one()
     assert contact.status == "in-progress" and session.scalars(select(Callback)).all() == []
-    assert settle_lost_calls(hotline.settings) == 0  # too recent to call it lost
-    with time_machine.travel(datetime.now(UTC) + timedelta(hours=3)):
-        assert settle_lost_calls(hotline.settings) == 1
-        assert settle_lost_calls(hotline.settings) == 0
+    assert settle_silent_calls(hotline.settings) == 0  # too recent to call it lost
+    with time_machine.travel(datetime.now(UTC) + timedelta(minutes=3)):  # minutes, not hours
+        assert settle_silent_calls(hotline.settings) == 1
+        assert settle_silent_calls(hotline.settings) == 0
     session.expire_all()
     assert session.get(Contact, contact.id).status == "completed"
     assert [c.reason for c in session.scalars(select(Callback))] == ["dropped_call"]
