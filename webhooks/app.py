@@ -94,6 +94,9 @@ def create_app(settings: Settings | None = None) -> Flask:
     for blueprint in (console.bp, public.bp, *MACHINE_BLUEPRINTS):
         app.register_blueprint(blueprint)
     app.teardown_appcontext(close_db)
+    # Browsers and crawlers ask for /favicon.ico whatever the page says: not a 404.
+    app.add_url_rule("/favicon.ico", "favicon",
+                     lambda: app.send_static_file("favicon.ico"))
 
     @app.after_request
     def page_headers(response: Response) -> Response:
