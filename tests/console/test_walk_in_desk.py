@@ -161,14 +161,14 @@ def test_documents_are_a_checklist_and_the_ticket_waits_until_each_is_uploaded(c
 
 
 def test_an_upload_without_its_csrf_token_is_refused(console, session, budi):
-    client, visit, url = served(console, session)
+    client, _visit, url = served(console, session)
     reply = _upload(client, url, None, b"%PDF", token=False)
     assert reply.status_code == 400
     assert session.scalar(select(func.count(Document.id))) == 0
 
 
 def test_a_file_over_five_megabytes_is_refused_in_words(console, session, budi):
-    client, visit, url = served(console, session)
+    client, _visit, url = served(console, session)
     reply = _upload(client, url, None, b"x" * (5 * 1024 * 1024 + 1), "huge.bin")
     assert "The file is too large" in flashes(reply)[0]
     assert session.scalar(select(func.count(Document.id))) == 0
@@ -205,7 +205,7 @@ def test_anything_else_then_the_summary_and_the_closing_script(console, session,
         "anything_else", "anything_else", "summary", "ticket_number", "closing_greeting"]
     again = _upload(client, url, None, b"%PDF")
     assert "This visit is closed" in flashes(again)[0]
-    assert 'action="/console/desk/visits/%d/close"' % visit.id not in text(again)
+    assert f'action="/console/desk/visits/{visit.id}/close"' not in text(again)
 
 
 def test_the_desk_is_for_agents_and_supervisors(console, session, budi):
