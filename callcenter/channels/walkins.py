@@ -228,14 +228,14 @@ def ticket_sms(session: Session, contact: Contact) -> OutboundMessage | None:
     return session.get(OutboundMessage, message_id) if isinstance(message_id, int) else None
 
 
-OPEN_VISITS_SINCE = timedelta(days=7)  # older unclosed visits are history, not visitors
+OPEN_VISITS_SINCE = timedelta(days=1)  # an unclosed visit of yesterday is no visitor today
 
 
 def open_visits(session: Session, user_id: int | None = None, limit: int = 50,
                 now: datetime | None = None) -> list[Contact]:
-    """Visitors still at the desk (visits of the last week not closed), oldest first;
+    """Visitors still at the desk (visits of the last day not closed), oldest first;
     ``user_id``: only the visits that person is serving. The time bound keeps this one
-    index range on ``contacts.started_at`` however many contacts there are."""
+    short index range on ``contacts.started_at`` however many contacts there are."""
     since = (now or utcnow()) - OPEN_VISITS_SINCE
     query = (select(Contact).where(Contact.started_at >= since,
                                    Contact.channel == "walk_in",
@@ -245,6 +245,16 @@ def open_visits(session: Session, user_id: int | None = None, limit: int = 50,
     if user_id is not None:
         query = query.where(Contact.user_id == user_id)
     return list(session.scalars(query))
+
+
+def customer_open_visits(session: Session, customer_id: int) -> list[Contact]:
+    """The customer's visits not closed (a second problem at the desk is a second visit),
+    through the customer's tickets."""
+    return list(session.scalars(
+        select(Contact).join(Ticket, Ticket.id == Contact.ticket_id)
+        .where(Ticket.customer_id == customer_id, Contact.channel == "walk_in",
+               Contact.direction == "inbound", Contact.status == VisitStatus.IN_PROGRESS)
+        .order_by(Contact.started_at, Contact.id)))
 
 
 def is_open(contact: Contact) -> bool:

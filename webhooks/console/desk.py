@@ -185,9 +185,8 @@ def _other_open_visits(contact: Contact) -> list[Contact]:
     ticket = contact.ticket
     if ticket is None or ticket.customer_id is None:
         return []
-    return [c for c in walkins.open_visits(db(), None)
-            if c.id != contact.id and c.ticket is not None
-            and c.ticket.customer_id == ticket.customer_id]
+    return [c for c in walkins.customer_open_visits(db(), ticket.customer_id)
+            if c.id != contact.id]
 
 
 @bp.get("/desk/visits/<int:visit_id>", endpoint="visit_page")
