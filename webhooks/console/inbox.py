@@ -26,6 +26,7 @@ from callcenter.channels import inbox
 from callcenter.channels.sanitize import safe_html
 from callcenter.models import Contact, Document
 from callcenter.phones import mask_phone
+from callcenter.statuses import TicketStatus
 from callcenter.tickets import actions, lifecycle
 from callcenter.tickets.queue import mask_name
 from webhooks.console import auth
@@ -122,7 +123,7 @@ def message_page(contact_id: int) -> str:
         safe_body=safe_html(contact.body_html) if contact.body_html else None,
         attachments=attachments,
         templates=actions.approved_templates(session, ticket)
-        if ticket.status != "resolved" else [],
+        if ticket.status != TicketStatus.RESOLVED else [],
         reply_channels=actions.reply_channels(ticket),
         unmatched=contact.channel == "email" and ticket.customer_id is None,
         confirmable=contact.channel == "email" and ticket.customer_id is not None
