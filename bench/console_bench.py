@@ -66,6 +66,8 @@ class Seeded:
     rich: list[str] = field(default_factory=list)  # numbers of tickets with ~10 contacts
     phone_of: dict[str, str] = field(default_factory=dict)  # number -> customer phone
     on_call: str = ""  # the ticket of the call the signed-in agent is on
+    messages: list[int] = field(default_factory=list)  # inbound written contacts (inbox)
+    visits: list[int] = field(default_factory=list)  # walk-in visits (the desk's visit page)
     seconds: float = 0.0
 
 
@@ -111,12 +113,16 @@ def seed(url: str, n_tickets: int, n_customers: int, n_audit: int) -> Seeded:
         qa = users.create_user(session, "bench-qa", PASSWORD, "qa")
         session.flush()
         agent_id, my_id, qa_id = agent.id, me.id, qa.id
+        template_ids = []
         for i, (key, lang) in enumerate([("bench.status", "id"), ("bench.status", "en"),
                                          ("bench.paid", "id"), ("bench.va", "id")]):
             session.add(Template(key=key, language=lang, version=1, status="approved",
                                  channel="email", subject="Tiket {ticket}",
                                  body=f"Halo {{name}}, tiket {{ticket}} ({i}).",
                                  created_by=my_id, approved_by=qa_id, approved_at=now))
+            session.flush()
+            template_ids.append(session.scalars(text(
+                "SELECT max(id) FROM templates")).one())
     hashed = generate_password_hash(PASSWORD)
     engine = get_engine(url)
     owners = [my_id]
@@ -200,8 +206,20 @@ def seed(url: str, n_tickets: int, n_customers: int, n_audit: int) -> Seeded:
                         body="Selamat siang, saya ingin menanyakan tagihan saya. " * 6,
                         body_html="<p>Selamat siang, saya ingin menanyakan tagihan saya.</p>")
             else:
-                contact(tid, ch, at, sender=cust["phone"], status="received",
-                        body="Halo, bagaimana status pengaduan saya?")
+                cid = contact(tid, ch, at, sender=cust["phone"], status="received",
+                              body="Halo, bagaimana status pengaduan saya?")
+                if ch == "walk_in":
+                    out.visits.append(cid)
+            if ch in ("email", "sms", "whatsapp") and contacts[-1]["direction"] == "inbound":
+                out.messages.append(contacts[-1]["id"])
+        if status == "pending_customer" and not rich:
+            # An agent answered with a template: the inbox skips these tickets' messages.
+            emails.append(dict(ticket_id=tid, to_address=cust["email"],
+                               subject=f"Tiket {number}", body="Balasan dari CS.",
+                               message_id=f"<bench-reply-{tid}@cankul.co.id>", status="sent",
+                               attempts=1, created_at=opened + timedelta(hours=2),
+                               sent_at=opened + timedelta(hours=2),
+                               template_id=template_ids[0]))
         if rich:
             contact(tid, "voice", opened + timedelta(minutes=5), kind="agent_leg",
                     direction="outbound", agent_id=agent_id, status="completed",
@@ -244,8 +262,8 @@ def seed(url: str, n_tickets: int, n_customers: int, n_audit: int) -> Seeded:
         row.update(id=i + 1, call_sid=None, dialing_since=None, api_errors=0, last_error=None,
                    created_at=created, updated_at=created)
     for i, row in enumerate(emails):
-        row.update(id=i + 1, in_reply_to=None, references=None, template_id=None,
-                   last_error=None)
+        row.setdefault("template_id", None)
+        row.update(id=i + 1, in_reply_to=None, references=None, last_error=None)
     actions = ["view_ticket", "view_ticket", "view_ticket", "reply", "schedule_callback",
                "assign", "resolve", "sign_in"]
     for i in range(n_audit):
@@ -332,12 +350,19 @@ def pages(seeded: Seeded, args: argparse.Namespace) -> list[Page]:
              b"<table"),
         Page("queue overdue", "GET", ["/console/tickets?due=overdue"], AGENT, b"<table"),
         Page("ticket (~10 contacts)", "GET", [f"/console/tickets/{n}" for n in rich[:300]],
-             AGENT, b'aria-label="Timeline"'),
+             AGENT, b'<ol class="timeline"'),  # the label is in the reader's language
         Page("pop (htmx)", "GET", ["/console/pop"], AGENT, b"", htmx=True),
         Page("floor", "GET", ["/console/floor"], SUPERVISOR, b"data-chart="),
         Page("floor live (htmx)", "GET", [args.floor_live], SUPERVISOR, b"data-chart=",
              htmx=True),
         Page("audit trail", "GET", ["/console/audit"], SUPERVISOR, b"<table"),
+        Page("inbox", "GET", ["/console/inbox"], AGENT, b"<table"),
+        Page("inbox message", "GET", [f"/console/inbox/{i}" for i in
+                                      rng.sample(seeded.messages, 300)], AGENT,
+             b'id="h-message"'),
+        Page("desk", "GET", ["/console/desk"], AGENT, b'id="h-verify"'),
+        Page("desk visit", "GET", [f"/console/desk/visits/{i}" for i in
+                                   rng.sample(seeded.visits, 300)], AGENT, b'id="h-slip"'),
         Page("public /", "GET", ["/"], None, b"<h1"),
     ]
     if args.status_post:  # a different ticket per request: 5 look-ups per ticket per hour

@@ -95,6 +95,9 @@ def create_app(settings: Settings | None = None) -> Flask:
     for blueprint in (console.bp, public.bp, *MACHINE_BLUEPRINTS):
         app.register_blueprint(blueprint)
     app.teardown_appcontext(close_db)
+    # Browsers and crawlers ask for /favicon.ico whatever the page says: not a 404.
+    app.add_url_rule("/favicon.ico", "favicon",
+                     lambda: app.send_static_file("favicon.ico"))
 
     @app.before_request
     def refuse_unstorable_text() -> None:

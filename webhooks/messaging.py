@@ -46,8 +46,9 @@ def incoming() -> Response:
     if query is not None:
         if query.ticket is not None and social.find_message(session, _message_sid()) is None:
             channel, phone = social.split_address(request.form["From"])
+            # Answered at once with the status: it waits for nobody in the inbox.
             session.add(Contact(ticket_id=query.ticket.id, channel=channel, direction="inbound",
-                                external_id=_message_sid(), status=MessageStatus.RECEIVED,
+                                external_id=_message_sid(), status=MessageStatus.REPLIED,
                                 sender=phone, body=request.form.get("Body", "")[:4000]))
             session.commit()
         reply = MessagingResponse()

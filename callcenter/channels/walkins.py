@@ -25,8 +25,10 @@ from callcenter import audit
 from callcenter.channels.messages import queue_message
 from callcenter.config import Settings
 from callcenter.content import Content, plain
+from callcenter.i18n import Msg
 from callcenter.models import AuditEntry, Contact, Customer, OutboundMessage, Ticket, User, utcnow
 from callcenter.phones import mask_phone, try_e164
+from callcenter.statuses import VisitStatus
 from callcenter.tickets import documents, lifecycle
 from callcenter.voice import answers
 from callcenter.voice.verification import match_customer
@@ -46,17 +48,18 @@ class NotVerified(WalkinError):
     """Name, phone and Order ID do not belong to one customer (which part is not said)."""
 
     def __init__(self) -> None:
-        super().__init__("The details given do not match our records. Check them with the "
-                         "customer and try again.")
+        super().__init__(Msg("The details given do not match our records. Check them with the "
+                             "customer and try again."))
 
 
 class EscalateVerification(WalkinError):
     """Too many failed verifications: a supervisor must take over."""
 
     def __init__(self) -> None:
-        super().__init__(f"{MAX_FAILURES} failed verifications for this phone number within "
-                         f"{int(FAILURE_WINDOW.total_seconds() // 60)} minutes: escalate to a "
-                         "supervisor.")
+        super().__init__(Msg("%(count)s failed verifications for this phone number within "
+                             "%(minutes)s minutes: escalate to a supervisor.",
+                             count=MAX_FAILURES,
+                             minutes=int(FAILURE_WINDOW.total_seconds() // 60)))
 
 
 class VisitNotFound(WalkinError):
@@ -139,8 +142,8 @@ def register_visit(session: Session, content: Content, *, user: User, actor: str
         continued = False
     contact = Contact(
         ticket_id=ticket.id, channel="walk_in", direction="inbound", kind="customer",
-        status="in-progress", started_at=when, from_number=customer.phone, verified=True,
-        user_id=user.id, body=problem, ivr_state={"language": language},
+        status=VisitStatus.IN_PROGRESS, started_at=when, from_number=customer.phone,
+        verified=True, user_id=user.id, body=problem, ivr_state={"language": language},
     )
     session.add(contact)
     session.flush()
@@ -149,6 +152,8 @@ def register_visit(session: Session, content: Content, *, user: User, actor: str
     message = queue_message(
         session, ticket_id=ticket.id, to_number=customer.phone,
         body=content.text(language, "desk_ticket_sms", ticket=ticket.number, due_date=due))
+    # The desk page shows whether the number reached the customer (P4.5).
+    contact.ivr_state = {**contact.ivr_state, "ticket_sms": message.id}
     audit.record(session, actor, "desk_visit", f"ticket:{ticket.number}",
                  f"visit:{contact.id} {'continued' if continued else 'opened'}")
     audit.record(session, actor, "view_customer", f"customer:{customer.id}",
@@ -213,8 +218,54 @@ def slip_text(content: Content, lang: str, ticket: Ticket, tz: str,
 def find_visit(session: Session, contact_id: int) -> Contact:
     contact = session.get(Contact, contact_id)
     if contact is None or contact.channel != "walk_in" or contact.direction != "inbound":
-        raise VisitNotFound(f"no walk-in visit {contact_id}")
+        raise VisitNotFound(Msg("no walk-in visit %(visit)s", visit=contact_id))
     return contact
+
+
+def ticket_sms(session: Session, contact: Contact) -> OutboundMessage | None:
+    """The SMS that gave the visitor their ticket number (P4.5), to show whether it went."""
+    message_id = (contact.ivr_state or {}).get("ticket_sms")
+    return session.get(OutboundMessage, message_id) if isinstance(message_id, int) else None
+
+
+OPEN_VISITS_SINCE = timedelta(days=1)  # an unclosed visit of yesterday is no visitor today
+
+
+def open_visits(session: Session, user_id: int | None = None, limit: int = 50,
+                now: datetime | None = None) -> list[Contact]:
+    """Visitors still at the desk (visits of the last day not closed), oldest first;
+    ``user_id``: only the visits that person is serving. The time bound keeps this one
+    short index range on ``contacts.started_at`` however many contacts there are."""
+    since = (now or utcnow()) - OPEN_VISITS_SINCE
+    query = (select(Contact).where(Contact.started_at >= since,
+                                   Contact.channel == "walk_in",
+                                   Contact.direction == "inbound",
+                                   Contact.status == VisitStatus.IN_PROGRESS)
+             .order_by(Contact.started_at, Contact.id).limit(limit))
+    if user_id is not None:
+        query = query.where(Contact.user_id == user_id)
+    return list(session.scalars(query))
+
+
+def customer_open_visits(session: Session, customer_id: int) -> list[Contact]:
+    """The customer's visits not closed (a second problem at the desk is a second visit),
+    through the customer's tickets."""
+    return list(session.scalars(
+        select(Contact).join(Ticket, Ticket.id == Contact.ticket_id)
+        .where(Ticket.customer_id == customer_id, Contact.channel == "walk_in",
+               Contact.direction == "inbound", Contact.status == VisitStatus.IN_PROGRESS)
+        .order_by(Contact.started_at, Contact.id)))
+
+
+def is_open(contact: Contact) -> bool:
+    """The visitor is still at the desk (the visit is not closed)."""
+    return contact.status == VisitStatus.IN_PROGRESS
+
+
+def closing_lines(contact: Contact) -> list[dict[str, str]]:
+    """What was said when the visit closed (P4.6–P4.8), in order: the script read out."""
+    return [item for item in (contact.answers or []) if isinstance(item, dict)
+            and item.get("topic") in ("summary", "ticket_number", "closing_greeting")]
 
 
 def visit_language(contact: Contact) -> str:
@@ -227,8 +278,8 @@ def close_visit(session: Session, content: Content, contact: Contact, *, anythin
     """P4.6–P4.8 on the visit: "anything else?" asked and answered; when nothing else, the
     summary and the closing greeting are said and the visit ends. Each line said is kept in the
     visit's ``answers`` (shown in the ticket JSON). Returns the lines for the agent to say."""
-    if contact.status != "in-progress":
-        raise VisitClosed(f"visit {contact.id} is already closed")
+    if not is_open(contact):
+        raise VisitClosed(Msg("visit %(visit)s is already closed", visit=contact.id))
     lang = visit_language(contact)
     ticket = contact.ticket
     assert ticket is not None
@@ -238,7 +289,7 @@ def close_visit(session: Session, content: Content, contact: Contact, *, anythin
     if not anything_else:
         text = (summary or "").strip()
         if not text:
-            raise WalkinError("summary is required to close the visit")
+            raise WalkinError(Msg("summary is required to close the visit"))
         closing = [
             ("summary", content.text(lang, "desk_summary", summary=text)),
             ("ticket_number", content.text(lang, "desk_ticket_number", ticket=ticket.number)),
@@ -247,7 +298,7 @@ def close_visit(session: Session, content: Content, contact: Contact, *, anythin
         said.extend({"topic": topic, "said": line} for topic, line in closing)
         lines.extend(line for _, line in closing)
         when = now or utcnow()
-        contact.status = "completed"
+        contact.status = VisitStatus.COMPLETED
         contact.ended_at = when
         contact.duration_s = max(0, int((when - contact.started_at).total_seconds()))
     contact.answers = [*(contact.answers or []), *said]

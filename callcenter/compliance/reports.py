@@ -42,6 +42,7 @@ from sqlalchemy.orm import Session, selectinload
 
 from callcenter.compliance import regulation
 from callcenter.config import Settings
+from callcenter.i18n import Msg
 from callcenter.models import Ticket
 
 UNKNOWN_PRODUCT = "Tidak diketahui"
@@ -87,9 +88,9 @@ def category_label(code: str) -> str:
 def quarter_bounds(year: int, quarter: int, tz: str) -> tuple[datetime, datetime]:
     """Local midnight at the quarter's first day and at the next quarter's first day."""
     if quarter not in (1, 2, 3, 4):
-        raise ReportError(f"quarter must be 1, 2, 3 or 4, got {quarter}")
+        raise ReportError(Msg("quarter must be 1, 2, 3 or 4, got %(quarter)s", quarter=quarter))
     if not 2000 <= year <= 2100:
-        raise ReportError(f"year must be between 2000 and 2100, got {year}")
+        raise ReportError(Msg("year must be between 2000 and 2100, got %(year)s", year=year))
     zone = ZoneInfo(tz)
     start = datetime(year, 3 * quarter - 2, 1, tzinfo=zone)
     end = (datetime(year + 1, 1, 1, tzinfo=zone) if quarter == 4

@@ -194,6 +194,26 @@ def receive_document(
     return document
 
 
+def fulfil_with(session: Session, ticket: Ticket, document: Document, *,
+                settings: Settings, now: datetime | None = None) -> RequiredDocument | None:
+    """A document already kept on ``ticket`` now counts as the customer's (an email linked to
+    their ticket and confirmed as theirs): as on arrival, it ticks off the only outstanding
+    requirement, and the ticket's status and due date follow. Returns what it fulfilled."""
+    if any(r.document_id == document.id for r in ticket.required_documents):
+        return None
+    waiting = outstanding(ticket)
+    requirement = waiting[0] if len(waiting) == 1 else None
+    if requirement is not None:
+        requirement.document_id = document.id
+        requirement.received_at = now or utcnow()
+    if ticket.status == TicketStatus.PENDING_DOCUMENTS and not outstanding(ticket):
+        ticket.status = TicketStatus.OPEN
+    if ticket.required_documents:
+        regulation.refresh_due(ticket, settings)
+    session.flush()
+    return requirement
+
+
 def assert_can_resolve(ticket: Ticket) -> None:
     """Raise :class:`DocumentsOutstanding` listing what is missing (P4.3)."""
     missing = missing_names(ticket)

@@ -131,10 +131,16 @@ def make_user(session, username: str, role: str, *, agent_id: int | None = None,
     return user
 
 
-def sign_in(page, username: str, password: str = PASSWORD) -> None:
-    """Through the real form, as a person would."""
+# The sign-in form's words in each language (the page follows the browser's Accept-Language).
+SIGN_IN_WORDS = {"en": ("User name", "Password", "Sign in"),
+                 "id": ("Nama pengguna", "Kata sandi", "Masuk")}
+
+
+def sign_in(page, username: str, password: str = PASSWORD, *, language: str = "en") -> None:
+    """Through the real form, as a person would; ``language`` is the browser's (the form's)."""
+    user_label, password_label, button = SIGN_IN_WORDS[language]
     page.goto("/console/login")
-    page.get_by_label("User name").fill(username)
-    page.get_by_label("Password").fill(password)
-    page.get_by_role("button", name="Sign in").click()
+    page.get_by_label(user_label).fill(username)
+    page.get_by_label(password_label).fill(password)
+    page.get_by_role("button", name=button).click()
     page.wait_for_load_state()

@@ -22,7 +22,7 @@ DRAFT = {"key": "payment_reminder", "language": "id", "channel": "email",
 
 def _rows(html: str) -> list[str]:
     """The version rows of the listing, as text (one per template version)."""
-    rows = re.findall(r"<tr>\s*<td>(.*?)</tr>", html, re.S)
+    rows = re.findall(r"<tr>\s*<td[^>]*>(.*?)</tr>", html, re.S)
     return [re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", row)).strip() for row in rows]
 
 
@@ -75,7 +75,7 @@ def test_an_agent_drafts_a_template_it_is_listed_by_key_and_audited(console, ses
     reply = _draft(client)
     assert reply.status_code == 302 and reply.headers["Location"] == PAGE
     html = client.get(PAGE).get_data(as_text=True)
-    assert "Draft payment_reminder (id) v1 saved" in html
+    assert "Draft payment_reminder (Indonesian) v1 saved" in html
     assert "<h2" in html and ">payment_reminder</h2>" in html
     assert _rows(html) == ["Indonesian v1 Draft Email sari — Edit Awaiting approval by QA "
                            "(not you: you wrote it)"]
@@ -112,7 +112,7 @@ def test_qa_approves_someone_elses_draft(console, session):
     reply = _review(qa, template.id)
     assert reply.status_code == 200
     html = reply.get_data(as_text=True)
-    assert "payment_reminder (id) v1 approved." in html
+    assert "payment_reminder (Indonesian) v1 approved." in html
     assert _rows(html)[0].startswith("Indonesian v1 Approved Email sari quinn")
     assert APPROVE not in _review_page(qa, template.id)
     stored = _template(session)

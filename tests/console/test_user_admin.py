@@ -72,7 +72,7 @@ def test_the_list_shows_role_state_and_masked_agent_and_is_audited_once(console,
     assert reply.status_code == 200
     html = reply.get_data(as_text=True)
     rows = {re.sub(r" \(you\)", "", _text(row)).split()[0]: _text(row).strip()
-            for row in re.findall(r"<tr>\s*<th scope=\"row\">(.*?)</tr>", html, re.S)}
+            for row in re.findall(r"<tr>\s*<th scope=\"row\"[^>]*>(.*?)</tr>", html, re.S)}
     assert set(rows) == {"dewi", "gone", "lina", "root", "sari"}
     assert rows["sari"].startswith("sari Agent Active No Sari +62******0001 ")
     assert rows["dewi"].startswith("dewi Supervisor Active No — ")

@@ -146,10 +146,11 @@ def floor(console, session, settings):
     mail = make_ticket(session, status="pending_customer", channel="email",
                        due=now + timedelta(days=5))
     mail.category, mail.customer_email = "unverified", "orang@example.net"
-    session.add(Contact(ticket_id=mail.id, channel="email", direction="inbound",
-                        status="received", sender="orang@example.net", sender_verified=False,
-                        subject="Tagihan saya salah", body="Mohon dicek.",
-                        started_at=now - timedelta(days=1)))
+    stranger_mail = Contact(ticket_id=mail.id, channel="email", direction="inbound",
+                            status="received", sender="orang@example.net",
+                            sender_verified=False, subject="Tagihan saya salah",
+                            body="Mohon dicek.", started_at=now - timedelta(days=1))
+    session.add(stranger_mail)
     session.add(OutboundEmail(ticket_id=mail.id, to_address="orang@example.net",
                               subject="Re: Tagihan saya salah", body="Terima kasih.",
                               message_id="<scan-1@cankul.co.id>", status="failed",
@@ -157,9 +158,10 @@ def floor(console, session, settings):
 
     chat = make_ticket(session, status="pending_documents", channel="whatsapp", customer=budi)
     chat.category = "payment_detail"
-    session.add(Contact(ticket_id=chat.id, channel="whatsapp", direction="inbound",
-                        status="received", sender=BUDI_PHONE, body="Bukti transfer menyusul",
-                        started_at=now - timedelta(hours=5)))
+    chat_message = Contact(ticket_id=chat.id, channel="whatsapp", direction="inbound",
+                           status="received", sender=BUDI_PHONE,
+                           body="Bukti transfer menyusul", started_at=now - timedelta(hours=5))
+    session.add(chat_message)
     session.add(RequiredDocument(ticket_id=chat.id, name="Bukti transfer"))
     session.add(OutboundMessage(ticket_id=chat.id, channel="whatsapp", to_number=BUDI_PHONE,
                                 body="Mohon kirim bukti transfer.", status="pending"))
@@ -170,9 +172,15 @@ def floor(console, session, settings):
 
     desk = make_ticket(session, status="resolved", channel="walk_in", customer=budi)
     desk.category, desk.summary, desk.resolved_at = "inquiry", "Sudah dijelaskan.", now
-    session.add(Contact(ticket_id=desk.id, channel="walk_in", direction="inbound",
-                        status="completed", body="Datang ke kantor", started_at=now,
-                        answers=[{"said": "Cara pembayaran sudah dijelaskan"}]))
+    closed_visit = Contact(ticket_id=desk.id, channel="walk_in", direction="inbound",
+                           status="completed", body="Datang ke kantor", started_at=now,
+                           answers=[{"said": "Cara pembayaran sudah dijelaskan"}])
+    open_visit = Contact(ticket_id=chat.id, channel="walk_in", direction="inbound",
+                         status="in-progress", body="Membawa bukti transfer", started_at=now,
+                         verified=True, ivr_state={"language": "en"},
+                         answers=[{"topic": "anything_else", "said": "Anything else?",
+                                   "reply": "yes"}])
+    session.add_all([closed_visit, open_visit])
 
     late = make_ticket(session, channel="sms", customer=budi, due=now - timedelta(days=3))
     late.category, late.reason = "app_failure", "no input at menu"
@@ -210,7 +218,9 @@ def floor(console, session, settings):
                         {"CallSid": "CA" + "5" * 32, "Digits": "1"})
     assert reply.status_code == 200
     return {"people": people, "tickets": [call, mail, chat, desk, late, near, again],
-            "templates": session.query(Template).all(), "user_ids": [locked.id, gone.id]}
+            "templates": session.query(Template).all(), "user_ids": [locked.id, gone.id],
+            "visits": [closed_visit.id, open_visit.id],
+            "messages": [stranger_mail.id, chat_message.id]}
 
 
 def pages_for(role: str, floor: dict) -> list[str]:
@@ -218,12 +228,14 @@ def pages_for(role: str, floor: dict) -> list[str]:
     every = ["/console/tickets", "/console/tickets?status=all", "/console/tickets/live",
              "/console/tickets/1000000", *tickets, "/console/templates",
              *[f"/console/templates/{t.id}" for t in floor["templates"]]]
+    work = ["/console/desk", *[f"/console/desk/visits/{v}" for v in floor["visits"]],
+            "/console/inbox", *[f"/console/inbox/{m}" for m in floor["messages"]]]
     return {
-        "agent": [*every, "/console/pop"],
-        "supervisor": [*every, "/console/floor", "/console/floor/live", "/console/audit",
-                       "/console/audit?action=view_ticket"],
+        "agent": [*every, *work, "/console/pop"],
+        "supervisor": [*every, *work, "/console/floor", "/console/floor/live",
+                       "/console/audit", "/console/audit?action=view_ticket"],
         "qa": every,
-        "admin": [*every, "/console/floor", "/console/audit", "/console/users",
+        "admin": [*every, *work, "/console/floor", "/console/audit", "/console/users",
                   *[f"/console/users/{uid}" for uid in floor["user_ids"]],
                   *[f"/console/users/{p.id}" for p in floor["people"].values()]],
     }[role]

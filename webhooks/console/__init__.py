@@ -6,7 +6,9 @@ Importing the page modules registers their routes on :data:`bp`; each module own
 from webhooks.console import (  # noqa: F401  (routes)
     audit_trail,
     auth,
+    desk,
     floor,
+    inbox,
     language,
     presence,
     templates_ui,

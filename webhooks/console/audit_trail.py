@@ -22,6 +22,7 @@ from callcenter.models import AuditEntry
 from webhooks.console.auth import login_required, record
 from webhooks.console.blueprint import bp
 from webhooks.context import db, settings
+from webhooks.i18n import gettext
 from webhooks.params import row_id
 
 PAGE_SIZE = 100
@@ -51,9 +52,9 @@ def audit_trail() -> str:
         query = query.where(AuditEntry.action == given["action"])
     if given["subject"]:
         query = query.where(AuditEntry.subject == given["subject"])
-    for name, label in (("from", "From"), ("to", "To")):
+    for name, label in (("from", gettext("From")), ("to", gettext("To"))):
         if given[name] and _day(given[name]) is None:
-            errors.append(f"{label}: give a date as YYYY-MM-DD.")
+            errors.append(gettext("%(field)s: give a date as YYYY-MM-DD.", field=label))
             given[name] = ""
     start, end = _day(given["from"]), _day(given["to"])
     if start is not None:

@@ -238,6 +238,8 @@ def session_store_down(exc: SessionStoreDown) -> tuple[str, int]:
 # Labels are msgids (N_): the menu shows them in the reader's language.
 NAV = (
     ("console.ticket_queue", N_("Tickets"), ("agent", "supervisor", "qa")),
+    ("console.inbox", N_("Inbox"), ("agent", "supervisor")),
+    ("console.desk", N_("Walk-in desk"), ("agent", "supervisor")),
     ("console.template_list", N_("Templates"), ("agent", "supervisor", "qa")),
     ("console.floor", N_("Floor"), ("supervisor",)),
     ("console.audit_trail", N_("Audit trail"), ("supervisor",)),

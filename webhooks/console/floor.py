@@ -28,6 +28,7 @@ from callcenter.floor_stats import FloorStats, floor_stats
 from webhooks.console.auth import login_required, record
 from webhooks.console.blueprint import bp
 from webhooks.context import db, settings
+from webhooks.i18n import gettext, translate
 
 FORMATS = {
     "csv": ("text/csv; charset=utf-8", reports.write_csv),
@@ -99,13 +100,13 @@ def quarterly_report() -> Response:
     quarter = request.args.get("quarter", type=int)
     kind = request.args.get("format", "csv")
     if year is None or quarter is None:
-        return _bad_report_request("Give the report's year and quarter as numbers.")
+        return _bad_report_request(gettext("Give the report's year and quarter as numbers."))
     if kind not in FORMATS:
-        return _bad_report_request("The report comes as CSV or XLSX.")
+        return _bad_report_request(gettext("The report comes as CSV or XLSX."))
     try:
         report = reports.quarterly_report(db(), settings(), year, quarter)
     except reports.ReportError as exc:
-        return _bad_report_request(f"No report: {exc}.")
+        return _bad_report_request(gettext("No report: %(reason)s.", reason=translate(exc)))
     mimetype, write = FORMATS[kind]
     filename = f"{report.basename}.{kind}"
     with tempfile.TemporaryDirectory(prefix="cc-report-") as folder:

@@ -27,6 +27,7 @@ from callcenter.statuses import TemplateStatus
 from webhooks.console.auth import current_user, login_required
 from webhooks.console.blueprint import bp
 from webhooks.context import db, settings
+from webhooks.i18n import code_label, gettext, translate
 
 LIST_LIMIT = 500
 LANGUAGE_LABELS = {"id": "Bahasa Indonesia (id)", "en": "English (en)"}
@@ -40,6 +41,11 @@ PLACEHOLDER_HELP = {
     "bank": "the virtual account's bank",
     "email": "the customer's email address",
 }
+
+
+def _version_name(template: Template) -> str:
+    """``status-checked (Indonesian) v2``: a template version as the page names it."""
+    return f"{template.key} ({code_label(template.language, 'language')}) v{template.version}"
 
 
 def _local(value: datetime | None) -> str:
@@ -89,18 +95,18 @@ def template_create() -> Response | tuple[str, int]:
             channel=form["channel"], subject=form["subject"].strip() or None, body=form["body"])
     except templates.TemplateError as exc:
         session.rollback()
-        flash(f"Draft not saved: {exc}.", "error")
+        flash(gettext("Draft not saved: %(reason)s.", reason=translate(exc)), "error")
         return _page(form, exc.status)
     session.commit()
-    flash(f"Draft {template.key} ({template.language}) v{template.version} saved; "
-          "QA approves it before it can be sent.", "success")
+    flash(gettext("Draft %(name)s saved; QA approves it before it can be sent.",
+                  name=_version_name(template)), "success")
     return redirect(url_for("console.template_list"))
 
 
 def _template(template_id: int) -> Template:
     found = db().get(Template, template_id)
     if found is None:
-        abort(404, "No such template.")
+        abort(404, gettext("No such template."))
     return found
 
 
@@ -138,13 +144,14 @@ def template_save(template_id: int) -> Response:
             session, current_user(), template, body=request.form.get("body", ""),
             subject=(request.form.get("subject") or "").strip() or None, subject_given=True)
     except templates.TemplateError as exc:
-        return _refused(f"Not saved: {exc}.", "console.template_edit", template_id=template_id)
+        return _refused(gettext("Not saved: %(reason)s.", reason=translate(exc)),
+                        "console.template_edit", template_id=template_id)
     session.commit()
     if created:
-        flash(f"Saved as a new draft, v{result.version}; v{template.version} stays in use until "
-              "QA approves the new one.", "success")
+        flash(gettext("Saved as a new draft, v%(new)s; v%(old)s stays in use until QA approves "
+                      "the new one.", new=result.version, old=template.version), "success")
     else:
-        flash(f"Draft v{result.version} saved.", "success")
+        flash(gettext("Draft v%(version)s saved.", version=result.version), "success")
     return redirect(url_for("console.template_list"))
 
 
@@ -157,10 +164,10 @@ def template_approve(template_id: int) -> Response:
     try:
         templates.approve(db(), current_user(), template, read=request.form.get("digest"))
     except templates.TemplateError as exc:
-        return _refused(f"Not approved: {exc}.", "console.template_edit",
-                        template_id=template_id)
+        return _refused(gettext("Not approved: %(reason)s.", reason=translate(exc)),
+                        "console.template_edit", template_id=template_id)
     db().commit()
-    flash(f"{template.key} ({template.language}) v{template.version} approved.", "success")
+    flash(gettext("%(name)s approved.", name=_version_name(template)), "success")
     return redirect(url_for("console.template_list"))
 
 
@@ -173,9 +180,9 @@ def template_reject(template_id: int) -> Response:
         templates.reject(db(), current_user(), template, read=request.form.get("digest"),
                          reason=request.form.get("reason"))
     except templates.TemplateError as exc:
-        return _refused(f"Not rejected: {exc}.", "console.template_edit",
-                        template_id=template_id)
+        return _refused(gettext("Not rejected: %(reason)s.", reason=translate(exc)),
+                        "console.template_edit", template_id=template_id)
     db().commit()
-    flash(f"{template.key} ({template.language}) v{template.version} sent back to its author "
-          "with your reason.", "success")
+    flash(gettext("%(name)s sent back to its author with your reason.",
+                  name=_version_name(template)), "success")
     return redirect(url_for("console.template_list"))

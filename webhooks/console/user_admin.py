@@ -37,10 +37,16 @@ from callcenter.voice import agents
 from webhooks.console.auth import actor, current_user, login_required, open_sessions, record
 from webhooks.console.blueprint import bp
 from webhooks.context import db, settings
+from webhooks.i18n import code_label, gettext, translate
 from webhooks.params import row_id
 
 LIST_LIMIT = 1000
 ROLE_LABELS = {"agent": "Agent", "supervisor": "Supervisor", "qa": "QA", "admin": "Admin"}
+
+
+def _role(role: str) -> str:
+    """A role as a word in the reader's language."""
+    return code_label(role, "role")
 
 
 def _local(value: datetime | None) -> str:
@@ -50,7 +56,7 @@ def _local(value: datetime | None) -> str:
 def _user(user_id: int) -> User:
     found = db().get(User, user_id)
     if found is None:
-        abort(404, "No such user.")
+        abort(404, gettext("No such user."))
     return found
 
 
@@ -91,8 +97,9 @@ def _done(user: User, message: str) -> Response:
 
 
 def _refused(user: User, prefix: str, exc: Exception) -> Response:
+    """``prefix`` is already in the reader's language; the refusal is translated if marked."""
     db().rollback()
-    flash(f"{prefix}: {exc}.", "error")
+    flash(gettext("%(what)s: %(reason)s.", what=prefix, reason=translate(exc)), "error")
     return redirect(url_for("console.user_page", user_id=user.id))
 
 
@@ -116,10 +123,11 @@ def user_create() -> Response | tuple[str, int]:
                               form["role"], actor=actor())
     except users.UserError as exc:
         session_db.rollback()
-        flash(f"User not added: {exc}.", "error")
+        flash(gettext("User not added: %(reason)s.", reason=translate(exc)), "error")
         return _list_page(form, 400)
     session_db.commit()
-    flash(f"{user.username} added as {ROLE_LABELS[user.role]}; they can sign in now.", "success")
+    flash(gettext("%(user)s added as %(role)s; they can sign in now.", user=user.username,
+                  role=_role(user.role)), "success")
     return redirect(url_for("console.user_list"))
 
 
@@ -140,12 +148,14 @@ def user_role(user_id: int) -> Response:
     try:
         old = admin.change_role(db(), user, request.form.get("role") or "", actor=actor())
     except users.UserError as exc:
-        return _refused(user, "Role not changed", exc)
+        return _refused(user, gettext("Role not changed"), exc)
     if old == user.role:
-        flash(f"{user.username} is {ROLE_LABELS[old]} already.", "info")
+        flash(gettext("%(user)s is %(role)s already.", user=user.username, role=_role(old)),
+              "info")
         return redirect(url_for("console.user_page", user_id=user.id))
     db().commit()
-    flash(f"{user.username} is now {ROLE_LABELS[user.role]} (from their next page).", "success")
+    flash(gettext("%(user)s is now %(role)s (from their next page).", user=user.username,
+                  role=_role(user.role)), "success")
     if user.id == me.id:  # an admin who stepped down can no longer open this page
         return redirect(url_for("console.home"))
     return redirect(url_for("console.user_page", user_id=user.id))
@@ -157,16 +167,18 @@ def _set_active(user_id: int, active: bool) -> Response:
         changed = admin.set_active(db(), user, active, by=current_user(), actor=actor(),
                                    sessions=open_sessions())
     except users.UserError as exc:
-        return _refused(user, "Not deactivated" if not active else "Not reactivated", exc)
+        return _refused(user, gettext("Not deactivated") if not active
+                        else gettext("Not reactivated"), exc)
     if not changed:
-        state = "active" if active else "deactivated"
-        flash(f"{user.username} is {state} already.", "info")
+        flash(gettext("%(user)s is active already.", user=user.username) if active
+              else gettext("%(user)s is deactivated already.", user=user.username), "info")
         return redirect(url_for("console.user_page", user_id=user.id))
     db().commit()
     if active:
-        return _done(user, f"{user.username} is active again and can sign in.")
-    return _done(user, f"{user.username} is deactivated: signed out everywhere and cannot "
-                       "sign in.")
+        return _done(user, gettext("%(user)s is active again and can sign in.",
+                                   user=user.username))
+    return _done(user, gettext("%(user)s is deactivated: signed out everywhere and cannot "
+                               "sign in.", user=user.username))
 
 
 @bp.post("/users/<int:user_id>/deactivate")
@@ -188,8 +200,9 @@ def user_unlock(user_id: int) -> Response:
     was_locked = admin.unlock(db(), user, actor=actor())
     db().commit()
     if not was_locked:
-        return _done(user, f"{user.username} was not locked; failed attempts reset.")
-    return _done(user, f"{user.username} is unlocked and can sign in now.")
+        return _done(user, gettext("%(user)s was not locked; failed attempts reset.",
+                                   user=user.username))
+    return _done(user, gettext("%(user)s is unlocked and can sign in now.", user=user.username))
 
 
 @bp.post("/users/<int:user_id>/password")
@@ -201,13 +214,14 @@ def user_password(user_id: int) -> Response:
         admin.reset_password(db(), user, request.form.get("password") or "", actor=actor(),
                              sessions=open_sessions())
     except users.UserError as exc:
-        return _refused(user, "Password not changed", exc)
+        return _refused(user, gettext("Password not changed"), exc)
     db().commit()
     if user.id == current_user().id:
         session.clear()
-        flash("Your password is changed: sign in with the new one.", "success")
+        flash(gettext("Your password is changed: sign in with the new one."), "success")
         return redirect(url_for("console.login"))
-    return _done(user, f"New password set for {user.username}; their open sessions have ended.")
+    return _done(user, gettext("New password set for %(user)s; their open sessions have ended.",
+                               user=user.username))
 
 
 def _agent_id(raw: str | None) -> int | None:
@@ -216,7 +230,7 @@ def _agent_id(raw: str | None) -> int | None:
         return None
     agent_id = row_id(raw)
     if agent_id is None:
-        abort(400, "Choose an agent from the list.")
+        abort(400, gettext("Choose an agent from the list."))
     return agent_id
 
 
@@ -228,11 +242,13 @@ def user_link_agent(user_id: int) -> Response:
         agent = admin.link_agent(db(), user, _agent_id(request.form.get("agent_id")),
                                  actor=actor())
     except users.UserError as exc:
-        return _refused(user, "Agent not linked", exc)
+        return _refused(user, gettext("Agent not linked"), exc)
     db().commit()
     if agent is None:
-        return _done(user, f"{user.username} is no longer linked to an agent.")
-    return _done(user, f"{user.username} is linked to agent {agent.name}.")
+        return _done(user, gettext("%(user)s is no longer linked to an agent.",
+                                   user=user.username))
+    return _done(user, gettext("%(user)s is linked to agent %(agent)s.", user=user.username,
+                               agent=agent.name))
 
 
 @bp.post("/users/<int:user_id>/agent/new")
@@ -250,9 +266,11 @@ def user_new_agent(user_id: int) -> Response | tuple[str, int]:
                                     actor=actor())
     except (agents.AgentError, InvalidPhone, users.UserError) as exc:
         session_db.rollback()
-        message = f"phone number: {exc}" if isinstance(exc, InvalidPhone) else str(exc)
-        flash(f"Agent not added: {message}.", "error")
+        message = (gettext("phone number: %(reason)s", reason=translate(exc))
+                   if isinstance(exc, InvalidPhone) else translate(exc))
+        flash(gettext("Agent not added: %(reason)s.", reason=message), "error")
         return _user_page(user, form, 400)
     session_db.commit()
-    return _done(user, f"Agent {agent.name} ({agents.masked_address(agent)}) added and "
-                       f"linked to {user.username}.")
+    return _done(user, gettext("Agent %(agent)s (%(address)s) added and linked to %(user)s.",
+                               agent=agent.name, address=agents.masked_address(agent),
+                               user=user.username))
