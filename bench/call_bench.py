@@ -509,6 +509,8 @@ def report(results: dict[str, wb.RunResult], extra: Counter[str], checks: Counte
     check("unexpected answers (errors) in all steps",
           sum(r.errors for n, r in results.items() if n != "floor"), 0)
     check("5xx", sum(v for k, v in extra.items() if k.endswith("5xx")), 0)
+    print(f"  requests to a URL the warm-up had not named (signed on the spot): "
+          f"{int(extra['resigned']):,}")
     for r in results.values():
         if r.first_error:
             print(f"first error ({r.name}): {r.first_error}")
