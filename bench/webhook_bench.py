@@ -38,9 +38,11 @@ import sys
 import tempfile
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlencode
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -193,14 +195,8 @@ def merge(runs: list[RunResult]) -> RunResult:
 def drive(name: str, port: int, requests: list[bytes], concurrency: int, timeout: float,
           server_pids: list[int]) -> RunResult:
     """Closed loop: ``concurrency`` client processes share ``requests`` round-robin."""
-    ctx = mp.get_context("fork")
-    barrier = ctx.Barrier(concurrency + 1)
-    results = ctx.Queue()
-    slices = [requests[i::concurrency] for i in range(concurrency)]
-    procs = [ctx.Process(target=_client, args=(port, s, barrier, results, 10.0), daemon=True)
-             for s in slices]
-    for p in procs:
-        p.start()
+    barrier, results, procs = start_clients(
+        _client, [(port, requests[i::concurrency]) for i in range(concurrency)], 10.0)
     result = RunResult(name)
     finished = False
     try:
@@ -241,6 +237,20 @@ def drive(name: str, port: int, requests: list[bytes], concurrency: int, timeout
                 result.errors += 1
     result.wall_s = max(ends) - min(starts) if starts else 0.0
     return result
+
+
+def start_clients(target: Callable[..., None], shares: list[tuple[Any, ...]],
+                  timeout: float):  # type: ignore[no-untyped-def]
+    """One forked client process per share, each called ``target(*share, barrier, results,
+    timeout)``; they all start sending when the parent, too, waits on ``barrier``."""
+    ctx = mp.get_context("fork")
+    barrier = ctx.Barrier(len(shares) + 1)
+    results = ctx.Queue()
+    procs = [ctx.Process(target=target, args=(*share, barrier, results, timeout), daemon=True)
+             for share in shares]
+    for p in procs:
+        p.start()
+    return barrier, results, procs
 
 
 def _cpu_of(pids: list[int]) -> float:
@@ -624,20 +634,28 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--profile", type=int, default=0, metavar="N",
                         help="also cProfile N incoming calls in-process and print the top")
     args = parser.parse_args(argv)
+    return run_with_database(args, "bench", lambda tmp, db_url, _name: run(args, tmp, db_url))
+
+
+def run_with_database(args: argparse.Namespace, prefix: str,
+                      body: Callable[[Path, str, str | None], int]) -> int:
+    """``body(tmp, database_url, postgres_name)`` on a fresh database: a temporary SQLite file
+    (``--db sqlite``), or ``<prefix>_<pid>`` created and then dropped on PostgreSQL. Ctrl-C or
+    SIGTERM end it cleanly; the temporary folder and Redis db ``args.redis_url`` are cleared
+    at the end."""
 
     def _term(signum, frame):  # type: ignore[no-untyped-def]
         raise KeyboardInterrupt
 
     signal.signal(signal.SIGTERM, _term)
-    tmp = Path(tempfile.mkdtemp(prefix="webhook_bench_"))
+    tmp = Path(tempfile.mkdtemp(prefix=f"{prefix}_"))
     try:
         with contextlib.ExitStack() as stack:
             if args.db == "postgresql":
-                db_url = stack.enter_context(
-                    postgres_database(args.postgres_admin_url, f"bench_{os.getpid()}"))
-            else:
-                db_url = f"sqlite:///{tmp / 'bench.sqlite3'}"
-            return run(args, tmp, db_url)
+                name = f"{prefix}_{os.getpid()}"
+                db_url = stack.enter_context(postgres_database(args.postgres_admin_url, name))
+                return body(tmp, db_url, name)
+            return body(tmp, f"sqlite:///{tmp / 'bench.sqlite3'}", None)
     except KeyboardInterrupt:
         print("\ninterrupted: servers stopped, database dropped", file=sys.stderr)
         return 130
@@ -647,7 +665,6 @@ def main(argv: list[str] | None = None) -> int:
 
             redis.Redis.from_url(args.redis_url, socket_connect_timeout=2).flushdb()
         shutil.rmtree(tmp, ignore_errors=True)
-
 
 if __name__ == "__main__":
     sys.exit(main())

@@ -11,8 +11,11 @@ import os
 import threading
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
+from typing import Any
 
 from sqlalchemy import Engine, create_engine, event
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session, sessionmaker
 
 _lock = threading.Lock()
@@ -102,3 +105,12 @@ def session_scope(url: str, *, one_connection: bool = False) -> Iterator[Session
             raise
         finally:
             session.close()
+
+
+def insert_unless_exists(session: Session, model: type[Any], *unique: str) -> Any:
+    """``INSERT … ON CONFLICT (unique) DO NOTHING`` for this session's database (PostgreSQL or
+    SQLite, both since 3.35 with RETURNING): one statement, where a savepoint around an
+    insert that may collide costs three round trips and an IntegrityError."""
+    dialect = session.get_bind().dialect.name
+    insert = postgresql_insert if dialect == "postgresql" else sqlite_insert
+    return insert(model).on_conflict_do_nothing(index_elements=list(unique))

@@ -162,13 +162,15 @@ def step() -> Response:
     """The caller answered a Gather (or stayed silent)."""
     session = db()
     call_sid = _call_sid()
-    contact = calls.find_call(session, call_sid)
-    if contact is None:
-        if request.args.get("s", type=int) != 1:
-            raise LookupError("step for an unknown call")
-        contact, _ = calls.begin_inbound(
+    if request.args.get("s", type=int) == 1:  # the first answer opens the call's contact
+        contact, created = calls.begin_inbound(
             session, call_sid, request.form.get("From"), request.form.get("To"))
-        contact.ivr_state = Ivr.initial_state()
+        if created:
+            contact.ivr_state = Ivr.initial_state()
+    else:
+        contact = calls.find_call(session, call_sid)
+        if contact is None:
+            raise LookupError("step for an unknown call")
     expected = int(contact.ivr_state.get("step", 0))
     if request.args.get("s", type=int) != expected and contact.last_response:
         return _twiml(contact.last_response)  # a retry or a stale action: same answer again

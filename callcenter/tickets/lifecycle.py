@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, func, select
 from sqlalchemy.orm import Session
 
 from callcenter.callbacks import policy
@@ -61,6 +61,14 @@ def open_ticket(
         opened_at=opened,
         due_at=due,
     )
+    if session.get_bind().dialect.name == "postgresql":
+        # The id first, from the table's sequence: then one INSERT writes the ticket with its
+        # number (not an INSERT, then an UPDATE of the number).
+        ticket.id = session.scalar(_NEXT_TICKET_ID)
+        ticket.number = number_for(ticket.id)
+        session.add(ticket)
+        session.flush()
+        return ticket
     session.add(ticket)
     session.flush()
     ticket.number = number_for(ticket.id)
@@ -68,14 +76,19 @@ def open_ticket(
     return ticket
 
 
+_NEXT_TICKET_ID = select(func.nextval(func.pg_get_serial_sequence("tickets", "id")))
+_OPEN_TICKET_OF = (  # built once: every verified caller is looked up
+    select(Ticket)
+    .where(Ticket.customer_id == bindparam("customer_id"),
+           Ticket.status.in_(OPEN_TICKET_STATUSES))
+    .order_by(Ticket.opened_at.desc(), Ticket.id.desc())
+    .limit(1)
+)
+
+
 def find_open_ticket(session: Session, customer_id: int) -> Ticket | None:
     """The customer's most recent unsettled ticket (a repeat contact continues it, X1)."""
-    return session.scalars(
-        select(Ticket)
-        .where(Ticket.customer_id == customer_id, Ticket.status.in_(OPEN_TICKET_STATUSES))
-        .order_by(Ticket.opened_at.desc(), Ticket.id.desc())
-        .limit(1)
-    ).first()
+    return session.scalars(_OPEN_TICKET_OF, {"customer_id": customer_id}).first()
 
 
 def find_by_number(session: Session, number: str) -> Ticket | None:

@@ -9,12 +9,12 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from sqlalchemy import select
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session
 
 from callcenter.callbacks import policy
 from callcenter.config import Settings
+from callcenter.db import insert_unless_exists
 from callcenter.models import Callback, Contact, Ticket, WebhookEvent, utcnow
 from callcenter.phones import try_e164
 from callcenter.statuses import FINAL_CALL_STATUSES, CallStatus, QueueState
@@ -31,40 +31,42 @@ class StatusEffects:
     dispatch_agents: bool = False
 
 
+# Built once: the statement every voice webhook runs first (its cache key is then all SQLAlchemy
+# computes per request, not the statement too).
+_CALL_BY_SID = select(Contact).where(Contact.channel == "voice",
+                                     Contact.external_id == bindparam("call_sid"))
+
+
 def find_call(session: Session, call_sid: str) -> Contact | None:
-    return session.scalars(
-        select(Contact).where(Contact.channel == "voice", Contact.external_id == call_sid)
-    ).first()
+    return session.scalars(_CALL_BY_SID, {"call_sid": call_sid}).first()
 
 
 def begin_inbound(session: Session, call_sid: str, from_number: str | None,
                   to_number: str | None) -> tuple[Contact, bool]:
-    """The contact of an inbound call; the same CallSid twice gives the same contact."""
-    contact = find_call(session, call_sid)
-    if contact is not None:
-        return contact, False
-    contact = Contact(channel="voice", direction="inbound", external_id=call_sid,
-                      status=CallStatus.IN_PROGRESS,
-                      from_number=try_e164(from_number) or from_number, to_number=to_number)
-    try:
-        with session.begin_nested():
-            session.add(contact)
-    except IntegrityError:
-        # A concurrent retry of the same request inserted it first: use theirs.
-        existing = find_call(session, call_sid)
-        assert existing is not None
-        return existing, False
-    return contact, True
+    """The contact of an inbound call; the same CallSid twice gives the same contact.
+
+    One INSERT … ON CONFLICT DO NOTHING RETURNING: the new row comes back as the contact;
+    nothing comes back when the call's contact exists already (a Twilio retry, or a
+    concurrent request that inserted it first), and that one is read instead.
+    """
+    created = session.scalars(
+        insert_unless_exists(session, Contact, "channel", "external_id").values(
+            channel="voice", direction="inbound", external_id=call_sid,
+            status=CallStatus.IN_PROGRESS, from_number=try_e164(from_number) or from_number, to_number=to_number)
+        .returning(Contact)).first()
+    if created is not None:
+        return created, True
+    existing = find_call(session, call_sid)
+    assert existing is not None
+    return existing, False
 
 
 def first_time(session: Session, key: str) -> bool:
     """Record a provider event; False when it was taken in before (a Twilio retry)."""
-    try:
-        with session.begin_nested():
-            session.add(WebhookEvent(key=key[:200]))
-    except IntegrityError:
-        return False
-    return True
+    inserted = session.execute(
+        insert_unless_exists(session, WebhookEvent, "key").values(key=key[:200])
+        .returning(WebhookEvent.id)).first()
+    return inserted is not None
 
 
 def record_status(session: Session, settings: Settings, params: dict[str, str],

@@ -112,7 +112,17 @@ class Ivr:
                     end="hangup")
 
     def handle(self, contact: Contact, digits: str | None) -> Turn:
-        """The caller pressed ``digits`` (None or "" for silence) at the current node."""
+        """The caller pressed ``digits`` (None or "" for silence) at the current node.
+
+        Without autoflush: every step changes the call's contact first, and flushing it
+        before each read would write the contact twice per step (the web layer's commit
+        writes it once). No read below looks at what the step changed before it, except
+        where a flush says so (opening a ticket flushes too).
+        """
+        with self.session.no_autoflush:
+            return self._handle(contact, digits)
+
+    def _handle(self, contact: Contact, digits: str | None) -> Turn:
         state = contact.ivr_state
         node = state.get("node", "ended")
         handler = getattr(self, f"_on_{node}", None)
@@ -121,8 +131,11 @@ class Ivr:
         if node != "language" and not digits:
             return self._silence(contact)
         self._set(contact, silences=0)
+        turn = handler(contact, digits or "")
+        # Recorded after the handler: a ticket it opens (a flush) then finds the contact
+        # unchanged, and the commit writes it once.
         contact.menu_path = [*contact.menu_path, f"{node}:{digits or '-'}"]
-        return handler(contact, digits or "")
+        return turn
 
     def queue_result(self, contact: Contact, result: str) -> Turn:
         """The caller left the agent queue: talked to an agent, asked for a callback, or hung up."""
@@ -287,6 +300,7 @@ class Ivr:
         turn.say += self._speech(contact, "verified")
         if contact.ticket is not None and contact.ticket.customer_id is None:
             contact.ticket.customer_id = customer_id
+            self.session.flush()  # find_open_ticket below must see this ticket as theirs
         if contact.ivr_state.get("callback"):
             if agents.any_agent_free(self.session):
                 return self._to_agent(contact, turn, "callback: " + (

@@ -6,7 +6,7 @@ before both match; the name is then spoken only for the caller to confirm.
 
 from __future__ import annotations
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session
 
 from callcenter.models import Customer
@@ -18,13 +18,18 @@ def keypad_form(order_id: str) -> str:
     return "".join(ch for ch in order_id if ch.isdigit())
 
 
+# Built once (constructing a statement costs about as much as running it from SQLAlchemy's
+# compiled cache): every call runs these at its first steps.
+_CUSTOMER_BY_PHONE = select(Customer.id).where(Customer.phone == bindparam("phone")).limit(1)
+_CUSTOMERS_OF_PHONE = select(Customer).where(Customer.phone == bindparam("phone"))
+
+
 def known_caller(session: Session, caller_id: str | None) -> bool:
     """Whether the caller ID belongs to some customer (then we skip asking for the phone)."""
     phone = try_e164(caller_id)
     if phone is None:
         return False
-    found = session.scalars(select(Customer.id).where(Customer.phone == phone).limit(1)).first()
-    return found is not None
+    return session.scalars(_CUSTOMER_BY_PHONE, {"phone": phone}).first() is not None
 
 
 def only_customer_with_phone(session: Session, caller_id: str | None) -> int | None:
@@ -43,7 +48,7 @@ def match_customer(session: Session, phone: str | None, typed_order: str) -> Cus
     typed = keypad_form(typed_order or "")
     if e164 is None or not typed:
         return None
-    for customer in session.scalars(select(Customer).where(Customer.phone == e164)):
+    for customer in session.scalars(_CUSTOMERS_OF_PHONE, {"phone": e164}):
         if keypad_form(customer.order_id) == typed:
             return customer
     return None

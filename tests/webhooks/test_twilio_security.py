@@ -73,6 +73,29 @@ def test_behind_a_proxy_the_public_url_is_what_is_signed(settings, session):
     assert local.status_code == 403
 
 
+@pytest.mark.parametrize("signed_as", ["https://hotline.example.co.id:443",
+                                       "https://hotline.example.co.id"])
+@pytest.mark.parametrize("configured", ["https://hotline.example.co.id",
+                                        "https://hotline.example.co.id:443"])
+def test_a_signature_over_the_url_with_or_without_its_port_is_let_in(settings, session,
+                                                                      signed_as, configured):
+    """Twilio signs the URL sometimes with the default port and sometimes without it: the
+    URL as configured is checked first, its other form still passes."""
+    client = create_app(replace(settings, public_base_url=configured)).test_client()
+    params = incoming_params(new_call_sid())
+    signature = sign(f"{signed_as}/twilio/voice/incoming", params)
+    response = client.post("/twilio/voice/incoming", data=params,
+                           headers={"X-Twilio-Signature": signature})
+    assert response.status_code == 200 and "<Gather" in response.get_data(as_text=True)
+
+
+def test_a_signature_header_that_is_not_ascii_is_refused_not_a_crash(client, session):
+    params = incoming_params(new_call_sid())
+    response = client.post("/twilio/voice/incoming", data=params,
+                           headers={"X-Twilio-Signature": "sïgnatüre=="})
+    assert response.status_code == 403
+
+
 def test_twilio_retry_of_incoming_call_has_one_effect(client, session):
     sid = new_call_sid()
     first = signed_post(client, "/twilio/voice/incoming", incoming_params(sid))

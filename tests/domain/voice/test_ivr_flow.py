@@ -7,9 +7,10 @@ from sqlalchemy import select
 from callcenter.config import Settings
 from callcenter.content import Content
 from callcenter.models import Callback, OutboundMessage, Ticket
+from callcenter.tickets import lifecycle
 from callcenter.voice import calls
 from callcenter.voice.ivr import Ivr, Turn
-from tests.factories import BUDI_ORDER, BUDI_PHONE, make_customer
+from tests.factories import BUDI_ORDER, BUDI_PHONE, make_customer, make_ticket
 
 
 class Phone:
@@ -121,6 +122,26 @@ def test_repeat_caller_continues_open_ticket_with_agent(session, settings):
     assert turn.end == "enqueue"
     assert second.contact.ticket_id == ticket.id
     assert session.scalars(select(Ticket)).all() == [ticket]
+
+
+def test_a_call_that_has_its_own_ticket_when_verified_keeps_it(session, settings):
+    """The call's ticket becomes the customer's as they are verified, and is then their most
+    recent open ticket: no older one is offered (the step writes the ticket before it looks
+    for one, though it writes the contact only once)."""
+    customer = make_customer(session)
+    make_ticket(session, channel="voice", customer=customer)  # an older open ticket
+    session.commit()
+    phone = Phone(session, settings, BUDI_PHONE)
+    phone.press("1")
+    own = lifecycle.open_ticket(session, channel="voice", customer_id=None,
+                                category="unverified")
+    phone.contact.ticket, phone.contact.ticket_id = own, own.id
+    session.commit()
+    phone.press(BUDI_ORDER)
+    turn = phone.press("1")
+    assert "Tekan 3 untuk jumlah tagihan" in turn.text()  # the menu, not "continue ticket …"
+    session.expire_all()
+    assert own.customer_id == customer.id and phone.contact.ticket_id == own.id
 
 
 def test_callback_request_is_recorded_once(session, settings):
