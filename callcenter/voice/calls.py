@@ -52,7 +52,8 @@ def begin_inbound(session: Session, call_sid: str, from_number: str | None,
     created = session.scalars(
         insert_unless_exists(session, Contact, "channel", "external_id").values(
             channel="voice", direction="inbound", external_id=call_sid,
-            status=CallStatus.IN_PROGRESS, from_number=try_e164(from_number) or from_number, to_number=to_number)
+            status=CallStatus.IN_PROGRESS, from_number=try_e164(from_number) or from_number,
+            to_number=to_number)
         .returning(Contact)).first()
     if created is not None:
         return created, True
