@@ -203,7 +203,7 @@ class Route:
     who: str  # console user name, "bearer", "basic:<name>", "anonymous" or "fresh:<name>"
     path: dict[str, Draw] = field(default_factory=dict)
     params: dict[str, Draw] = field(default_factory=dict)
-    body: str = "query"  # query, form, json, multipart
+    body: str = "query"  # query, form, json, multipart, console-multipart (form with a file)
 
 
 C = "adi"  # the console admin: every page opens for an admin
@@ -212,6 +212,8 @@ API_USER = "basic:api"
 NUMBER = {"number": numbers}
 TEMPLATE = {"template_id": template_ids}
 USER = {"user_id": victim_ids}
+VISIT = {"visit_id": visit_ids}
+CONTACT = {"contact_id": visit_ids}  # the visit is a contact too; the inbox refuses it
 
 ROUTES: dict[tuple[str, str], Route] = {
     # customers' pages
@@ -258,6 +260,35 @@ ROUTES: dict[tuple[str, str], Route] = {
         "presence": one_of_or_crafted("available", "busy", "away"), "next": crafted}),
     ("GET", "/console/pop"): Route(AGENT, params={"seen": crafted}),
     ("GET", "/console/voice-token"): Route(AGENT),
+    # the walk-in desk
+    ("GET", "/console/desk"): Route(AGENT),
+    ("POST", "/console/desk/visits"): Route(AGENT, body="form", params={
+        "name": one_of_or_crafted("Budi Santoso"), "phone": one_of_or_crafted(BUDI_PHONE),
+        "order_id": one_of_or_crafted(BUDI_ORDER), "problem": crafted,
+        "language": one_of_or_crafted("id", "en"), "new_ticket": one_of_or_crafted("1")}),
+    ("GET", "/console/desk/visits/<int:visit_id>"): Route(AGENT, path=VISIT),
+    ("POST", "/console/desk/visits/<int:visit_id>/required-documents"): Route(
+        AGENT, path=VISIT, body="form", params={"documents": one_of_or_crafted("KTP")}),
+    ("POST", "/console/desk/visits/<int:visit_id>/documents"): Route(
+        AGENT, path=VISIT, body="console-multipart", params={"fulfils": crafted,
+                                                             "file": crafted}),
+    ("POST", "/console/desk/visits/<int:visit_id>/anything-else"): Route(AGENT, path=VISIT,
+                                                                         body="form"),
+    ("POST", "/console/desk/visits/<int:visit_id>/another-problem"): Route(
+        AGENT, path=VISIT, body="form", params={"problem": crafted}),
+    ("POST", "/console/desk/visits/<int:visit_id>/close"): Route(
+        AGENT, path=VISIT, body="form", params={"summary": crafted}),
+    # the inbox
+    ("GET", "/console/inbox"): Route(AGENT, params={"after": crafted}),
+    ("GET", "/console/inbox/<int:contact_id>"): Route(AGENT, path=CONTACT),
+    ("POST", "/console/inbox/<int:contact_id>/reply"): Route(AGENT, path=CONTACT, body="form",
+                                                             params={"template_id": crafted}),
+    ("POST", "/console/inbox/<int:contact_id>/link"): Route(AGENT, path=CONTACT, body="form",
+                                                            params={
+        "ticket": numbers, "sender_confirmed": one_of_or_crafted("1")}),
+    ("POST", "/console/inbox/<int:contact_id>/confirm"): Route(AGENT, path=CONTACT, body="form",
+                                                               params={
+        "sender_confirmed": one_of_or_crafted("1")}),
     # supervisors
     ("GET", "/console/floor"): Route(C),
     ("GET", "/console/floor/live"): Route(C, params={"seen": crafted}),
@@ -397,8 +428,10 @@ def _send(world: World, method: str, rule: str, route: Route, path_values: dict[
         kwargs["query_string"] = params
     elif route.body == "form":
         kwargs["data"] = {**params, "csrf_token": token}
-    elif route.body == "multipart":
+    elif route.body in ("multipart", "console-multipart"):
         data: dict[str, Any] = {k: v for k, v in params.items() if k != "file"}
+        if route.body == "console-multipart":
+            data["csrf_token"] = token
         if "file" in params:
             data["file"] = (io.BytesIO(str(params["file"]).encode()),
                             str(params["file"])[:50] or "x")
