@@ -194,6 +194,8 @@ class Contact(Base):
     answered_by: Mapped[str | None] = mapped_column(String(30))
     queue_state: Mapped[str | None] = mapped_column(String(20), index=True)
     queued_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # When an agent took the queued caller (speed of answer, service level).
+    answered_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
     ticket: Mapped[Ticket | None] = relationship(back_populates="contacts")
     agent: Mapped[Agent | None] = relationship()
