@@ -37,15 +37,16 @@ def phone(index: int, slot: int) -> str:
 
 
 def owe_every_sweep_effect(session: Session, now: datetime, index: int = 0,
-                           lost_calls: bool = True) -> SweepWorld:
+                           lost_calls: bool = True, waiting: bool = True) -> SweepWorld:
     """The rows; ``lost_calls=False`` leaves out the stuck callback and the unsettled call
-    (whose made-up Call SIDs Twilio would not know)."""
+    (whose made-up Call SIDs Twilio would not know), ``waiting=False`` the waiting caller
+    (who is in no Twilio queue)."""
     customers = [make_customer(session, order_id=f"9{index:03d}{slot:04d}",
                                phone=phone(index, slot), email=f"c{index}-{slot}@example.com")
                  for slot in range(4)]
     waiting_ticket = lifecycle.open_ticket(session, channel="voice",
                                            customer_id=customers[0].id, now=now)
-    waiting = Contact(ticket_id=waiting_ticket.id, channel="voice", direction="inbound",
+    caller = Contact(ticket_id=waiting_ticket.id, channel="voice", direction="inbound",
                       external_id=f"CA{index:04d}{'1' * 28}", status=CallStatus.IN_PROGRESS,
                       from_number=customers[0].phone, started_at=now - timedelta(minutes=1),
                       queue_state=QueueState.WAITING, queued_at=now - timedelta(seconds=30))
@@ -70,8 +71,9 @@ def owe_every_sweep_effect(session: Session, now: datetime, index: int = 0,
                           subject="Pertanyaan", body="Mohon jawab",
                           message_id=f"<lost{index}@cankul.co.id>",
                           created_at=now - timedelta(minutes=20))
-    session.add_all([waiting, question, email] + ([stuck, unsettled] if lost_calls else []))
+    session.add_all([question, email] + ([caller] if waiting else [])
+                    + ([stuck, unsettled] if lost_calls else []))
     session.commit()
-    return SweepWorld(waiting.id, stuck.id if lost_calls else 0,
+    return SweepWorld(caller.id if waiting else 0, stuck.id if lost_calls else 0,
                       unsettled.id if lost_calls else 0, silent.id, oral.id, email.id,
                       tuple(c.phone for c in customers))
