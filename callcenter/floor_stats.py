@@ -66,6 +66,7 @@ from callcenter.models import (
 )
 from callcenter.statuses import (
     OPEN_TICKET_STATUSES,
+    PENDING_CALLBACK_STATUSES,
     CallbackStatus,
     CallStatus,
     OutboxStatus,
@@ -346,9 +347,10 @@ class ServiceFigures:
     *queued*, *abandoned*: as the floor's abandonment; *answered*: of the callers queued
     today, those an agent took (``answered_at``), *answered_in_target* within
     :data:`SERVICE_LEVEL_TARGET_S` of being queued; the *speed of answer* is the mean wait of
-    the answered. Callbacks are counted by status over all rows; the oldest due one is the
-    earliest ``due_at`` still ``scheduled`` and already due. The outbox counts rows still
-    ``pending`` by kind, with the age of the oldest.
+    the answered. Callbacks are counted by status: those still owed (``scheduled``,
+    ``dialing``) whenever due, and every status among those due today (their outcome); the
+    oldest due one is the earliest ``due_at`` still ``scheduled`` and already due. The outbox
+    counts rows still ``pending`` by kind, with the age of the oldest.
     """
 
     offered_today: int
@@ -361,7 +363,8 @@ class ServiceFigures:
     longest_wait_s: int
     agents_available: int
     agents_on_call: int
-    callbacks_by_status: dict[str, int]
+    callbacks_pending: dict[str, int]
+    callbacks_due_today: dict[str, int]
     oldest_due_callback_s: float
     outbox_pending: dict[str, int]
     outbox_oldest_pending_s: dict[str, float]
@@ -396,9 +399,14 @@ def service_figures(session: Session, settings: Settings,
         .where(_queued_today(start, end), Contact.answered_at.is_not(None)))]
     waiting, longest = _queue_now(session, now)
     available, on_call = _agents_now(session)
-    by_status = dict.fromkeys(CallbackStatus, 0)
-    by_status.update({status: int(count) for status, count in session.execute(
-        select(Callback.status, func.count()).group_by(Callback.status))})
+    pending_callbacks = dict.fromkeys(PENDING_CALLBACK_STATUSES, 0)
+    pending_callbacks.update({status: int(count) for status, count in session.execute(
+        select(Callback.status, func.count())
+        .where(Callback.status.in_(PENDING_CALLBACK_STATUSES)).group_by(Callback.status))})
+    due_today = dict.fromkeys(CallbackStatus, 0)
+    due_today.update({status: int(count) for status, count in session.execute(
+        select(Callback.status, func.count())
+        .where(Callback.due_at >= start, Callback.due_at < end).group_by(Callback.status))})
     oldest_due = session.scalar(
         select(func.min(Callback.due_at))
         .where(Callback.status == CallbackStatus.SCHEDULED, Callback.due_at <= now))
@@ -416,7 +424,9 @@ def service_figures(session: Session, settings: Settings,
         answered_in_target_today=sum(1 for wait in waits if wait <= SERVICE_LEVEL_TARGET_S),
         speed_of_answer_s=sum(waits) / len(waits) if waits else None,
         waiting=waiting, longest_wait_s=longest, agents_available=available,
-        agents_on_call=on_call, callbacks_by_status={str(k): v for k, v in by_status.items()},
+        agents_on_call=on_call,
+        callbacks_pending={str(k): v for k, v in pending_callbacks.items()},
+        callbacks_due_today={str(k): v for k, v in due_today.items()},
         oldest_due_callback_s=_age(now, oldest_due), outbox_pending=pending,
         outbox_oldest_pending_s=oldest_pending)
 

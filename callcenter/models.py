@@ -281,6 +281,9 @@ class OutboundEmail(Base):
     """An email we owe the customer, written before the worker sends it over SMTP."""
 
     __tablename__ = "outbound_emails"
+    __table_args__ = (Index("ix_outbound_emails_pending", "created_at",
+                            postgresql_where=text("status = 'pending'"),
+                            sqlite_where=text("status = 'pending'")),)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     ticket_id: Mapped[int | None] = mapped_column(ForeignKey("tickets.id"), index=True)
@@ -357,6 +360,10 @@ class OutboundMessage(Base):
     """An SMS/WhatsApp we owe the customer (P1.3): written first, sent by a worker."""
 
     __tablename__ = "outbound_messages"
+    # The outbox sweep and /metrics read the pending rows only (the sent ones pile up).
+    __table_args__ = (Index("ix_outbound_messages_pending", "created_at",
+                            postgresql_where=text("status = 'pending'"),
+                            sqlite_where=text("status = 'pending'")),)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     ticket_id: Mapped[int | None] = mapped_column(ForeignKey("tickets.id"), index=True)

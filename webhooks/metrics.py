@@ -178,11 +178,18 @@ def service_families(f: ServiceFigures) -> Iterator[Metric]:
     agents.add_metric(["available"], f.agents_available)
     agents.add_metric(["on_call"], f.agents_on_call)
     yield agents
-    callbacks = GaugeMetricFamily("callcenter_callbacks", "Callbacks by status (every row).",
-                                  labels=["status"])
-    for status, count in sorted(f.callbacks_by_status.items()):
-        callbacks.add_metric([status], count)
-    yield callbacks
+    owed = GaugeMetricFamily("callcenter_callbacks_pending",
+                             "Callbacks still owed (scheduled, or being dialled), whenever due.",
+                             labels=["status"])
+    for status, count in sorted(f.callbacks_pending.items()):
+        owed.add_metric([status], count)
+    yield owed
+    outcomes = GaugeMetricFamily("callcenter_callbacks_due_today",
+                                 f"Callbacks due {today}, by status (their outcome so far).",
+                                 labels=["status"])
+    for status, count in sorted(f.callbacks_due_today.items()):
+        outcomes.add_metric([status], count)
+    yield outcomes
     yield _gauge("callcenter_callback_oldest_due_age_seconds",
                  "Since when the oldest callback that is due has waited to be dialled "
                  "(0: none overdue).", f.oldest_due_callback_s)

@@ -64,7 +64,7 @@ def test_the_metrics_token_replaces_the_api_token_when_set(settings, session):
     names = {family.name for family in text_string_to_metric_families(ok.get_data(as_text=True))}
     assert names and all(name.startswith("callcenter_") for name in names), names
     for expected in ("callcenter_calls_offered_today", "callcenter_queue_callers",
-                     "callcenter_callbacks", "callcenter_outbox_pending",
+                     "callcenter_callbacks_pending", "callcenter_outbox_pending",
                      "callcenter_job_failures", "callcenter_sweep_step_duration_seconds",
                      "callcenter_heartbeat_limit_seconds", "callcenter_metrics_source_up"):
         assert expected in names
@@ -106,7 +106,8 @@ def test_overdue_callbacks_the_outbox_backlog_and_failed_jobs_show(hotline, sess
     session.commit()
     client = hotline.live.app.test_client()
     before = scrape(client)
-    assert before[("callcenter_callbacks", (("status", "scheduled"),))] == 1.0
+    assert before[("callcenter_callbacks_pending", (("status", "scheduled"),))] == 1.0
+    assert before[("callcenter_callbacks_due_today", (("status", "scheduled"),))] == 1.0
     assert 590 <= before[("callcenter_callback_oldest_due_age_seconds", ())] < 700
     assert before[("callcenter_outbox_pending", (("kind", "sms"),))] == 1.0
     assert before[("callcenter_job_failures_total", (("kind", "sms"),))] == 0.0
