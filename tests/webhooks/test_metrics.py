@@ -3,6 +3,7 @@ service running, through the real endpoint (and a real gunicorn for multiprocess
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -141,12 +142,14 @@ def test_gunicorn_workers_add_up_their_webhook_timings_in_multiprocess_mode(env,
     folder.mkdir()
     (folder / "counter_stale.db").write_bytes(b"left by a previous run")
     process_env = {**os.environ, "PROMETHEUS_MULTIPROC_DIR": str(folder),
-                   "PUBLIC_BASE_URL": f"http://127.0.0.1:{port}"}
+                   "PUBLIC_BASE_URL": f"http://127.0.0.1:{port}", "LOG_FORMAT": "json"}
+    access_log = tmp_path / "access.log"
     web = subprocess.Popen(
         [str(Path(sys.executable).with_name("gunicorn")), "webhooks.wsgi:app", "--config",
          "python:webhooks.gunicorn_conf", "--bind", f"127.0.0.1:{port}", "--workers", "2",
-         "--no-control-socket"], cwd=PROJECT_ROOT, env=process_env, start_new_session=True,
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+         "--no-control-socket", "--access-logfile", str(access_log)], cwd=PROJECT_ROOT,
+        env=process_env, start_new_session=True, stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL)
     base = f"http://127.0.0.1:{port}"
     try:
         eventually(lambda: _answers(f"{base}/metrics"), timeout=30)
@@ -155,6 +158,8 @@ def test_gunicorn_workers_add_up_their_webhook_timings_in_multiprocess_mode(env,
                 assert http.post(f"{base}/twilio/voice/incoming", data={"CallSid": "CA1"},
                                  headers={"Connection": "close"},
                                  timeout=5).status_code == 403
+        requests.get(f"{base}/api/tickets", params={"phone": "0812-3456-7890"},
+                     headers=BEARER, timeout=10)
         started = time.perf_counter()
         response = requests.get(f"{base}/metrics", headers=BEARER, timeout=10)
         took = time.perf_counter() - started
@@ -167,6 +172,11 @@ def test_gunicorn_workers_add_up_their_webhook_timings_in_multiprocess_mode(env,
     assert found[("callcenter_webhook_responses_total",
                   (("endpoint", "/twilio/voice/incoming"), ("status", "4xx")))] == 40.0
     assert took < 2.0
+    # LOG_FORMAT=json: the access log is one JSON object a line, query values left out.
+    lines = [json.loads(line) for line in access_log.read_text().splitlines()]
+    assert any(line["request"].startswith("GET /api/tickets?phone=* ") for line in lines)
+    assert sum(1 for line in lines if line["status"] == "403") == 40
+    assert "3456" not in access_log.read_text()
 
 
 def _answers(url: str) -> bool:
