@@ -217,10 +217,11 @@ class Settings:
     # Proxies in front that set X-Forwarded-For (rate limits, URLs).
     trusted_proxy_hops: int = setting("TRUSTED_PROXY_HOPS", int, default=0)
     # Operations: who may scrape /metrics (falls back to API_TOKEN), how long a worker or
-    # scheduler may stay silent before /api/health answers 503 (0: reported, never 503), the
-    # log line format, and gunicorn's shared folder for per-process metrics.
+    # scheduler may stay silent before /api/health answers 503 (0: reported, never 503; a
+    # worker does not beat during a job, 120 s at most), the log line format, and gunicorn's
+    # shared folder for per-process metrics.
     metrics_tokens: tuple[str, ...] = setting("METRICS_TOKEN", parse_list, default=())
-    heartbeat_limit_s: int = setting("HEARTBEAT_LIMIT", int, default=120)
+    heartbeat_limit_s: int = setting("HEARTBEAT_LIMIT", int, default=180)
     log_format: str = setting("LOG_FORMAT", parse_log_format, default="text")
     prometheus_multiproc_dir: Path | None = setting("PROMETHEUS_MULTIPROC_DIR", Path,
                                                     default=None)

@@ -213,11 +213,11 @@ class Supervisor:
             self._signal_group(slot, signal.SIGTERM)
         deadline = time.monotonic() + self.grace_s
         while time.monotonic() < deadline and not self._forced.is_set():
-            if not any(self._group_alive(slot) for slot in self.slots):
+            if not [slot for slot in self.slots if self._group_alive(slot)]:  # poll each
                 break
             time.sleep(0.1)
         for slot in self.slots:
-            if self._signal_group(slot, signal.SIGKILL):
+            if self._group_alive(slot) and self._signal_group(slot, signal.SIGKILL):
                 self.say("system", f"{slot.program.name} did not stop in time: killed")
             if slot.process is not None:
                 with contextlib.suppress(subprocess.TimeoutExpired):
