@@ -16,6 +16,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from datetime import timedelta
 
 import pytest
 import requests
@@ -29,7 +30,7 @@ from tests.support.private_redis import PrivateRedis
 from tests.support.waiting import eventually
 from tests.workers.test_worker_command import _start, _stop, procfile_worker
 from workers import heartbeats
-from workers.queues import send_soon
+from workers.queues import DEFAULT, JOBS, queue, send_soon
 
 HEARTBEAT_LIMIT = 4
 
@@ -85,6 +86,28 @@ def test_a_redis_restart_in_the_middle_of_a_job_leaves_the_worker_taking_jobs(
         assert len(sent) == 1
         assert worker.poll() is None  # the same process, never exited
         eventually(lambda: _worker_beats(hotline.settings), timeout=30)
+    finally:
+        _stop(worker)
+
+
+def test_after_a_redis_restart_while_idle_scheduled_jobs_still_run(hotline, session,
+                                                                    private_redis):
+    """Idle, the worker rides out the restart inside RQ's own dequeue loop, but RQ's scheduler
+    process dies with Redis; it is started again within a minute (RQ alone: ten), so a job
+    scheduled for later (a callback's dial, a retry) still runs."""
+    worker = _start(procfile_worker(hotline.settings))
+    try:
+        eventually(lambda: _worker_beats(hotline.settings), timeout=30)
+        time.sleep(3)  # past its start-up bookkeeping: waiting on the queues
+        private_redis.stop()
+        time.sleep(12)  # longer than the Redis client's own retries (~7 s)
+        private_redis.start()
+        sms_id = _queue_sms(session)
+        queue(hotline.settings, DEFAULT).enqueue_in(timedelta(seconds=2), JOBS["sms"].func,
+                                                    sms_id)
+        sent = eventually(lambda: [m for m in hotline.sim.messages if m["to"] == BUDI_PHONE],
+                          timeout=90)
+        assert len(sent) == 1 and worker.poll() is None
     finally:
         _stop(worker)
 
