@@ -88,7 +88,7 @@ def create_app(settings: Settings | None = None) -> Flask:
     app.config["PERMANENT_SESSION_LIFETIME"] = timedelta(hours=settings.console_session_hours)
     app.config["WTF_CSRF_TIME_LIMIT"] = settings.console_session_hours * 3600
     i18n.init_app(app)  # before the blueprints: their templates translate
-    metrics.init_app(app)  # webhook latency, before any other hook runs
+    metrics.init_app(app, settings)  # webhook latency
     csrf = CSRFProtect(app)
     for blueprint in MACHINE_BLUEPRINTS:
         csrf.exempt(blueprint)

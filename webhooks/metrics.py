@@ -61,8 +61,11 @@ WEBHOOK_RESPONSES = Counter(
     ["endpoint", "status"], registry=PROCESS_REGISTRY)
 
 
-def init_app(app: Flask) -> None:
-    """Time every webhook request of ``app``."""
+def init_app(app: Flask, current: Settings) -> None:
+    """Time every webhook request of ``app``. The multiprocess folder is created if missing
+    (gunicorn empties it at start; another server may not have)."""
+    if current.prometheus_multiproc_dir is not None:
+        current.prometheus_multiproc_dir.mkdir(parents=True, exist_ok=True)
     app.before_request(_start_timer)
     app.after_request(_observe)
 
@@ -74,10 +77,14 @@ def _start_timer() -> None:
 
 def _observe(response: Response) -> Response:
     started = g.pop("webhook_started", None)
-    if started is not None:
-        endpoint = request.url_rule.rule if request.url_rule is not None else "unmatched"
+    if started is None:
+        return response
+    endpoint = request.url_rule.rule if request.url_rule is not None else "unmatched"
+    try:
         WEBHOOK_SECONDS.labels(endpoint).observe(time.perf_counter() - started)
         WEBHOOK_RESPONSES.labels(endpoint, f"{response.status_code // 100}xx").inc()
+    except Exception:  # a metric never costs a caller their answer
+        log.exception("webhook metrics not recorded")
     return response
 
 
