@@ -84,10 +84,7 @@ def run_dev(port: int = 5000, simulator_port: int = 8081, mail_port: int = 8025)
             "`callcenter dev` running? Stop it, or pick other ports (--port, --simulator-port, "
             "--mail-port).")
     embedded: EmbeddedRedis | None = None
-    # Per-process web metrics of the gunicorn workers meet in one folder (cleaned by
-    # gunicorn at start, webhooks.gunicorn_conf).
-    overrides = {"PYTHONUNBUFFERED": "1",
-                 "PROMETHEUS_MULTIPROC_DIR": str(settings.instance_dir / "prometheus")}
+    overrides = {"PYTHONUNBUFFERED": "1"}
     code = 130
     try:
         if settings.redis_url is None:
@@ -109,6 +106,9 @@ def run_dev(port: int = 5000, simulator_port: int = 8081, mail_port: int = 8025)
             # 08:00-20:00).
             "CALLBACK_DROPPED_DELAY": "30",
             "CALLING_HOURS": "00:00-23:59",
+            # The gunicorn workers' webhook metrics meet in one folder (emptied by gunicorn
+            # at start, webhooks.gunicorn_conf).
+            "PROMETHEUS_MULTIPROC_DIR": str(settings.instance_dir / "prometheus"),
         }, overrides)
         upgrade(settings.database_url)
         if not demo.has_customers(settings.database_url):
