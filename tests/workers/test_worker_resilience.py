@@ -127,16 +127,18 @@ def test_health_turns_503_once_a_killed_worker_stays_silent_past_the_limit(hotli
     worker = _start(procfile_worker(hotline.settings))
     scheduler = _scheduler()
     try:
-        eventually(lambda: _health(hotline)[0] == 200, timeout=30)
+        eventually(lambda: _health(hotline)[0] == 200, timeout=30, interval=0.1)
         os.killpg(worker.pid, signal.SIGKILL)  # the host lost it: no goodbye
         worker.wait(timeout=10)
         killed = time.monotonic()
-        code, body = eventually(lambda: (h := _health(hotline))[0] == 503 and h, timeout=30)
+        code, body = eventually(lambda: (h := _health(hotline))[0] == 503 and h, timeout=30,
+                                interval=0.1)
         silent_after = time.monotonic() - killed
         assert body["worker"] == "silent" and body["scheduler"] == "ok"
         assert body["worker_last_seen_s"] >= HEARTBEAT_LIMIT
-        # Not before the limit (a beat is due every second), and not long after it.
-        assert HEARTBEAT_LIMIT - 1.5 <= silent_after <= HEARTBEAT_LIMIT + 3
+        # Not before the limit less the last beat's age (one is due every second), and not
+        # long after it (a loaded machine delays the check a little).
+        assert HEARTBEAT_LIMIT - 2 <= silent_after <= HEARTBEAT_LIMIT + 5
         assert code == 503
     finally:
         with contextlib.suppress(ProcessLookupError):
