@@ -130,6 +130,17 @@ def parse_minutes(value: str) -> tuple[int, ...]:
     return tuple(int(minutes) for minutes in value.split(","))
 
 
+LOG_FORMATS = ("text", "json")
+
+
+def parse_log_format(value: str) -> str:
+    """``LOG_FORMAT``: ``text`` lines for people, ``json`` lines for a log collector."""
+    chosen = value.strip().lower()
+    if chosen not in LOG_FORMATS:
+        raise ConfigError(f"LOG_FORMAT must be one of {', '.join(LOG_FORMATS)}, got {value!r}")
+    return chosen
+
+
 def parse_api_url(value: str) -> str:
     return value.rstrip("/")
 
@@ -205,6 +216,15 @@ class Settings:
     console_session_hours: int = setting("CONSOLE_SESSION_HOURS", int, default=10)
     # Proxies in front that set X-Forwarded-For (rate limits, URLs).
     trusted_proxy_hops: int = setting("TRUSTED_PROXY_HOPS", int, default=0)
+    # Operations: who may scrape /metrics (falls back to API_TOKEN), how long a worker or
+    # scheduler may stay silent before /api/health answers 503 (0: reported, never 503; a
+    # worker does not beat during a job, 120 s at most), the log line format, and gunicorn's
+    # shared folder for per-process metrics.
+    metrics_tokens: tuple[str, ...] = setting("METRICS_TOKEN", parse_list, default=())
+    heartbeat_limit_s: int = setting("HEARTBEAT_LIMIT", int, default=180)
+    log_format: str = setting("LOG_FORMAT", parse_log_format, default="text")
+    prometheus_multiproc_dir: Path | None = setting("PROMETHEUS_MULTIPROC_DIR", Path,
+                                                    default=None)
 
     def __post_init__(self) -> None:
         """Defaults that follow another setting."""
@@ -245,6 +265,19 @@ class Settings:
     def effective_redis_url(self) -> str:
         """REDIS_URL, else the embedded server's socket that ``callcenter dev`` starts."""
         return self.redis_url or f"unix://{self.embedded_redis_socket}"
+
+    @property
+    def metrics_bearer_tokens(self) -> tuple[str, ...]:
+        """CONTRACT "Metrics": ``METRICS_TOKEN``, else the ``API_TOKEN`` bearer(s)."""
+        return self.metrics_tokens or self.api_tokens
+
+    @property
+    def heartbeat_interval_s(self) -> int:
+        """How often workers beat: four beats fit in ``HEARTBEAT_LIMIT`` (at most every 30 s),
+        so one late beat never reads as silence."""
+        if self.heartbeat_limit_s <= 0:
+            return 30
+        return max(1, min(30, self.heartbeat_limit_s // 4))
 
     def check_for_production(self) -> None:
         """Refuse dev secrets outside debug (CONTRACT: SECRET_KEY dev value refused)."""

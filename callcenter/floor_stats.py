@@ -47,6 +47,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from decimal import ROUND_HALF_UP, Decimal
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import and_, case, func, or_, select
@@ -54,8 +55,23 @@ from sqlalchemy.orm import Session
 
 from callcenter.compliance import regulation
 from callcenter.config import Settings
-from callcenter.models import Agent, Callback, Contact, Ticket, utcnow
-from callcenter.statuses import OPEN_TICKET_STATUSES
+from callcenter.models import (
+    Agent,
+    Callback,
+    Contact,
+    OutboundEmail,
+    OutboundMessage,
+    Ticket,
+    utcnow,
+)
+from callcenter.statuses import (
+    OPEN_TICKET_STATUSES,
+    PENDING_CALLBACK_STATUSES,
+    CallbackStatus,
+    CallStatus,
+    OutboxStatus,
+    QueueState,
+)
 
 LIST_LIMIT = 25  # nearing and breached tickets listed by name (all are counted)
 # A call queued today started at most this long before local midnight (bounds the scan by the
@@ -239,34 +255,49 @@ def _due_lists(session: Session, settings: Settings, now: datetime, within: int,
             regulation.breached(late, now, calendar))
 
 
-def floor_stats(session: Session, settings: Settings, now: datetime | None = None,
-                list_limit: int = LIST_LIMIT) -> FloorStats:
-    """Today's figures (see the module docstring); reads only, never commits."""
-    now = (now or utcnow()).astimezone(UTC)
-    tz = settings.timezone
-    day, start, end = day_bounds(now, tz)
-
+def _queue_now(session: Session, now: datetime) -> tuple[int, int]:
+    """Callers waiting for an agent now, and the longest wait in whole seconds."""
     waiting, first_queued = session.execute(
         select(func.count(), func.min(Contact.queued_at))
-        .where(Contact.queue_state == "waiting")
+        .where(Contact.queue_state == QueueState.WAITING)
     ).one()
     longest = 0
     if first_queued is not None:
         longest = max(int((now - first_queued).total_seconds()), 0)
+    return int(waiting), longest
 
+
+def _agents_now(session: Session) -> tuple[int, int]:
+    """Agents free to be offered a call now, and agents on a call (ringing or talking)."""
     free = and_(Agent.available.is_(True), Agent.current_call_sid.is_(None))
     available, on_call = session.execute(
         select(func.coalesce(func.sum(case((free, 1), else_=0)), 0),
                func.coalesce(func.sum(case((Agent.current_call_sid.is_not(None), 1),
                                            else_=0)), 0))
     ).one()
+    return int(available), int(on_call)
+
+
+def _queued_today(start: datetime, end: datetime) -> Any:
+    """The callers put in the agent queue between ``start`` and ``end`` (local day)."""
+    return and_(Contact.started_at >= start - LONGEST_CALL, Contact.started_at < end,
+                Contact.queued_at >= start, Contact.queued_at < end)
+
+
+def floor_stats(session: Session, settings: Settings, now: datetime | None = None,
+                list_limit: int = LIST_LIMIT) -> FloorStats:
+    """Today's figures (see the module docstring); reads only, never commits."""
+    now = (now or utcnow()).astimezone(UTC)
+    tz = settings.timezone
+    day, start, end = day_bounds(now, tz)
+    waiting, longest = _queue_now(session, now)
+    available, on_call = _agents_now(session)
 
     queued, abandoned = session.execute(
         select(func.count(),
-               func.coalesce(func.sum(case((Contact.queue_state == "abandoned", 1),
+               func.coalesce(func.sum(case((Contact.queue_state == QueueState.ABANDONED, 1),
                                            else_=0)), 0))
-        .where(Contact.started_at >= start - LONGEST_CALL, Contact.started_at < end,
-               Contact.queued_at >= start, Contact.queued_at < end)
+        .where(_queued_today(start, end))
     ).one()
 
     scheduled = session.scalar(
@@ -276,8 +307,8 @@ def floor_stats(session: Session, settings: Settings, now: datetime | None = Non
                 Contact.answered_by.like("human%"), Contact.answered_by == "unknown")
     placed, answered = session.execute(
         select(func.count(),
-               func.coalesce(func.sum(case((and_(Contact.status == "completed", human), 1),
-                                           else_=0)), 0))
+               func.coalesce(func.sum(case((and_(Contact.status == CallStatus.COMPLETED,
+                                                 human), 1), else_=0)), 0))
         .where(Contact.started_at >= start, Contact.started_at < end,
                Contact.callback_id.is_not(None), Contact.direction == "outbound")
     ).one()
@@ -290,8 +321,8 @@ def floor_stats(session: Session, settings: Settings, now: datetime | None = Non
     return FloorStats(
         now=now, day=day, tz=tz,
         calls_per_hour=_calls_per_hour(session, day, tz),
-        waiting=int(waiting), longest_wait_s=longest,
-        agents_available=int(available), agents_on_call=int(on_call),
+        waiting=waiting, longest_wait_s=longest,
+        agents_available=available, agents_on_call=on_call,
         queued_today=int(queued), abandoned_today=int(abandoned),
         callbacks_scheduled=int(scheduled), callbacks_placed=int(placed),
         callbacks_answered=int(answered),
@@ -300,3 +331,105 @@ def floor_stats(session: Session, settings: Settings, now: datetime | None = Non
         breached=breached, breached_count=tickets.breached,
         nearing_working_days=within,
     )
+
+
+# -- what /metrics reads at every scrape ---------------------------------------------------------
+
+SERVICE_LEVEL_TARGET_S = 20  # "answered by an agent within 20 seconds"
+
+
+@dataclass(frozen=True)
+class ServiceFigures:
+    """The figures the people who keep the service running watch (``/metrics``), from the
+    database at the moment they are asked for, so every web host reports the whole fleet.
+
+    *offered*: inbound customer calls started today (the floor's calls per hour);
+    *queued*, *abandoned*: as the floor's abandonment; *answered*: of the callers queued
+    today, those an agent took (``answered_at``), *answered_in_target* within
+    :data:`SERVICE_LEVEL_TARGET_S` of being queued; the *speed of answer* is the mean wait of
+    the answered. Callbacks are counted by status: those still owed (``scheduled``,
+    ``dialing``) whenever due, and every status among those due today (their outcome); the
+    oldest due one is the earliest ``due_at`` still ``scheduled`` and already due. The outbox
+    counts rows still ``pending`` by kind, with the age of the oldest.
+    """
+
+    offered_today: int
+    queued_today: int
+    answered_today: int
+    abandoned_today: int
+    answered_in_target_today: int
+    speed_of_answer_s: float | None
+    waiting: int
+    longest_wait_s: int
+    agents_available: int
+    agents_on_call: int
+    callbacks_pending: dict[str, int]
+    callbacks_due_today: dict[str, int]
+    oldest_due_callback_s: float
+    outbox_pending: dict[str, int]
+    outbox_oldest_pending_s: dict[str, float]
+
+    @property
+    def service_level(self) -> float | None:
+        """Answered within the target / queued today; None before anyone queued today."""
+        if not self.queued_today:
+            return None
+        return self.answered_in_target_today / self.queued_today
+
+
+def service_figures(session: Session, settings: Settings,
+                    now: datetime | None = None) -> ServiceFigures:
+    """Read :class:`ServiceFigures` (a handful of aggregate queries on indexed columns and
+    the day's answered calls); reads only, never commits."""
+    now = (now or utcnow()).astimezone(UTC)
+    _day, start, end = day_bounds(now, settings.timezone)
+    offered = session.scalar(
+        select(func.count()).select_from(Contact)
+        .where(Contact.started_at >= start, Contact.started_at < end,
+               Contact.channel == "voice", Contact.direction == "inbound",
+               Contact.kind == "customer")) or 0
+    queued, abandoned = session.execute(
+        select(func.count(),
+               func.coalesce(func.sum(case((Contact.queue_state == QueueState.ABANDONED, 1),
+                                           else_=0)), 0))
+        .where(_queued_today(start, end))
+    ).one()
+    waits = [(answered - queued_at).total_seconds() for queued_at, answered in session.execute(
+        select(Contact.queued_at, Contact.answered_at)
+        .where(_queued_today(start, end), Contact.answered_at.is_not(None)))]
+    waiting, longest = _queue_now(session, now)
+    available, on_call = _agents_now(session)
+    pending_callbacks = dict.fromkeys(PENDING_CALLBACK_STATUSES, 0)
+    pending_callbacks.update({status: int(count) for status, count in session.execute(
+        select(Callback.status, func.count())
+        .where(Callback.status.in_(PENDING_CALLBACK_STATUSES)).group_by(Callback.status))})
+    due_today = dict.fromkeys(CallbackStatus, 0)
+    due_today.update({status: int(count) for status, count in session.execute(
+        select(Callback.status, func.count())
+        .where(Callback.due_at >= start, Callback.due_at < end).group_by(Callback.status))})
+    oldest_due = session.scalar(
+        select(func.min(Callback.due_at))
+        .where(Callback.status == CallbackStatus.SCHEDULED, Callback.due_at <= now))
+    pending: dict[str, int] = {}
+    oldest_pending: dict[str, float] = {}
+    for kind, model in (("sms", OutboundMessage), ("email", OutboundEmail)):
+        count, first = session.execute(
+            select(func.count(), func.min(model.created_at))
+            .where(model.status == OutboxStatus.PENDING)).one()
+        pending[kind] = int(count)
+        oldest_pending[kind] = _age(now, first)
+    return ServiceFigures(
+        offered_today=int(offered), queued_today=int(queued), answered_today=len(waits),
+        abandoned_today=int(abandoned),
+        answered_in_target_today=sum(1 for wait in waits if wait <= SERVICE_LEVEL_TARGET_S),
+        speed_of_answer_s=sum(waits) / len(waits) if waits else None,
+        waiting=waiting, longest_wait_s=longest, agents_available=available,
+        agents_on_call=on_call,
+        callbacks_pending={str(k): v for k, v in pending_callbacks.items()},
+        callbacks_due_today={str(k): v for k, v in due_today.items()},
+        oldest_due_callback_s=_age(now, oldest_due), outbox_pending=pending,
+        outbox_oldest_pending_s=oldest_pending)
+
+
+def _age(now: datetime, since: datetime | None) -> float:
+    return max((now - since).total_seconds(), 0.0) if since is not None else 0.0

@@ -194,6 +194,8 @@ class Contact(Base):
     answered_by: Mapped[str | None] = mapped_column(String(30))
     queue_state: Mapped[str | None] = mapped_column(String(20), index=True)
     queued_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # When an agent took the queued caller (speed of answer, service level).
+    answered_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
     ticket: Mapped[Ticket | None] = relationship(back_populates="contacts")
     agent: Mapped[Agent | None] = relationship()
@@ -279,6 +281,9 @@ class OutboundEmail(Base):
     """An email we owe the customer, written before the worker sends it over SMTP."""
 
     __tablename__ = "outbound_emails"
+    __table_args__ = (Index("ix_outbound_emails_pending", "created_at",
+                            postgresql_where=text("status = 'pending'"),
+                            sqlite_where=text("status = 'pending'")),)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     ticket_id: Mapped[int | None] = mapped_column(ForeignKey("tickets.id"), index=True)
@@ -355,6 +360,10 @@ class OutboundMessage(Base):
     """An SMS/WhatsApp we owe the customer (P1.3): written first, sent by a worker."""
 
     __tablename__ = "outbound_messages"
+    # The outbox sweep and /metrics read the pending rows only (the sent ones pile up).
+    __table_args__ = (Index("ix_outbound_messages_pending", "created_at",
+                            postgresql_where=text("status = 'pending'"),
+                            sqlite_where=text("status = 'pending'")),)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     ticket_id: Mapped[int | None] = mapped_column(ForeignKey("tickets.id"), index=True)

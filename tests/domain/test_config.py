@@ -62,6 +62,11 @@ SAMPLES: dict[str, tuple[str, dict[str, Any]]] = {
     "TWILIO_TWIML_APP_SID": ("AP" + "3" * 32, {"twilio_twiml_app_sid": "AP" + "3" * 32}),
     "CONSOLE_SESSION_HOURS": ("8", {"console_session_hours": 8}),
     "TRUSTED_PROXY_HOPS": ("1", {"trusted_proxy_hops": 1}),
+    "METRICS_TOKEN": ("scrape-1,scrape-2", {"metrics_tokens": ("scrape-1", "scrape-2")}),
+    "HEARTBEAT_LIMIT": ("45", {"heartbeat_limit_s": 45}),
+    "LOG_FORMAT": ("JSON", {"log_format": "json"}),
+    "PROMETHEUS_MULTIPROC_DIR": ("/run/callcenter-metrics",
+                                 {"prometheus_multiproc_dir": Path("/run/callcenter-metrics")}),
 }
 
 

@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+import json
 import logging
+import os
 import re
+import subprocess
+import sys
 
 import pytest
 
+from callcenter.config import PROJECT_ROOT
 from callcenter.logs import MaskingFilter, mask_text
 from callcenter.phones import mask_phone
 
@@ -65,3 +70,29 @@ def test_a_traceback_in_a_log_record_is_masked():
 def test_mask_phone_keeps_country_and_last_digits():
     assert mask_phone("+6281234567890") == "+62*******7890"
     assert mask_phone(None) == "-"
+
+
+def test_json_log_lines_are_masked_like_text_lines():
+    """``LOG_FORMAT=json`` in a real process: one JSON object a line, phone numbers masked in
+    the message and in the traceback, as in text lines."""
+    script = (
+        "import logging\n"
+        "from callcenter.config import Settings\n"
+        "from callcenter.logs import configure_logging\n"
+        "settings = Settings.from_env()\n"
+        "configure_logging(settings.debug, settings.log_format)\n"
+        "log = logging.getLogger('callcenter.test')\n"
+        "log.warning('call from %s', '0812-3456-7890')\n"
+        "try:\n"
+        "    raise ValueError('bad number +62 812 3456 7890')\n"
+        "except ValueError:\n"
+        "    log.exception('lookup failed')\n")
+    env = {**os.environ, "LOG_FORMAT": "json"}
+    result = subprocess.run([sys.executable, "-c", script], cwd=PROJECT_ROOT, env=env,
+                            capture_output=True, text=True, timeout=60, check=True)
+    lines = [json.loads(line) for line in result.stderr.splitlines()]
+    assert [line["message"] for line in lines] == ["call from 081*-****-*890",
+                                                   "lookup failed"]
+    assert lines[0]["level"] == "WARNING" and lines[0]["logger"] == "callcenter.test"
+    assert "ValueError" in lines[1]["traceback"]
+    assert "3456" not in result.stderr

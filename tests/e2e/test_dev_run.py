@@ -1,9 +1,13 @@
 """The README's promise: `callcenter dev` runs everything, a call hears the bill and a ticket
-number, and stopping it leaves nothing running (not even the embedded Redis)."""
+number, a process that dies comes back, and stopping it (Ctrl-C with the output piped into
+`tee`, SIGTERM, a closed terminal) leaves nothing running and no port bound (not even the
+embedded Redis)."""
 
 from __future__ import annotations
 
+import contextlib
 import os
+import shlex
 import signal
 import socket
 import subprocess
@@ -16,6 +20,7 @@ import pytest
 import requests
 
 from callcenter.config import PROJECT_ROOT
+from tests.support.waiting import eventually
 
 pytestmark = pytest.mark.slow
 
@@ -65,8 +70,9 @@ def test_dev_run_answers_a_call_and_stops_cleanly(tmp_path: Path):
     try:
         _wait_up(f"http://127.0.0.1:{web}/api/health")
         _wait_up(f"http://127.0.0.1:{sim}/_sim/state")
-        assert requests.get(f"http://127.0.0.1:{web}/api/health", timeout=5).json() == {
-            "db": "ok", "redis": "ok"}
+        health = requests.get(f"http://127.0.0.1:{web}/api/health", timeout=5).json()
+        assert {k: health[k] for k in ("db", "redis", "worker", "scheduler")} == {
+            "db": "ok", "redis": "ok", "worker": "ok", "scheduler": "ok"}
         base = f"http://127.0.0.1:{sim}/_sim"
         with requests.Session() as http:
             sid = http.post(f"{base}/calls", json={"from": "0812-3456-7890"},
@@ -111,3 +117,119 @@ def test_a_second_dev_run_on_busy_ports_refuses_before_starting_anything(tmp_pat
     assert f"port(s) {port} already in use" in result.stderr
     assert "another `callcenter dev`" in result.stderr
     assert not (tmp_path / "instance" / "redis.sock").exists()  # nothing was started
+
+
+# -- stopping and restarting -------------------------------------------------------------------
+
+def _dev_env(instance: Path) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items()
+           if k not in ("DATABASE_URL", "REDIS_URL", "TWILIO_API_URL", "PUBLIC_BASE_URL",
+                        "SMTP_URL", "EMAIL_WEBHOOK_AUTH")}
+    env["CALLCENTER_INSTANCE"] = str(instance)
+    return env
+
+
+def _start_piped(instance: Path, ports: tuple[int, int, int]) -> subprocess.Popen[bytes]:
+    """``callcenter dev | tee dev.log`` as a terminal runs it: one process group (the
+    terminal's foreground job), so Ctrl-C reaches the dev run and ``tee`` alike."""
+    web, sim, mail = ports
+    command = (f"{shlex.quote(sys.executable)} -m manage.cli dev --port {web} "
+               f"--simulator-port {sim} --mail-port {mail} | tee {instance / 'dev.log'}")
+    return subprocess.Popen(["/bin/bash", "-c", command], cwd=PROJECT_ROOT,
+                            env=_dev_env(instance), stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL, start_new_session=True)
+
+
+def _dev_process(shell: subprocess.Popen[bytes]) -> psutil.Process:
+    return eventually(lambda: next((p for p in psutil.Process(shell.pid).children()
+                                    if "manage.cli" in " ".join(p.cmdline())), None))
+
+
+def _everything_up(web: int) -> None:
+    """Health is 200 once the database, Redis, a worker and a scheduler all answer."""
+    _wait_up(f"http://127.0.0.1:{web}/api/health", timeout=90)
+
+
+def _leftovers(instance: Path, ports: tuple[int, ...]) -> list[str]:
+    found = []
+    for process in psutil.process_iter(["cmdline"]):
+        line = " ".join(process.info["cmdline"] or [])
+        if str(instance) in line or any(f"127.0.0.1:{port}" in line or f"--port {port}" in line
+                                        for port in ports):
+            found.append(line)
+    return found
+
+
+def _bound(ports: tuple[int, ...]) -> list[int]:
+    """Ports a server could not listen on again (as the next dev run's servers do, with
+    SO_REUSEADDR: the test's own closed connections in TIME_WAIT do not count)."""
+    bound = []
+    for port in ports:
+        with socket.socket() as probe:
+            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            try:
+                probe.bind(("127.0.0.1", port))
+            except OSError:
+                bound.append(port)
+    return bound
+
+
+STOPS = {
+    # Ctrl-C in the terminal: SIGINT to the foreground group (the dev run and tee).
+    "ctrl-c piped": lambda shell, dev: os.killpg(shell.pid, signal.SIGINT),
+    # A platform or `kill`: SIGTERM to the dev run alone.
+    "sigterm": lambda shell, dev: dev.send_signal(signal.SIGTERM),
+    # The terminal window closed: SIGHUP to the foreground group.
+    "closed terminal": lambda shell, dev: os.killpg(shell.pid, signal.SIGHUP),
+}
+
+
+@pytest.mark.parametrize("stop", list(STOPS))
+def test_stopping_the_dev_run_leaves_no_process_and_no_port(tmp_path: Path, stop: str):
+    ports = (_free_port(), _free_port(), _free_port())
+    shell = _start_piped(tmp_path, ports)
+    try:
+        dev = _dev_process(shell)
+        _everything_up(ports[0])
+        assert len(dev.children()) >= 5  # web, worker, scheduler, simulator, mail sink, redis
+        STOPS[stop](shell, dev)
+        shell.wait(timeout=60)
+        gone = eventually(lambda: not dev.is_running() or dev.status() == psutil.STATUS_ZOMBIE,
+                          timeout=30)
+        assert gone
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(shell.pid, signal.SIGKILL)
+    eventually(lambda: _leftovers(tmp_path, ports) == [], timeout=15)
+    assert _bound(ports) == []
+    assert not (tmp_path / "redis.sock").exists()
+
+
+def test_a_dev_process_that_dies_is_restarted(tmp_path: Path):
+    """kill -9 of the worker (as the OOM killer would): the run does not stay half up; a new
+    worker starts and beats, and the log says so."""
+    ports = (_free_port(), _free_port(), _free_port())
+    shell = _start_piped(tmp_path, ports)
+    try:
+        dev = _dev_process(shell)
+        _everything_up(ports[0])
+
+        def worker() -> psutil.Process | None:
+            for child in dev.children():
+                with contextlib.suppress(psutil.Error):  # the killed one, a zombie a moment
+                    if "manage.cli worker" in " ".join(child.cmdline()):
+                        return child
+            return None
+
+        first = eventually(worker)
+        first.kill()
+        second = eventually(lambda: (w := worker()) is not None and w.pid != first.pid and w,
+                            timeout=30)
+        assert second.is_running()
+        log = (tmp_path / "dev.log").read_text(errors="replace")
+        assert "worker stopped (exit -9); restarting" in log
+        _everything_up(ports[0])
+    finally:
+        os.killpg(shell.pid, signal.SIGINT)
+        shell.wait(timeout=60)
+    eventually(lambda: _leftovers(tmp_path, ports) == [], timeout=15)

@@ -26,15 +26,15 @@ from callcenter.db import dispose_all, session_factory
 from callcenter.migrate import upgrade
 from simulator import Simulator
 from tests.support import services
+from tests.support.private_redis import PrivateRedis
 from tests.support.private_services import (
     AppProcess,
     PrivatePostgres,
-    PrivateRedis,
     ServiceProcess,
-    free_port,
     postgres_installed,
     service_environment,
 )
+from tests.support.smtp import free_port
 
 HOTLINE = "+622150001234"
 AGENT_PHONE = "+628110000001"

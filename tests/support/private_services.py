@@ -4,7 +4,7 @@ The suite shares the machine's Redis (127.0.0.1:6379) and PostgreSQL (127.0.0.1:
 runs; a fault test must never stop those. It starts its own instead, on a free port, and
 stops and restarts only these:
 
-- :class:`PrivateRedis`: ``redis-server --port <free> --save '' --appendonly no``.
+- Private Redis servers are :mod:`tests.support.private_redis`'s.
 - :class:`PrivatePostgres`: ``initdb`` into a temporary folder and ``pg_ctl start`` on a free
   port with its socket in that folder (as the ``postgres`` user when the tests run as root,
   which ``initdb`` refuses).
@@ -22,7 +22,6 @@ import os
 import pwd
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -31,16 +30,10 @@ from collections.abc import Callable
 from pathlib import Path
 
 import psycopg
-import redis
 import requests
 
 from callcenter.config import PROJECT_ROOT
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
+from tests.support.smtp import free_port
 
 
 def _wait(check: Callable[[], object], what: str, timeout: float = 30.0) -> None:
@@ -68,29 +61,6 @@ def _stop_process(process: subprocess.Popen[bytes], sig: int = signal.SIGTERM) -
     except subprocess.TimeoutExpired:
         os.killpg(process.pid, signal.SIGKILL)
         process.wait(timeout=10)
-
-
-class PrivateRedis:
-    """A Redis server of this test only; ``stop()``/``start()`` restart it empty."""
-
-    def __init__(self) -> None:
-        self.port = free_port()
-        self.url = f"redis://127.0.0.1:{self.port}/0"
-        self._process: subprocess.Popen[bytes] | None = None
-
-    def start(self) -> PrivateRedis:
-        binary = shutil.which("redis-server") or str(Path(sys.executable).parent / "redis-server")
-        self._process = subprocess.Popen(
-            [binary, "--port", str(self.port), "--bind", "127.0.0.1", "--save", "",
-             "--appendonly", "no"],
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
-        _wait(lambda: redis.Redis.from_url(self.url, socket_timeout=1).ping(), "private Redis")
-        return self
-
-    def stop(self) -> None:
-        if self._process is not None:
-            _stop_process(self._process)
-            self._process = None
 
 
 def _pg_bin(name: str) -> str:

@@ -14,6 +14,7 @@ from callcenter.tickets import lifecycle
 from tests.conftest import API_TOKEN
 from tests.factories import BUDI_ORDER, BUDI_PHONE, make_customer
 from webhooks.app import create_app
+from workers import heartbeats
 
 AUTH = {"Authorization": f"Bearer {API_TOKEN}"}
 SARI = ("sari", "long enough password")  # an agent: writes take a person
@@ -36,17 +37,40 @@ def ticket(session):
     return ticket
 
 
-def test_health_reports_database_and_redis(client):
+def test_health_reports_database_redis_and_the_heartbeats(client, settings):
+    for role in heartbeats.Role:
+        heartbeats.beat(settings, role, f"test-{role}")
     response = client.get("/api/health")
     assert response.status_code == 200
-    assert response.get_json() == {"db": "ok", "redis": "ok"}
+    body = response.get_json()
+    assert {k: body[k] for k in ("db", "redis", "worker", "scheduler")} == {
+        "db": "ok", "redis": "ok", "worker": "ok", "scheduler": "ok"}
+    assert 0 <= body["worker_last_seen_s"] < 5 and 0 <= body["scheduler_last_seen_s"] < 5
 
 
 def test_health_names_the_failing_part(settings, session):
     client = create_app(replace(settings, redis_url="redis://127.0.0.1:1/0")).test_client()
     response = client.get("/api/health")
     assert response.status_code == 503
-    assert response.get_json() == {"db": "ok", "redis": "error"}
+    assert response.get_json() == {"db": "ok", "redis": "error", "worker": "unknown",
+                                   "scheduler": "unknown"}
+
+
+def test_health_is_503_when_no_worker_ever_beat(client, settings):
+    heartbeats.beat(settings, heartbeats.Role.SCHEDULER, "test-scheduler")
+    response = client.get("/api/health")
+    assert response.status_code == 503
+    body = response.get_json()
+    assert body["worker"] == "silent" and body["worker_last_seen_s"] is None
+    assert body["scheduler"] == "ok" and body["db"] == "ok" and body["redis"] == "ok"
+
+
+def test_a_zero_heartbeat_limit_reports_the_beats_without_failing(settings, session):
+    client = create_app(replace(settings, heartbeat_limit_s=0)).test_client()
+    response = client.get("/api/health")
+    assert response.status_code == 200
+    assert response.get_json()["worker"] == "ok"
+    assert response.get_json()["worker_last_seen_s"] is None
 
 
 @pytest.mark.parametrize("header", [None, "Bearer wrong", "Basic dGVzdA==", "Bearer "])
