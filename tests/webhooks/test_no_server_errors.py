@@ -40,6 +40,7 @@ from tests.conftest import API_TOKEN
 from tests.console.conftest import csrf_from
 from tests.factories import BUDI_ORDER, BUDI_PHONE, make_customer
 from webhooks.app import create_app
+from workers import heartbeats
 
 PASSWORD = "a long enough password"
 BEARER = {"Authorization": f"Bearer {API_TOKEN}"}
@@ -137,6 +138,9 @@ def world(settings, session) -> World:
                                    user=people["sari"], actor="user:sari", customer=customer,
                                    problem="Pembayaran belum masuk", settings=settings)
     session.commit()
+    # a running service: its worker and scheduler beat, so a healthy /api/health answers 200
+    heartbeats.beat(settings, heartbeats.Role.WORKER, "fuzz-worker")
+    heartbeats.beat(settings, heartbeats.Role.SCHEDULER, "fuzz-scheduler")
     victims = [people[name].id for name in ("sari", "qori", "dewi", "pintu")]
     return World(create_app(settings), session, ticket, written, approved, draft,
                  visit.contact.id, victims)
