@@ -100,9 +100,8 @@ def _set_available(name: str, available: bool) -> None:
     if available:
         from workers.queues import enqueue_dispatch_agents
 
-        base = settings.public_base_url or "http://127.0.0.1:5000"
         try:
-            enqueue_dispatch_agents(settings, base)
+            enqueue_dispatch_agents(settings)
         except Exception as exc:
             click.echo(f"note: could not trigger routing now ({exc.__class__.__name__})")
     click.echo(f"agent {name} is {'available' if available else 'unavailable'}")

@@ -70,7 +70,7 @@ def _after_commit(turn: Turn) -> None:
         queues.send_soon(current, "sms", message_id)
     _schedule_callbacks(turn.callback_ids)
     if turn.end == "enqueue":
-        queues.enqueue_dispatch_agents(current, current.base_url)
+        queues.enqueue_dispatch_agents(current)
 
 
 def _schedule_callbacks(callback_ids: list[int]) -> None:
@@ -107,7 +107,7 @@ def _apologise_and_queue() -> Response:
     turn = Ivr(db(), settings(), content()).error_turn()
     xml = render(turn, content(), _urls(0))
     try:
-        queues.enqueue_dispatch_agents(settings(), settings().base_url)
+        queues.enqueue_dispatch_agents(settings())
     except Exception:
         log.exception("could not dispatch agents after an error")
     return _twiml(xml)
@@ -204,7 +204,7 @@ def queue_wait() -> Response:
     xml = render_hold(turn, content(), url_for("voice.queue_choice"))
     session.commit()  # the queue SID (once), or a caller our books did not count as waiting
     if back:
-        queues.enqueue_dispatch_agents(settings(), settings().base_url)
+        queues.enqueue_dispatch_agents(settings())
     return _twiml(xml)
 
 
@@ -374,7 +374,7 @@ def status() -> Response:
         return Response(status=204 if kept else 503)
     _schedule_callbacks(effects.callback_ids)
     if effects.dispatch_agents:
-        queues.enqueue_dispatch_agents(settings(), settings().base_url)
+        queues.enqueue_dispatch_agents(settings())
     return Response(status=204)
 
 

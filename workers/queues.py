@@ -156,9 +156,9 @@ def enqueue_fetch_media(settings: Settings, contact_id: int, url: str,
     q.enqueue_job(job)
 
 
-def enqueue_dispatch_agents(settings: Settings, base_url: str | None = None) -> None:
-    """Ring free agents for waiting callers. The job builds its URLs from
-    ``settings.base_url``; ``base_url`` is ignored (accepted for callers written before)."""
+def enqueue_dispatch_agents(settings: Settings) -> None:
+    """Ring free agents for waiting callers; the job builds its URLs from ``settings.base_url``
+    (PUBLIC_BASE_URL), never from a request."""
     q, job = new_job(settings, "dispatch")
     q.enqueue_job(job)
 

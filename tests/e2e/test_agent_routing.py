@@ -187,7 +187,7 @@ def test_an_agent_who_answers_after_the_caller_left_hears_so_and_is_free(hotline
     hotline.sim.set_outcome(AGENT_PHONE, "human")
     call.hang_up()  # while the agent's phone rings
     eventually(lambda: _caller_contact(session, call.sid).queue_state == QueueState.ABANDONED)
-    enqueue_dispatch_agents(hotline.settings, hotline.live.url)
+    enqueue_dispatch_agents(hotline.settings)
     hotline.run_jobs()
     assert hotline.sim.find_calls(to=AGENT_PHONE) == []  # nobody waits: nobody is rung
 
@@ -196,7 +196,7 @@ def test_an_agent_who_answers_after_the_caller_left_hears_so_and_is_free(hotline
     contact = _caller_contact(session, call.sid)
     contact.queue_state = QueueState.WAITING
     session.commit()
-    enqueue_dispatch_agents(hotline.settings, hotline.live.url)
+    enqueue_dispatch_agents(hotline.settings)
     hotline.run_jobs()
     agent_call = hotline.sim.wait_for_call(to=AGENT_PHONE)
     _accept(agent_call)
@@ -333,7 +333,7 @@ def test_a_caller_lost_from_our_books_does_not_ring_agents_forever(hotline, sess
                     status="in-progress", queue_state="waiting")
     session.add(ghost)
     session.commit()
-    enqueue_dispatch_agents(hotline.settings, hotline.live.url)  # as the periodic sweep does
+    enqueue_dispatch_agents(hotline.settings)  # as the periodic sweep does
     hotline.run_jobs()
     first = hotline.sim.wait_for_call(to=AGENT_PHONE)
     _accept(first)

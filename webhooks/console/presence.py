@@ -84,7 +84,7 @@ def set_presence() -> Response:
         # is routed now, not when the next caller arrives. The dispatcher is a no-op if nobody
         # waits or the agent is still on a call.
         try:
-            queues.enqueue_dispatch_agents(settings(), settings().base_url)
+            queues.enqueue_dispatch_agents(settings())
         except Exception:
             log.exception("could not dispatch agents after agent %s became available", agent.id)
             message += " Routing will pick you up with the next caller."
