@@ -284,6 +284,17 @@ def _queued_today(start: datetime, end: datetime) -> Any:
                 Contact.queued_at >= start, Contact.queued_at < end)
 
 
+def _queued_and_abandoned(session: Session, start: datetime, end: datetime) -> tuple[int, int]:
+    """Callers who waited in the queue today, and how many of them hung up waiting."""
+    queued, abandoned = session.execute(
+        select(func.count(),
+               func.coalesce(func.sum(case((Contact.queue_state == QueueState.ABANDONED, 1),
+                                           else_=0)), 0))
+        .where(_queued_today(start, end))
+    ).one()
+    return int(queued), int(abandoned)
+
+
 def floor_stats(session: Session, settings: Settings, now: datetime | None = None,
                 list_limit: int = LIST_LIMIT) -> FloorStats:
     """Today's figures (see the module docstring); reads only, never commits."""
@@ -293,12 +304,7 @@ def floor_stats(session: Session, settings: Settings, now: datetime | None = Non
     waiting, longest = _queue_now(session, now)
     available, on_call = _agents_now(session)
 
-    queued, abandoned = session.execute(
-        select(func.count(),
-               func.coalesce(func.sum(case((Contact.queue_state == QueueState.ABANDONED, 1),
-                                           else_=0)), 0))
-        .where(_queued_today(start, end))
-    ).one()
+    queued, abandoned = _queued_and_abandoned(session, start, end)
 
     scheduled = session.scalar(
         select(func.count()).select_from(Callback)
@@ -388,12 +394,7 @@ def service_figures(session: Session, settings: Settings,
         .where(Contact.started_at >= start, Contact.started_at < end,
                Contact.channel == "voice", Contact.direction == "inbound",
                Contact.kind == "customer")) or 0
-    queued, abandoned = session.execute(
-        select(func.count(),
-               func.coalesce(func.sum(case((Contact.queue_state == QueueState.ABANDONED, 1),
-                                           else_=0)), 0))
-        .where(_queued_today(start, end))
-    ).one()
+    queued, abandoned = _queued_and_abandoned(session, start, end)
     waits = [(answered - queued_at).total_seconds() for queued_at, answered in session.execute(
         select(Contact.queued_at, Contact.answered_at)
         .where(_queued_today(start, end), Contact.answered_at.is_not(None)))]

@@ -27,6 +27,7 @@ from callcenter.migrate import upgrade
 from simulator import Simulator
 from tests.support import services
 from tests.support.private_redis import PrivateRedis
+from tests.support.private_redis import private_redis as start_private_redis
 from tests.support.private_services import (
     AppProcess,
     PrivatePostgres,
@@ -55,11 +56,8 @@ def private_pg() -> Iterator[PrivatePostgres]:
 
 @pytest.fixture
 def private_redis() -> Iterator[PrivateRedis]:
-    server = PrivateRedis().start()
-    try:
+    with start_private_redis() as server:
         yield server
-    finally:
-        server.stop()
 
 
 def _fresh_database(cluster: PrivatePostgres) -> str:
