@@ -32,8 +32,9 @@ from tests.support.private_services import (
     PrivatePostgres,
     ServiceProcess,
     postgres_installed,
+    service_environment,
 )
-from tests.support.production import TEST_AUTH_TOKEN, TEST_SECRET_KEY, production_environment
+from tests.support.production import TEST_AUTH_TOKEN, TEST_SECRET_KEY
 from tests.support.smtp import free_port
 
 HOTLINE = "+622150001234"
@@ -128,7 +129,7 @@ def build_stack(monkeypatch: pytest.MonkeyPatch, logs: Path, pg: PrivatePostgres
         monkeypatch.setenv(name, value)
     for name in ("CALLING_HOURS", "CALLCENTER_TZ", "CALLCENTER_RQ_PREFIX"):
         monkeypatch.delenv(name, raising=False)
-    env = production_environment(**values)
+    env = service_environment(**values)
     app = AppProcess(env, logs, port=app_port)
     try:
         app.start()

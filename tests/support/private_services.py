@@ -34,6 +34,7 @@ import psycopg
 import requests
 
 from callcenter.config import PROJECT_ROOT
+from tests.support.production import production_environment
 from tests.support.smtp import free_port
 
 
@@ -136,6 +137,12 @@ class PrivatePostgres:
         with contextlib.suppress(subprocess.CalledProcessError):  # not running
             self.stop()
         shutil.rmtree(self.folder, ignore_errors=True)
+
+
+def service_environment(**values: str) -> dict[str, str]:
+    """The environment of a service process: the test's, as a production start has it
+    (:func:`tests.support.production.production_environment`), with ``values`` on top."""
+    return production_environment(**values)
 
 
 class AppProcess:
