@@ -16,6 +16,7 @@ from dataclasses import field as dataclass_field
 from datetime import date, time
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from dotenv import load_dotenv
 
@@ -280,9 +281,61 @@ class Settings:
         return max(1, min(30, self.heartbeat_limit_s // 4))
 
     def check_for_production(self) -> None:
-        """Refuse dev secrets outside debug (CONTRACT: SECRET_KEY dev value refused)."""
-        if not self.debug and self.secret_key == DEV_SECRET_KEY:
-            raise ConfigError("SECRET_KEY must be set when CALLCENTER_DEBUG is off")
+        """Refuse to run outside debug with a dev secret or no public address: every problem
+        of :func:`production_problems` at once, in one :class:`ConfigError`."""
+        problems = production_problems(self)
+        if problems:
+            raise ConfigError(production_refusal(problems))
+
+
+def production_problems(settings: Settings) -> list[str]:
+    """What stops this configuration from serving real customers, one plain sentence per
+    setting (CONTRACT "Additions", "Production settings"); empty in debug.
+
+    An unset secret and the embedded dev value are the same thing to :class:`Settings` (the
+    dev value is the field's default), and both are refused: the dev values are in this
+    source code, so anyone could sign Twilio webhooks, session cookies and our email
+    Message-IDs with them. Without ``PUBLIC_BASE_URL`` the URLs given to Twilio would fall
+    back to the dev run's address.
+    """
+    if settings.debug:
+        return []
+    problems = []
+    if settings.secret_key == DEV_SECRET_KEY:
+        problems.append(
+            "SECRET_KEY is not set (or is the development key written in the source code): "
+            "anyone could forge console sessions and email reply addresses with it. Set it to "
+            "a long random value kept secret, e.g. the output of "
+            "`python -c 'import secrets; print(secrets.token_hex(32))'`.")
+    if settings.twilio_auth_token == DEV_AUTH_TOKEN:
+        problems.append(
+            "TWILIO_AUTH_TOKEN is not set (or is the development token written in the source "
+            "code): anyone could send the service forged Twilio webhooks. Set it to the Auth "
+            "Token of your Twilio account (Twilio Console, Account Info).")
+    if settings.public_base_url is None:
+        problems.append(
+            "PUBLIC_BASE_URL is not set: Twilio needs the service's public address to fetch "
+            "call instructions and send status updates. Set it to the address Twilio's "
+            "webhooks are configured with, e.g. https://hotline.example.co.id.")
+    elif not _is_web_address(settings.public_base_url):
+        problems.append(
+            "PUBLIC_BASE_URL is not a web address: it must start with https:// (or http://) "
+            "and name the host, e.g. https://hotline.example.co.id.")
+    return problems
+
+
+def _is_web_address(url: str) -> bool:
+    parts = urlsplit(url)
+    return parts.scheme in ("http", "https") and bool(parts.hostname)
+
+
+def production_refusal(problems: list[str]) -> str:
+    """The message a refused start prints (stderr): each problem on its own line, and the way
+    to try the service without them."""
+    lines = "\n".join(f"  - {problem}" for problem in problems)
+    return ("Refusing to start: CALLCENTER_DEBUG is off (a production start) and these "
+            f"settings are not ready:\n{lines}\n"
+            "To try the service on this machine instead, run `callcenter dev` (debug on).")
 
 
 def _parse(name: str, parse: Callable[[str], Any], raw: str) -> Any:

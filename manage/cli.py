@@ -8,7 +8,7 @@ from pathlib import Path
 import click
 from sqlalchemy import select
 
-from callcenter.config import Settings
+from callcenter.config import ConfigError, Settings
 from callcenter.db import session_scope
 from callcenter.logs import configure_logging
 from callcenter.migrate import upgrade
@@ -24,9 +24,25 @@ def main() -> None:
     """Call-centre service: run it, import customers, manage agents, try the hotline."""
 
 
+def production_settings() -> Settings:
+    """The settings of a long-running process (worker, scheduler): outside debug, a dev secret
+    or a missing ``PUBLIC_BASE_URL`` stops the start with every offending setting named on
+    stderr and exit status 1 (CONTRACT "Production settings")."""
+    try:
+        settings = Settings.from_env()
+        settings.check_for_production()
+    except ConfigError as exc:
+        raise click.ClickException(str(exc)) from exc
+    return settings
+
+
 @main.command("migrate")
 def migrate_command() -> None:
-    """Apply database migrations (the Procfile's release step)."""
+    """Apply database migrations (the Procfile's release step).
+
+    Not checked for production secrets: it needs only ``DATABASE_URL`` (a release phase often
+    runs without the runtime's secrets), signs nothing, gives Twilio no URL, and the web,
+    worker and scheduler it prepares refuse to start on their own."""
     settings = Settings.from_env()
     upgrade(settings.database_url)
     click.echo("database is at the latest migration")
@@ -238,7 +254,7 @@ def worker_command() -> None:
     deployment's queues (CALLCENTER_RQ_PREFIX); the Procfile's worker."""
     from workers.worker import run_worker
 
-    settings = Settings.from_env()
+    settings = production_settings()
     # phone numbers masked in the worker's lines too
     configure_logging(settings.debug, settings.log_format)
     run_worker(settings)
@@ -252,7 +268,7 @@ def scheduler(interval: float) -> None:
     outbox, settle silent calls, purge, and send the morning digest (each step on its own)."""
     from workers.sweeps import run_forever
 
-    settings = Settings.from_env()
+    settings = production_settings()
     configure_logging(settings.debug, settings.log_format)
     run_forever(interval, settings)
 

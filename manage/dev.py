@@ -84,7 +84,9 @@ def run_dev(port: int = 5000, simulator_port: int = 8081, mail_port: int = 8025)
             "`callcenter dev` running? Stop it, or pick other ports (--port, --simulator-port, "
             "--mail-port).")
     embedded: EmbeddedRedis | None = None
-    overrides = {"PYTHONUNBUFFERED": "1"}
+    # The dev run is a debug run, whatever .env says: its processes use the embedded dev
+    # secrets, which a production start refuses (callcenter.config.production_problems).
+    overrides = {"PYTHONUNBUFFERED": "1", "CALLCENTER_DEBUG": "1"}
     code = 130
     try:
         if settings.redis_url is None:
@@ -98,7 +100,6 @@ def run_dev(port: int = 5000, simulator_port: int = 8081, mail_port: int = 8025)
             "DATABASE_URL": settings.database_url,
             "PUBLIC_BASE_URL": web_url,
             "TWILIO_API_URL": simulator_url,
-            "CALLCENTER_DEBUG": "1",
             "SMTP_URL": f"smtp://127.0.0.1:{mail_port}",
             "EMAIL_WEBHOOK_AUTH": "dev:dev-password",
             # So a newcomer can watch a dropped call come back as a callback at any hour: 30 s

@@ -18,13 +18,14 @@ from redis import Redis
 from sqlalchemy import delete
 from sqlalchemy.orm import Session
 
-from callcenter.config import DEV_ACCOUNT_SID, DEV_AUTH_TOKEN, Settings
+from callcenter.config import DEV_ACCOUNT_SID, Settings
 from callcenter.db import dispose_all, session_factory
 from callcenter.migrate import upgrade
 from callcenter.models import Base
 from simulator import SimCall, Simulator
 from tests.support import services
 from tests.support.live import LiveServer
+from tests.support.production import TEST_AUTH_TOKEN, TEST_SECRET_KEY
 from webhooks.app import create_app
 from workers.worker import run_worker
 
@@ -74,18 +75,20 @@ def database_url(request: pytest.FixtureRequest) -> Iterator[str]:
 @pytest.fixture
 def env(monkeypatch: pytest.MonkeyPatch, database_url: str,
         redis_claim: services.RedisClaim) -> dict[str, str]:
-    """The environment a deployment would have; jobs read their settings from it too."""
+    """The environment a deployment would have (no dev secrets: tests.support.production);
+    jobs read their settings from it too."""
     values = {
         "DATABASE_URL": database_url,
         "REDIS_URL": redis_claim.url,
         "TWILIO_ACCOUNT_SID": DEV_ACCOUNT_SID,
-        "TWILIO_AUTH_TOKEN": DEV_AUTH_TOKEN,
+        "TWILIO_AUTH_TOKEN": TEST_AUTH_TOKEN,
         "TWILIO_PHONE_NUMBER": HOTLINE,
         "API_TOKEN": API_TOKEN,
-        "SECRET_KEY": "test-secret",
+        "SECRET_KEY": TEST_SECRET_KEY,
         "CALLCENTER_QUEUE_MAX_WAIT": "30",
     }
-    for name in ("PUBLIC_BASE_URL", "TWILIO_API_URL", "CALLING_HOURS", "CALLCENTER_TZ"):
+    for name in ("PUBLIC_BASE_URL", "TWILIO_API_URL", "CALLING_HOURS", "CALLCENTER_TZ",
+                 "CALLCENTER_DEBUG"):
         monkeypatch.delenv(name, raising=False)
     for name, value in values.items():
         monkeypatch.setenv(name, value)
@@ -138,7 +141,7 @@ class Hotline:
 def hotline(env: dict[str, str], session: Session,
             monkeypatch: pytest.MonkeyPatch) -> Iterator[Hotline]:
     live = LiveServer()
-    sim = Simulator(account_sid=DEV_ACCOUNT_SID, auth_token=DEV_AUTH_TOKEN,
+    sim = Simulator(account_sid=DEV_ACCOUNT_SID, auth_token=TEST_AUTH_TOKEN,
                     service_url=live.url, hotline=HOTLINE)
     sim.start()
     monkeypatch.setenv("TWILIO_API_URL", sim.api_url)

@@ -12,13 +12,14 @@ from __future__ import annotations
 
 import json
 import shutil
+import sys
 from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
 from gunicorn.glogging import Logger
 
-from callcenter.config import Settings
+from callcenter.config import ConfigError, Settings
 from callcenter.logs import mask_text
 
 _NEVER_LOGGED_HEADERS = ("{authorization}i", "{cookie}i", "{proxy-authorization}i",
@@ -90,10 +91,20 @@ access_log_format = '%(h)s %(l)s %(u)s %(t)s "%(r)s" %(s)s %(b)s "%(f)s" "%(a)s"
 
 
 def on_starting(_server: Any) -> None:
-    """prometheus_client's multiprocess mode (``PROMETHEUS_MULTIPROC_DIR``): the folder where
+    """Before any port is bound or worker forked: outside debug, refuse dev secrets and a
+    missing ``PUBLIC_BASE_URL`` (every offending setting named on stderr, exit status 1; a
+    worker failing on them would only be restarted over and over).
+
+    Then prometheus_client's multiprocess mode (``PROMETHEUS_MULTIPROC_DIR``): the folder where
     this host's gunicorn workers keep their webhook histograms starts empty, so a previous
     run's figures are not added to this one's."""
-    folder = Settings.from_env().prometheus_multiproc_dir
+    settings = Settings.from_env()
+    try:
+        settings.check_for_production()
+    except ConfigError as exc:
+        print(f"gunicorn: {exc}", file=sys.stderr, flush=True)
+        sys.exit(1)
+    folder = settings.prometheus_multiproc_dir
     if folder is not None:
         shutil.rmtree(folder, ignore_errors=True)
         folder.mkdir(parents=True, exist_ok=True)

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import logging
 import os
-import secrets
 import signal
 import socket
 import subprocess
@@ -20,6 +19,7 @@ from callcenter.tickets import lifecycle
 from tests.conftest import API_TOKEN
 from tests.console.conftest import csrf_from, post_form
 from tests.factories import BUDI_ORDER, BUDI_PHONE, make_customer
+from tests.support.production import production_environment
 from tests.support.waiting import eventually
 
 
@@ -78,12 +78,9 @@ def test_the_procfiles_gunicorn_access_log_carries_no_personal_data(env, session
     ticket = lifecycle.open_ticket(session, channel="voice", customer_id=customer.id)
     session.commit()
     port = _free_port()
-    process_env = {**os.environ, "PORT": str(port), "WEB_CONCURRENCY": "1",
-                   "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}",
-                   # production-like settings (no debug, no dev secrets)
-                   "SECRET_KEY": secrets.token_hex(16), "TWILIO_AUTH_TOKEN": secrets.token_hex(16),
-                   "PUBLIC_BASE_URL": f"http://127.0.0.1:{port}"}
-    process_env.pop("CALLCENTER_DEBUG", None)
+    process_env = production_environment(
+        f"http://127.0.0.1:{port}", PORT=str(port), WEB_CONCURRENCY="1",
+        PATH=f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}")
     output = tmp_path / "web.log"
     with output.open("wb") as sink:
         web = subprocess.Popen(["bash", "-c", f"exec {_procfile_web()}"], cwd=PROJECT_ROOT,

@@ -11,7 +11,15 @@ from typing import Any
 
 import pytest
 
-from callcenter.config import PROJECT_ROOT, ConfigError, Settings, child_environment
+from callcenter.config import (
+    DEV_AUTH_TOKEN,
+    DEV_SECRET_KEY,
+    PROJECT_ROOT,
+    ConfigError,
+    Settings,
+    child_environment,
+    production_problems,
+)
 
 # One value per documented variable, and every setting it changes (with its parsing).
 SAMPLES: dict[str, tuple[str, dict[str, Any]]] = {
@@ -153,3 +161,43 @@ def test_the_dev_run_children_keep_what_is_set_and_get_the_dev_defaults_for_the_
     assert env["CALLING_HOURS"] == "00:00-23:59"
     assert env["PYTHONUNBUFFERED"] == "1" and env["CALLCENTER_SOMETHING_ELSE"] == "kept"
     assert Settings.from_env(env).smtp_url == "smtp://my-own-mail:25"
+
+
+# --- Production settings (CONTRACT "Additions"; issue 12 item 1) ----------------------------
+GOOD = {"SECRET_KEY": "a-long-random-secret", "TWILIO_AUTH_TOKEN": "the-accounts-auth-token",
+        "PUBLIC_BASE_URL": "https://hotline.cankul.co.id"}
+
+
+@pytest.mark.parametrize(("variable", "value"), [
+    ("SECRET_KEY", ""), ("SECRET_KEY", DEV_SECRET_KEY),
+    ("TWILIO_AUTH_TOKEN", ""), ("TWILIO_AUTH_TOKEN", DEV_AUTH_TOKEN),
+    ("PUBLIC_BASE_URL", ""), ("PUBLIC_BASE_URL", "hotline.cankul.co.id"),
+    ("PUBLIC_BASE_URL", "https://"),
+])
+def test_a_production_start_names_the_one_setting_that_is_not_ready(variable: str, value: str):
+    settings = Settings.from_env({**GOOD, variable: value})
+    problems = production_problems(settings)
+    assert len(problems) == 1 and problems[0].startswith(variable)
+    with pytest.raises(ConfigError) as refused:
+        settings.check_for_production()
+    assert variable in str(refused.value) and "callcenter dev" in str(refused.value)
+
+
+def test_every_setting_that_is_not_ready_is_named_at_once_and_no_secret_is_repeated():
+    settings = Settings.from_env({"SECRET_KEY": DEV_SECRET_KEY})
+    problems = production_problems(settings)
+    assert [p.split()[0] for p in problems] == ["SECRET_KEY", "TWILIO_AUTH_TOKEN",
+                                               "PUBLIC_BASE_URL"]
+    with pytest.raises(ConfigError) as refused:
+        settings.check_for_production()
+    message = str(refused.value)
+    assert all(problem in message for problem in problems)
+    assert DEV_SECRET_KEY not in message and DEV_AUTH_TOKEN not in message
+
+
+def test_production_settings_and_debug_runs_start():
+    assert production_problems(Settings.from_env(GOOD)) == []
+    Settings.from_env(GOOD).check_for_production()
+    debug = Settings.from_env({"CALLCENTER_DEBUG": "1"})  # `callcenter dev`: dev secrets
+    assert production_problems(debug) == []
+    debug.check_for_production()

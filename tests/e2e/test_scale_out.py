@@ -10,7 +10,6 @@ the real commands, each at the same moved clock (a Wednesday morning in Jakarta)
 from __future__ import annotations
 
 import os
-import secrets
 import subprocess
 import sys
 import threading
@@ -34,6 +33,7 @@ from callcenter.voice import agents as agent_registry
 from simulator import Simulator
 from tests.factories import make_customer
 from tests.support.balancer import Balancer
+from tests.support.production import TEST_AUTH_TOKEN, production_environment
 from tests.support.smtp import MailSink, free_port
 from tests.support.sweep_world import owe_every_sweep_effect
 from tests.support.waiting import eventually
@@ -136,12 +136,11 @@ def test_two_web_hosts_three_workers_two_schedulers_do_everything_once(
     if not database_url.startswith("postgresql"):
         pytest.skip("several hosts share one PostgreSQL; SQLite is one machine's file")
     offset_s = (WEDNESDAY_MORNING - datetime.now(UTC)).total_seconds()
-    auth_token = secrets.token_hex(16)  # not the dev value: production settings
     mail = MailSink()
     mail.start()
     web_ports = [free_port() for _ in range(WEB_HOSTS)]
     balancer = Balancer([f"http://127.0.0.1:{port}" for port in web_ports])
-    sim = Simulator(account_sid="AC" + "5" * 32, auth_token=auth_token,
+    sim = Simulator(account_sid="AC" + "5" * 32, auth_token=TEST_AUTH_TOKEN,
                     service_url=balancer.url, hotline=HOTLINE, auto_agent_hangup_after=2,
                     auto_agents=[_agent_phone(n) for n in range(CALLERS)])
     world = None
@@ -153,14 +152,10 @@ def test_two_web_hosts_three_workers_two_schedulers_do_everything_once(
         sim.start()
         for n in range(CALLBACKS):
             sim.set_outcome(_callback_phone(n), "busy")
-        process_env = {
-            **os.environ, "DATABASE_URL": env["DATABASE_URL"], "REDIS_URL": env["REDIS_URL"],
-            "TWILIO_ACCOUNT_SID": sim.account_sid, "TWILIO_AUTH_TOKEN": auth_token,
-            "TWILIO_API_URL": sim.api_url, "PUBLIC_BASE_URL": balancer.url,
-            "SMTP_URL": mail.url, "SUPERVISOR_EMAILS": "spv@cankul.co.id",
-            "SECRET_KEY": secrets.token_hex(16), "CALLBACK_DIAL_RATE": "50",
-        }
-        process_env.pop("CALLCENTER_DEBUG", None)
+        process_env = production_environment(
+            balancer.url, DATABASE_URL=env["DATABASE_URL"], REDIS_URL=env["REDIS_URL"],
+            TWILIO_ACCOUNT_SID=sim.account_sid, TWILIO_API_URL=sim.api_url,
+            SMTP_URL=mail.url, SUPERVISOR_EMAILS="spv@cankul.co.id", CALLBACK_DIAL_RATE="50")
         for name, value in process_env.items():
             monkeypatch.setenv(name, value)
         settings = Settings.from_env()

@@ -21,7 +21,7 @@ import pytest
 from redis import Redis
 from sqlalchemy.orm import Session
 
-from callcenter.config import DEV_ACCOUNT_SID, DEV_AUTH_TOKEN, Settings
+from callcenter.config import DEV_ACCOUNT_SID, Settings
 from callcenter.db import dispose_all, session_factory
 from callcenter.migrate import upgrade
 from simulator import Simulator
@@ -35,6 +35,7 @@ from tests.support.private_services import (
     postgres_installed,
     service_environment,
 )
+from tests.support.production import TEST_AUTH_TOKEN, TEST_SECRET_KEY
 from tests.support.smtp import free_port
 
 HOTLINE = "+622150001234"
@@ -103,7 +104,7 @@ def build_stack(monkeypatch: pytest.MonkeyPatch, logs: Path, pg: PrivatePostgres
                 redis_url: str, **overrides: str) -> Stack:
     database_url = _fresh_database(pg)
     app_port = free_port()
-    sim = Simulator(account_sid=DEV_ACCOUNT_SID, auth_token=DEV_AUTH_TOKEN,
+    sim = Simulator(account_sid=DEV_ACCOUNT_SID, auth_token=TEST_AUTH_TOKEN,
                     service_url=f"http://127.0.0.1:{app_port}", hotline=HOTLINE,
                     auto_agents=[AGENT_PHONE], auto_agent_hangup_after=1.5)
     sim.start()
@@ -111,12 +112,12 @@ def build_stack(monkeypatch: pytest.MonkeyPatch, logs: Path, pg: PrivatePostgres
         "DATABASE_URL": database_url,
         "REDIS_URL": redis_url,
         "TWILIO_ACCOUNT_SID": DEV_ACCOUNT_SID,
-        "TWILIO_AUTH_TOKEN": DEV_AUTH_TOKEN,
+        "TWILIO_AUTH_TOKEN": TEST_AUTH_TOKEN,
         "TWILIO_PHONE_NUMBER": HOTLINE,
         "TWILIO_API_URL": sim.api_url,
         "PUBLIC_BASE_URL": f"http://127.0.0.1:{app_port}",
         "API_TOKEN": "test-api-token",
-        "SECRET_KEY": "test-secret",
+        "SECRET_KEY": TEST_SECRET_KEY,
         "CALLCENTER_QUEUE_MAX_WAIT": "4",
         "CALLBACK_DROPPED_DELAY": "0",
         "CALLBACK_DIAL_RATE": "0",

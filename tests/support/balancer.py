@@ -17,8 +17,12 @@ HOP_BY_HOP = {"connection", "keep-alive", "transfer-encoding", "te", "trailer", 
 
 
 class Balancer:
-    def __init__(self, backends: list[str]) -> None:
+    """``host``: the ``Host`` header every forwarded request carries (by default the backend's),
+    as a proxy that passes on whatever a client claimed would."""
+
+    def __init__(self, backends: list[str], host: str | None = None) -> None:
         self.backends = backends
+        self.host = host
         self.served: Counter[str] = Counter()
         self._next = itertools.cycle(backends)
         self._lock = threading.Lock()
@@ -38,6 +42,8 @@ class Balancer:
             backend = next(self._next)
             self.served[backend] += 1
         headers = {k: v for k, v in request.headers.items() if k.lower() not in HOP_BY_HOP}
+        if self.host:
+            headers["Host"] = self.host
         try:
             upstream = self._session().request(
                 request.method, backend + request.full_path.rstrip("?"), headers=headers,

@@ -11,7 +11,8 @@ stops and restarts only these:
 - :class:`AppProcess`: the service under gunicorn, :class:`ServiceProcess` ``callcenter
   worker`` or ``scheduler``: the Procfile's processes against those servers, each writing
   its output to a log in the test's own folder (``tmp_path``, kept by pytest for a look
-  after a failure).
+  after a failure). Their environment comes from
+  :func:`tests.support.production.production_environment` (a production start).
 """
 
 from __future__ import annotations
@@ -33,15 +34,19 @@ import psycopg
 import requests
 
 from callcenter.config import PROJECT_ROOT
+from tests.support.production import production_environment
 from tests.support.smtp import free_port
 
 
 def _wait(check: Callable[[], object], what: str, timeout: float = 30.0) -> None:
+    """Until ``check`` answers; a ``RuntimeError`` from it (the process is gone) ends the wait."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         try:
             if check():
                 return
+        except RuntimeError:
+            raise
         except Exception:  # not up yet
             pass
         time.sleep(0.1)
@@ -135,11 +140,9 @@ class PrivatePostgres:
 
 
 def service_environment(**values: str) -> dict[str, str]:
-    """The environment of a service process: the test's, with ``values`` on top."""
-    env = dict(os.environ)
-    env.update(values)
-    env.setdefault("PYTHONUNBUFFERED", "1")
-    return env
+    """The environment of a service process: the test's, as a production start has it
+    (:func:`tests.support.production.production_environment`), with ``values`` on top."""
+    return production_environment(**values)
 
 
 class AppProcess:
@@ -163,8 +166,13 @@ class AppProcess:
                  "--threads", "4", "--no-control-socket", "--timeout", "60"],
                 cwd=PROJECT_ROOT, env=self.env, stdout=out, stderr=subprocess.STDOUT,
                 start_new_session=True)
-        _wait(lambda: requests.get(self.url + "/", timeout=1).status_code < 500, "gunicorn")
+        _wait(self._answering, "gunicorn")
         return self
+
+    def _answering(self) -> bool:
+        if self._process is not None and self._process.poll() is not None:
+            raise RuntimeError(f"gunicorn exited: {self.log.read_text(errors='replace')}")
+        return requests.get(self.url + "/", timeout=1).status_code < 500
 
     def stop(self) -> None:
         if self._process is not None:

@@ -7,19 +7,19 @@ from typing import Any
 
 from twilio.request_validator import RequestValidator
 
-from callcenter.config import DEV_AUTH_TOKEN
+from tests.support.production import TEST_AUTH_TOKEN
 
 
 def new_call_sid() -> str:
     return "CA" + uuid.uuid4().hex
 
 
-def sign(url: str, params: dict[str, str], token: str = DEV_AUTH_TOKEN) -> str:
+def sign(url: str, params: dict[str, str], token: str = TEST_AUTH_TOKEN) -> str:
     return RequestValidator(token).compute_signature(url, params)
 
 
 def signed_post(client: Any, path: str, params: dict[str, str], *,
-                base: str = "http://localhost", token: str = DEV_AUTH_TOKEN) -> Any:
+                base: str = "http://localhost", token: str = TEST_AUTH_TOKEN) -> Any:
     return client.post(path, data=params,
                        headers={"X-Twilio-Signature": sign(base + path, params, token)})
 

@@ -17,8 +17,10 @@ from workers.worker import run_worker
 
 def main() -> None:
     when = datetime.fromisoformat(sys.argv[1])
+    settings = Settings.from_env()
+    settings.check_for_production()  # as `callcenter worker` starts
     with time_machine.travel(when, tick=True):
-        run_worker(Settings.from_env(), burst="--burst" in sys.argv)
+        run_worker(settings, burst="--burst" in sys.argv)
 
 
 if __name__ == "__main__":

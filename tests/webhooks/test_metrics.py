@@ -24,6 +24,7 @@ from callcenter.tickets import lifecycle
 from tests.conftest import API_TOKEN
 from tests.e2e.test_agent_routing import _add_agent, _queued_caller, _routed
 from tests.factories import BUDI_PHONE, make_customer
+from tests.support.production import production_environment
 from tests.support.smtp import free_port
 from tests.support.waiting import eventually
 from webhooks.app import create_app
@@ -141,8 +142,9 @@ def test_gunicorn_workers_add_up_their_webhook_timings_in_multiprocess_mode(env,
     folder = tmp_path / "prometheus"
     folder.mkdir()
     (folder / "counter_stale.db").write_bytes(b"left by a previous run")
-    process_env = {**os.environ, "PROMETHEUS_MULTIPROC_DIR": str(folder),
-                   "PUBLIC_BASE_URL": f"http://127.0.0.1:{port}", "LOG_FORMAT": "json"}
+    process_env = production_environment(f"http://127.0.0.1:{port}",
+                                         PROMETHEUS_MULTIPROC_DIR=str(folder),
+                                         LOG_FORMAT="json")
     access_log = tmp_path / "access.log"
     web = subprocess.Popen(
         [str(Path(sys.executable).with_name("gunicorn")), "webhooks.wsgi:app", "--config",

@@ -6,7 +6,6 @@ The clock is moved to a Wednesday morning in Jakarta so the calling window is op
 
 from __future__ import annotations
 
-import os
 import subprocess
 import sys
 import time
@@ -25,6 +24,7 @@ from callcenter.config import PROJECT_ROOT
 from callcenter.models import Callback
 from callcenter.tickets import lifecycle
 from tests.factories import BUDI_PHONE, make_customer
+from tests.support.production import production_environment
 from tests.support.twilio_client import sign
 from tests.support.waiting import eventually
 from workers.callbacks import TWILIO_TIMEOUT_S, place_callback, reconcile
@@ -68,7 +68,7 @@ def _spawn_worker(*extra: str) -> subprocess.Popen[bytes]:
     return subprocess.Popen(
         [sys.executable, "-m", "tests.support.worker_process",
          datetime.now(UTC).isoformat(), *extra],
-        cwd=PROJECT_ROOT, env=dict(os.environ), start_new_session=True,
+        cwd=PROJECT_ROOT, env=production_environment(), start_new_session=True,
         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
 

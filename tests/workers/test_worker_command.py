@@ -24,6 +24,7 @@ from callcenter.tickets import lifecycle
 from manage.dev import dev_processes
 from tests.e2e.test_agent_routing import AGENT_PHONE, ask_for_an_agent
 from tests.factories import BUDI_PHONE
+from tests.support.production import production_environment
 from tests.support.waiting import eventually
 from workers.queues import send_soon
 
@@ -54,7 +55,7 @@ def _start(command: str) -> subprocess.Popen[bytes]:
     environment (the virtualenv's commands on the PATH, as after installing)."""
     path = f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}"
     return subprocess.Popen(["/bin/sh", "-c", command], cwd=PROJECT_ROOT,
-                            env={**os.environ, "PATH": path}, start_new_session=True,
+                            env=production_environment(PATH=path), start_new_session=True,
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
 

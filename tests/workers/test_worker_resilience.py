@@ -27,6 +27,7 @@ from callcenter.tickets import lifecycle
 from tests.e2e.test_agent_routing import AGENT_PHONE, ask_for_an_agent
 from tests.factories import BUDI_PHONE
 from tests.support.private_redis import PrivateRedis
+from tests.support.production import production_environment
 from tests.support.waiting import eventually
 from tests.workers.test_worker_command import _start, _stop, procfile_worker
 from workers import heartbeats
@@ -114,7 +115,8 @@ def test_after_a_redis_restart_while_idle_scheduled_jobs_still_run(hotline, sess
 
 def _scheduler() -> subprocess.Popen[bytes]:
     return subprocess.Popen([sys.executable, "-m", "manage.cli", "scheduler", "--interval", "1"],
-                            cwd=PROJECT_ROOT, env=dict(os.environ), start_new_session=True,
+                            cwd=PROJECT_ROOT, env=production_environment(),
+                            start_new_session=True,
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
 
