@@ -115,7 +115,7 @@ def current_pop(session: Session, agent_id: int, history_size: int = HISTORY_SIZ
             select(Contact).where(Contact.ticket_id == ticket.id, Contact.channel == "voice",
                                   Contact.kind != AGENT_LEG, Contact.agent_id == agent_id)
             .order_by(Contact.started_at.desc(), Contact.id.desc()).limit(1)).first()
-    pop.customer = _verified_customer(session, pop.caller, ticket_customer)
+    pop.customer = verified_customer(session, pop.caller, ticket_customer)
     return pop
 
 
@@ -124,7 +124,7 @@ def _is_caller(contact: Contact, agent_id: int) -> bool:
     return contact.channel == "voice" and contact.agent_id == agent_id
 
 
-def _verified_customer(session: Session, caller: Contact | None,
+def verified_customer(session: Session, caller: Contact | None,
                        ticket_customer: Customer | None) -> Customer | None:
     """The identity the caller proved in the IVR (P1.1), never merely the ticket's owner."""
     if caller is None or not caller.verified:
