@@ -123,3 +123,34 @@ def test_an_agent_notes_the_call_wraps_up_and_is_offered_the_next_caller(
     assert session.get(Agent, agent.id).wrap_up_until is None
     next_offer.hang_up()
     second.hang_up()
+
+
+def _fits_the_screen(page) -> bool:
+    return page.evaluate("document.documentElement.scrollWidth <= window.innerWidth")
+
+
+def test_the_wrap_up_card_fits_a_phone_and_lists_the_other_tickets(new_page, hotline, session,
+                                                                  shot):
+    """At 390 px the card with the customer's other tickets does not scroll sideways."""
+    from callcenter.tickets import lifecycle
+    from tests.browser.conftest import PHONE
+    from tests.domain.tickets.test_wrap_up import _talk_and_hang_up, _waiting_caller
+
+    budi = make_customer(session)
+    other = lifecycle.open_ticket(session, channel="email", customer_id=budi.id)
+    session.add(Contact(ticket_id=other.id, channel="email", direction="inbound",
+                        status="received", subject="Bukti transfer pembayaran bulan November"))
+    agent = agent_registry.add_agent(session, "Sari", phone=AGENT_PHONE, available=True)
+    session.commit()
+    make_user(session, "sari", "agent", agent_id=agent.id, language="id")
+    _waiting_caller(session, budi)
+    _talk_and_hang_up(session, hotline.settings, agent)
+    page = new_page(PHONE, is_mobile=True, has_touch=True, device_scale_factor=2,
+                    locale="id-ID")
+    sign_in(page, "sari", language="id")
+    pop = page.get_by_role("region", name="Panggilan saat ini")
+    expect(pop.get_by_role("heading", name="Selesaikan panggilan")).to_be_visible()
+    expect(pop.get_by_role("link", name=other.number)).to_be_visible()
+    expect(pop).to_contain_text("Bukti transfer pembayaran bulan November")
+    assert _fits_the_screen(page)
+    shot(page, "kartu-di-ponsel")
