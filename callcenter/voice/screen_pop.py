@@ -91,7 +91,10 @@ def current_pop(session: Session, agent_id: int, history_size: int = HISTORY_SIZ
                Contact.kind == AGENT_LEG,
                Contact.agent_id == agent_id,
                Contact.ended_at.is_(None))
-        .order_by(Contact.id.desc())
+        # "+ 0": newest first without walking the primary key; SQLite otherwise scans every
+        # contact backwards by id for an agent with no live leg (35 ms at 100,000 tickets)
+        # instead of reading the few live legs from the queue_state index.
+        .order_by((Contact.id + 0).desc())
         .limit(1)
     ).first()
     if row is None:
