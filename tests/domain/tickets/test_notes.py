@@ -77,3 +77,25 @@ def test_notes_appear_in_the_timeline_and_the_json_oldest_first(session, setting
     assert body["notes"] == [
         {"author": "sari", "created_at": "2026-11-30T09:00:00+07:00", "text": "Pertama"},
         {"author": "dewi", "created_at": "2026-11-30T09:05:00+07:00", "text": "Kedua"}]
+
+
+def test_notes_of_a_ticket_past_retention_are_anonymised_with_it(session, settings):
+    """UU PDP: a note holds what the customer said, so it goes with the ticket's other
+    personal data; a recent ticket's note stays."""
+    from callcenter.compliance import retention
+
+    sari = users.create_user(session, "sari", PASSWORD, "agent")
+    now = datetime(2026, 11, 25, 3, 0, tzinfo=UTC)
+    opened = now - timedelta(days=settings.retention_days + 40)
+    old = lifecycle.open_ticket(session, channel="voice", customer_id=make_customer(session).id,
+                                now=opened)
+    actions.add_note(session, sari, old, "KTP nasabah 3171234567890001", now=opened)
+    lifecycle.resolve(session, old, "Selesai.", now=opened + timedelta(days=2))
+    recent = lifecycle.open_ticket(session, channel="email", customer_id=None, now=now)
+    actions.add_note(session, sari, recent, "Masih dicek.", now=now)
+    session.commit()
+    retention.purge(session, settings, now=now)
+    session.commit()
+    session.expire_all()
+    texts = {n.ticket_id: n.text for n in session.scalars(select(Note))}
+    assert texts == {old.id: retention.PURGED, recent.id: "Masih dicek."}
