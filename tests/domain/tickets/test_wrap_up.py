@@ -199,3 +199,13 @@ def test_the_next_step_can_be_a_callback_or_documents(session, settings, floor):
     sms = session.scalars(select(OutboundMessage)).one()
     assert "KTP" in sms.body
     assert actions.category_choices()[0] != "unverified"
+
+
+def test_the_floor_does_not_count_an_agent_wrapping_up_as_available(session, settings, floor):
+    from callcenter.floor_stats import floor_stats
+
+    budi, agent, _user = floor
+    assert floor_stats(session, settings).agents_available == 1
+    _waiting_caller(session, budi)
+    _talk_and_hang_up(session, settings, agent)
+    assert floor_stats(session, settings).agents_available == 0
