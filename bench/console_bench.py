@@ -49,6 +49,7 @@ ROOT = wb.ROOT
 GOAL_P95_MS = 100.0
 PASSWORD = "bench console password"
 AGENT, SUPERVISOR = "bench-agent", "bench-supervisor"
+WRAPPER = "bench-wrapper"  # an agent whose call ended: the pop is the wrap-up card
 CSRF = re.compile(rb'name="csrf_token" value="([^"]+)"')
 RICH_CONTACTS = 10  # contacts on each "rich" ticket (the ticket page's case)
 
@@ -78,11 +79,12 @@ def _chunks(rows: list[dict], size: int = 5_000):  # type: ignore[no-untyped-def
 
 def seed(url: str, n_tickets: int, n_customers: int, n_audit: int) -> Seeded:
     """Bulk rows through SQLAlchemy Core (executemany), then ANALYZE."""
-    from sqlalchemy import insert, text
+    from sqlalchemy import insert, text, update
     from werkzeug.security import generate_password_hash
 
     from callcenter.db import dispose_all, get_engine, session_scope
     from callcenter.models import (
+        Agent,
         AuditEntry,
         Callback,
         Contact,
@@ -111,8 +113,12 @@ def seed(url: str, n_tickets: int, n_customers: int, n_audit: int) -> Seeded:
         me.agent_id = agent.id
         users.create_user(session, SUPERVISOR, PASSWORD, "supervisor")
         qa = users.create_user(session, "bench-qa", PASSWORD, "qa")
+        wrapping = agent_registry.add_agent(session, "Bench Wrapper", phone="+628110000002",
+                                            available=True)
+        users.create_user(session, WRAPPER, PASSWORD, "agent").agent_id = wrapping.id
         session.flush()
         agent_id, my_id, qa_id = agent.id, me.id, qa.id
+        wrapper_id = wrapping.id
         template_ids = []
         for i, (key, lang) in enumerate([("bench.status", "id"), ("bench.status", "en"),
                                          ("bench.paid", "id"), ("bench.va", "id")]):
@@ -257,6 +263,15 @@ def seed(url: str, n_tickets: int, n_customers: int, n_audit: int) -> Seeded:
     contact(first["id"], "voice", now - timedelta(seconds=10), kind="agent_leg",
             direction="outbound", status="in-progress", agent_id=agent_id,
             external_id=leg_sid, queue_state="talking")
+    # The wrapper's call on another rich ticket has ended: their pop is the wrap-up card.
+    ended = tickets[7 + rich_every]
+    caller_sid = "CA" + uuid.uuid4().hex
+    contact(ended["id"], "voice", now - timedelta(minutes=3), status="completed",
+            verified=True, queue_state="done", agent_id=wrapper_id, external_id=caller_sid,
+            ivr_state={"customer_id": ended["customer_id"]})
+    wrap_leg = contact(ended["id"], "voice", now - timedelta(minutes=2), kind="agent_leg",
+                       direction="outbound", status="completed", agent_id=wrapper_id,
+                       queue_state="done", ivr_state={"caller_sid": caller_sid})
     for i, row in enumerate(callbacks_):
         created = row["due_at"] - timedelta(minutes=5)
         row.update(id=i + 1, call_sid=None, dialing_since=None, api_errors=0, last_error=None,
@@ -284,6 +299,8 @@ def seed(url: str, n_tickets: int, n_customers: int, n_audit: int) -> Seeded:
                 conn.execute(insert(model), chunk)
         conn.execute(text("UPDATE agents SET current_call_sid = :sid WHERE id = :id"),
                      {"sid": leg_sid, "id": agent_id})
+        conn.execute(update(Agent).where(Agent.id == wrapper_id).values(
+            wrap_up_until=now + timedelta(days=1), wrap_up_leg_id=wrap_leg))
         if conn.dialect.name == "postgresql":
             for table in ("customers", "tickets", "contacts", "callbacks", "outbound_emails",
                           "audit_log", "users", "templates", "agents"):
@@ -352,6 +369,8 @@ def pages(seeded: Seeded, args: argparse.Namespace) -> list[Page]:
         Page("ticket (~10 contacts)", "GET", [f"/console/tickets/{n}" for n in rich[:300]],
              AGENT, b'<ol class="timeline"'),  # the label is in the reader's language
         Page("pop (htmx)", "GET", ["/console/pop"], AGENT, b"", htmx=True),
+        Page("wrap-up card (htmx)", "GET", ["/console/pop"], WRAPPER, b"pop-wrap-up",
+             htmx=True),
         Page("floor", "GET", ["/console/floor"], SUPERVISOR, b"data-chart="),
         Page("floor live (htmx)", "GET", [args.floor_live], SUPERVISOR, b"data-chart=",
              htmx=True),
@@ -502,7 +521,7 @@ def query_profile(env: dict[str, str], url: str, page_list: list[Page], repeat: 
         captured.append((statement, parameters))
 
     clients = {}
-    for user in (AGENT, SUPERVISOR):
+    for user in (AGENT, SUPERVISOR, WRAPPER):
         client = app.test_client()
         page = client.get("/console/login").get_data()
         token = CSRF.search(page).group(1).decode()  # type: ignore[union-attr]
@@ -617,7 +636,7 @@ def run_backend(args: argparse.Namespace, backend: str, tmp: Path,
     try:
         wb.wait_ready(server)
         people = {}
-        for user in (AGENT, SUPERVISOR):
+        for user in (AGENT, SUPERVISOR, WRAPPER):
             people[user] = Browser(port)
             people[user].sign_in(user)
         stranger = Browser(port)

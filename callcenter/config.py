@@ -182,6 +182,9 @@ class Settings:
                                               default=5 * 1024 * 1024)
     agent_queue_name: str = "support"
     queue_max_wait_s: int = setting("CALLCENTER_QUEUE_MAX_WAIT", int, default=90)
+    # After a call the agent wraps up (P1.7, P1.8) and is offered no call until they finish
+    # the wrap-up card or this many seconds pass (an agent who forgets is not lost to routing).
+    wrap_up_s: int = setting("WRAP_UP_SECONDS", int, default=60)
     max_verification_attempts: int = 3
     content_path: Path | None = setting("CALLCENTER_CONTENT", Path, default=None)
     queue_prefix: str = setting("CALLCENTER_RQ_PREFIX", default="")

@@ -16,7 +16,8 @@ midnight to the next local midnight. Definitions:
 * **queue** — callers waiting for an agent now (``queue_state="waiting"``) and the longest
   wait (now − the earliest ``queued_at`` of those waiting, in whole seconds). Agents
   *available* are free to be offered a call now (routing flag ``available`` set and no
-  ``current_call_sid``: :func:`callcenter.voice.agents.any_agent_free`); *on a call* have a
+  ``current_call_sid``, not wrapping up: :func:`callcenter.voice.agents.any_agent_free`);
+  *on a call* have a
   ``current_call_sid`` (ringing or talking).
 * **abandonment** — of the callers put in the agent queue today (``queued_at`` today), those who
   hung up before an agent took them (``queue_state="abandoned"``, set when the caller's leg
@@ -267,9 +268,11 @@ def _queue_now(session: Session, now: datetime) -> tuple[int, int]:
     return int(waiting), longest
 
 
-def _agents_now(session: Session) -> tuple[int, int]:
-    """Agents free to be offered a call now, and agents on a call (ringing or talking)."""
-    free = and_(Agent.available.is_(True), Agent.current_call_sid.is_(None))
+def _agents_now(session: Session, now: datetime) -> tuple[int, int]:
+    """Agents free to be offered a call now (not wrapping up their last one either), and
+    agents on a call (ringing or talking)."""
+    free = and_(Agent.available.is_(True), Agent.current_call_sid.is_(None),
+                or_(Agent.wrap_up_until.is_(None), Agent.wrap_up_until <= now))
     available, on_call = session.execute(
         select(func.coalesce(func.sum(case((free, 1), else_=0)), 0),
                func.coalesce(func.sum(case((Agent.current_call_sid.is_not(None), 1),
@@ -302,7 +305,7 @@ def floor_stats(session: Session, settings: Settings, now: datetime | None = Non
     tz = settings.timezone
     day, start, end = day_bounds(now, tz)
     waiting, longest = _queue_now(session, now)
-    available, on_call = _agents_now(session)
+    available, on_call = _agents_now(session, now)
 
     queued, abandoned = _queued_and_abandoned(session, start, end)
 
@@ -399,7 +402,7 @@ def service_figures(session: Session, settings: Settings,
         select(Contact.queued_at, Contact.answered_at)
         .where(_queued_today(start, end), Contact.answered_at.is_not(None)))]
     waiting, longest = _queue_now(session, now)
-    available, on_call = _agents_now(session)
+    available, on_call = _agents_now(session, now)
     pending_callbacks = dict.fromkeys(PENDING_CALLBACK_STATUSES, 0)
     pending_callbacks.update({status: int(count) for status, count in session.execute(
         select(Callback.status, func.count())

@@ -149,6 +149,25 @@ class Ticket(Base):
     required_documents: Mapped[list[RequiredDocument]] = relationship(
         order_by="RequiredDocument.id"
     )
+    notes: Mapped[list[Note]] = relationship(  # oldest first, as the record was written
+        order_by=lambda: (Note.created_at, Note.id), viewonly=True)
+
+
+class Note(Base):
+    """What the customer said and what was checked, in the words of the person who heard it
+    (PROCEDURE: "CS wajib mencatat informasi keluhan"). Append-only: a correction is a new
+    note, so the record shows what was known when."""
+
+    __tablename__ = "notes"
+    __table_args__ = (Index("ix_notes_ticket_id_created_at", "ticket_id", "created_at"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    ticket_id: Mapped[int] = mapped_column(ForeignKey("tickets.id"))
+    user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    # The author's name as it was when the note was written (a user may be renamed or go).
+    author: Mapped[str] = mapped_column(String(120))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    text: Mapped[str] = mapped_column(Text)
 
 
 class Contact(Base):
@@ -316,6 +335,12 @@ class Agent(Base):
                                           server_default=Presence.AWAY.value)
     current_call_sid: Mapped[str | None] = mapped_column(String(64))  # set while ringing/talking
     last_offered_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # Wrap-up (P1.7, P1.8): after a call the agent is not offered calls until they finish the
+    # wrap-up card or until this time passes (WRAP_UP_SECONDS). ``wrap_up_leg_id`` is the
+    # agent leg (a contact) being wrapped up; no foreign key, since contacts already point
+    # at agents and a cycle of keys would complicate every insert and delete.
+    wrap_up_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    wrap_up_leg_id: Mapped[int | None] = mapped_column(Integer)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
     @property

@@ -375,6 +375,8 @@ def status() -> Response:
     _schedule_callbacks(effects.callback_ids)
     if effects.dispatch_agents:
         queues.enqueue_dispatch_agents(settings())
+    if effects.dispatch_at is not None:
+        queues.dispatch_agents_at(settings(), effects.dispatch_at)
     return Response(status=204)
 
 

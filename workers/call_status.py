@@ -39,7 +39,12 @@ from callcenter.models import Callback, utcnow
 from callcenter.statuses import FINAL_CALL_STATUSES
 from callcenter.voice import calls
 from callcenter.voice.telephony import rest_client
-from workers.queues import enqueue_dispatch_agents, redis_connection, schedule_callback_job
+from workers.queues import (
+    dispatch_agents_at,
+    enqueue_dispatch_agents,
+    redis_connection,
+    schedule_callback_job,
+)
 from workers.runtime import job_session
 
 log = logging.getLogger(__name__)
@@ -152,6 +157,8 @@ def _after_commit(settings: Settings, session: Any, effects: calls.StatusEffects
             schedule_callback_job(settings, callback)
     if effects.dispatch_agents:
         enqueue_dispatch_agents(settings)
+    if effects.dispatch_at is not None:
+        dispatch_agents_at(settings, effects.dispatch_at)
 
 
 def settle_silent_calls(settings: Settings, now: datetime | None = None) -> int:

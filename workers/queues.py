@@ -12,7 +12,7 @@ import logging
 import os
 import threading
 from dataclasses import dataclass
-from datetime import UTC, timedelta
+from datetime import UTC, datetime, timedelta
 
 from redis import Redis
 from rq import Queue, Retry
@@ -161,6 +161,20 @@ def enqueue_dispatch_agents(settings: Settings) -> None:
     (PUBLIC_BASE_URL), never from a request."""
     q, job = new_job(settings, "dispatch")
     q.enqueue_job(job)
+
+
+def dispatch_agents_at(settings: Settings, when: datetime) -> bool:
+    """Ring agents again when an agent's wrap-up times out (``WRAP_UP_SECONDS``): a caller
+    who waited meanwhile is offered to them then, not only at the next sweep. Best effort,
+    like :func:`send_soon`: a failure is logged (the periodic sweep still routes waiting
+    callers), never raised into a webhook's answer."""
+    try:
+        q, job = new_job(settings, "dispatch")
+        q.schedule_job(job, when + timedelta(seconds=1))  # RQ rounds down to the second
+    except Exception:
+        log.exception("could not schedule the dispatch at the end of a wrap-up")
+        return False
+    return True
 
 
 def callback_job_id(callback: Callback) -> str:

@@ -3,7 +3,7 @@
 The law sets no period: ``RETENTION_DAYS`` does (default five years). Settled tickets older
 than that keep their numbers, channels, categories, products, times and outcomes, so the
 quarterly report's counts do not change, but lose every name, number, address, Order ID,
-message body and document. A customer is anonymised once none of their tickets is open or
+message body, note and document. A customer is anonymised once none of their tickets is open or
 recent.
 """
 
@@ -20,6 +20,7 @@ from callcenter.models import (
     Contact,
     Customer,
     Document,
+    Note,
     OutboundEmail,
     OutboundMessage,
     Ticket,
@@ -50,6 +51,7 @@ def purge(session: Session, settings: Settings, now: datetime | None = None,
             body_html=None, answers=[], ivr_state={}, last_response=None))
         session.execute(update(Document).where(Document.ticket_id.in_(old)).values(
             filename=PURGED, data=b"", size=0))
+        session.execute(update(Note).where(Note.ticket_id.in_(old)).values(text=PURGED))
         session.execute(update(OutboundMessage).where(OutboundMessage.ticket_id.in_(old))
                         .values(to_number=PURGED, body=PURGED))
         session.execute(update(OutboundEmail).where(OutboundEmail.ticket_id.in_(old))

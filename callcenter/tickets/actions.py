@@ -6,8 +6,8 @@ one set of rules and writes its own audit row, as ``actor`` (``user:<name>`` for
 resolving with what the customer is told (:func:`resolve`, P1.8), asking for documents and
 taking one in at the desk (:func:`request_documents`, :func:`receive_document`, P4.3),
 assigning (:func:`assign`), replying by email, SMS or WhatsApp (:func:`send_reply`, P3.3,
-P3.4) and extending a written complaint's deadline once with written notice
-(:func:`extend_deadline`, POJK 22/2023).
+P3.4), extending a written complaint's deadline once with written notice
+(:func:`extend_deadline`, POJK 22/2023) and noting what the customer said (:func:`add_note`).
 
 A refusal is an :class:`ActionRefused`: its message is safe to show to the person, its
 ``status`` is what the JSON API answers (400 bad input, 403 not for this role, 404 unknown,
@@ -31,9 +31,12 @@ from callcenter.channels.messages import queue_message
 from callcenter.compliance import regulation
 from callcenter.config import Settings
 from callcenter.content import LANGUAGES, Content
+from callcenter.i18n import Msg
+from callcenter.labels import LABELS
 from callcenter.models import (
     Callback,
     Document,
+    Note,
     OutboundEmail,
     OutboundMessage,
     RequiredDocument,
@@ -52,6 +55,7 @@ ASSIGN_OTHERS_ROLES = ("supervisor",)  # and admin (users.has_role)
 MAX_SUMMARY = 2000  # what the customer is told (P1.8, P4.8)
 PAST_GRACE = timedelta(minutes=5)  # a callback time written a moment ago is "now"
 MAX_EXTENSION_REASON = 300  # it is quoted in the customer's SMS
+MAX_NOTE = 4000  # a long call's account fits; a pasted email thread belongs in a reply
 WHATSAPP_WINDOW_CLOSED = (
     "WhatsApp allows a free message only within 24 hours of the customer's last message, and "
     "that time has passed: outside the 24-hour window only a template Meta approved (a Twilio "
@@ -172,6 +176,57 @@ def resolve(session: Session, ticket: Ticket, summary: str, *, actor: str) -> No
     except documents.DocumentsOutstanding as exc:
         raise DocumentsMissing(exc.missing) from exc
     audit.record(session, actor, "resolve_ticket", _subject(ticket))
+
+
+# --- notes (PROCEDURE: "CS wajib mencatat informasi keluhan") ---------------------------------
+
+
+def add_note(session: Session, user: User, ticket: Ticket, text: str | None, *,
+             now: datetime | None = None) -> Note:
+    """Record what the customer said or what was checked, in ``user``'s words, with the
+    ``add_note`` audit row. Refused (400) when empty or longer than :data:`MAX_NOTE`.
+
+    Allowed on a resolved ticket too: a note changes nothing the customer is told and
+    reopens nothing, and what a customer says after resolution (or what the agent writes up
+    in the wrap-up just after resolving) is still part of the record the procedure asks for.
+    """
+    body = (text or "").strip()
+    if not body:
+        raise ActionRefused(Msg("Write the note first: it cannot be empty."), 400)
+    if len(body) > MAX_NOTE:
+        raise ActionRefused(Msg("A note has at most %(limit)s characters (this one has "
+                                "%(length)s).", limit=MAX_NOTE, length=len(body)), 400)
+    note = Note(ticket_id=ticket.id, user_id=user.id, author=user.username, text=body,
+                created_at=now or utcnow())
+    session.add(note)
+    session.flush()
+    audit.record(session, users.actor_of(user), "add_note", _subject(ticket),
+                 f"note:{note.id} {len(body)} characters")
+    return note
+
+
+# --- category (P1.2, the OJK report's categories) ---------------------------------------------
+
+
+def category_choices() -> list[str]:
+    """What a person may file a ticket under: every category but "caller not verified",
+    which only the IVR decides (P1.1)."""
+    return [code for code in LABELS["category"] if code != "unverified"]
+
+
+def set_category(session: Session, ticket: Ticket, category: str, *, actor: str) -> bool:
+    """File the ticket under ``category`` as the person who heard the customer judged it
+    (the IVR's choice was the caller's key press, P1.2); the quarterly report counts it
+    there. Returns False when it was filed there already (no audit row then)."""
+    if category not in category_choices():
+        raise ActionRefused(Msg("Choose a category from the list."), 400)
+    _refuse_if_resolved(ticket, "its category is kept as it was reported")
+    if ticket.category == category:
+        return False
+    before = ticket.category
+    ticket.category = category
+    audit.record(session, actor, "set_category", _subject(ticket), f"{before} -> {category}")
+    return True
 
 
 # --- documents (P4.3) -------------------------------------------------------------------------

@@ -7,7 +7,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from callcenter.channels.sanitize import safe_html
-from callcenter.models import Callback, Contact, Ticket
+from callcenter.models import Callback, Contact, Note, Ticket
 
 
 def iso(value: datetime | None, tz: str) -> str | None:
@@ -47,6 +47,11 @@ def callback_json(callback: Callback, tz: str) -> dict[str, Any]:
     }
 
 
+def note_json(note: Note, tz: str) -> dict[str, Any]:
+    """A note as the ticket JSON lists it (CONTRACT "Additions" → Notes)."""
+    return {"author": note.author, "created_at": iso(note.created_at, tz), "text": note.text}
+
+
 def ticket_json(ticket: Ticket, tz: str) -> dict[str, Any]:
     return {
         "number": ticket.number,
@@ -62,4 +67,5 @@ def ticket_json(ticket: Ticket, tz: str) -> dict[str, Any]:
         "required_documents": [  # P4.3: what the ticket still waits for
             {"name": r.name, "requested_at": iso(r.requested_at, tz),
              "received_at": iso(r.received_at, tz)} for r in ticket.required_documents],
+        "notes": [note_json(n, tz) for n in ticket.notes],  # oldest first
     }

@@ -26,6 +26,7 @@ from callcenter.models import (
     Callback,
     Contact,
     Document,
+    Note,
     OutboundEmail,
     OutboundMessage,
     Ticket,
@@ -37,7 +38,7 @@ from callcenter.tickets.numbers import is_well_formed
 
 def load_ticket(session: Session, number: str) -> Ticket | None:
     """The ticket with its customer, contacts (and their agents), callbacks and required
-    documents, in five queries whatever their number; None when the number is not
+    documents and notes, in six queries whatever their number; None when the number is not
     well-formed (check digit) or unknown."""
     if not isinstance(number, str) or not is_well_formed(number):
         return None
@@ -47,6 +48,7 @@ def load_ticket(session: Session, number: str) -> Ticket | None:
             selectinload(Ticket.contacts).joinedload(Contact.agent),
             selectinload(Ticket.callbacks),
             selectinload(Ticket.required_documents),
+            selectinload(Ticket.notes),
         )).first()
 
 
@@ -82,7 +84,7 @@ class TimelineEntry:
     """One thing that happened on the ticket, for the timeline (X2)."""
 
     at: datetime
-    kind: str  # call, email, message, visit, callback, document, outbox, media
+    kind: str  # call, email, message, visit, callback, document, outbox, media, note
     label: Msg
     channel: str | None = None
     direction: str | None = None
@@ -93,6 +95,7 @@ class TimelineEntry:
     outbox: OutboxInfo | None = None
     safe_html: str | None = None  # email HTML, only ever through sanitize.safe_html
     told: list[str] = field(default_factory=list)  # what the IVR or the desk said
+    note: Note | None = None
 
 
 def received_documents(session: Session, ticket: Ticket) -> list[DocumentInfo]:
@@ -156,7 +159,8 @@ def _contact_entry(contact: Contact) -> TimelineEntry:
 
 
 def timeline(session: Session, ticket: Ticket) -> list[TimelineEntry]:
-    """Every contact, callback, received document and unsent reply, oldest first (X2).
+    """Every contact, callback, note, received document and unsent reply, oldest first
+    (X2).
 
     Callbacks are placed when they were requested; each dialled attempt is its own contact
     ("Callback attempt"). Reads ``ticket.contacts``/``callbacks`` as loaded by
@@ -175,6 +179,9 @@ def timeline(session: Session, ticket: Ticket) -> list[TimelineEntry]:
             at=callback.created_at, kind="callback", status=callback.status, callback=callback,
             label=Msg("Callback owed: %(reason)s",
                       reason=code_label("callback reason", callback.reason) or callback.reason)))
+    for note in ticket.notes:
+        entries.append(TimelineEntry(at=note.created_at, kind="note", note=note,
+                                     label=Msg("Note by %(author)s", author=note.author)))
     for document in received_documents(session, ticket):
         entries.append(TimelineEntry(at=document.received_at, kind="document",
                                      label=Msg("Document received"), document=document))

@@ -12,15 +12,21 @@ work) or ``away``. Routing reads ``Agent.available``, which is True exactly when
 ``available``; every writer goes through :func:`set_presence` so the two never disagree. A
 person's choice (the console's switch, ``callcenter agents available|unavailable``) goes through
 :func:`choose_presence`, which audits it.
+
+Wrap-up (P1.7, P1.8): when an agent's talking leg ends, :func:`start_wrap_up` holds them out of
+routing until ``Agent.wrap_up_until`` (``WRAP_UP_SECONDS`` later) or until they finish the
+wrap-up card (:func:`end_wrap_up`, from :mod:`callcenter.voice.wrap_up`), whichever is first.
+Their presence stays what they chose: an agent who forgets the card is offered calls again.
 """
 
 from __future__ import annotations
 
 import logging
 import uuid
+from datetime import datetime, timedelta
 
 import requests
-from sqlalchemy import func, select, update
+from sqlalchemy import ColumnElement, func, or_, select, update
 from sqlalchemy.orm import Session
 from twilio.base.exceptions import TwilioRestException
 
@@ -97,10 +103,46 @@ def set_available(session: Session, name: str, available: bool, *, actor: str) -
     return agent
 
 
+def not_wrapping_up(now: datetime) -> ColumnElement[bool]:
+    """Routing's condition: the agent's wrap-up is over (finished, timed out, or none)."""
+    return or_(Agent.wrap_up_until.is_(None), Agent.wrap_up_until <= now)
+
+
+def in_wrap_up(agent: Agent, now: datetime | None = None) -> bool:
+    """Held out of routing by a wrap-up that is neither finished nor timed out."""
+    return agent.wrap_up_until is not None and agent.wrap_up_until > (now or utcnow())
+
+
+def start_wrap_up(session: Session, settings: Settings, leg: Contact,
+                  now: datetime | None = None) -> datetime | None:
+    """The agent's talking leg ended: the screen pop becomes the wrap-up card of this leg and
+    routing skips the agent for ``settings.wrap_up_s`` seconds. Returns when they are offered
+    calls again (the caller schedules a dispatch then); None when the leg never reached a
+    caller (a missed or refused offer is no call to wrap up)."""
+    if leg.agent_id is None or leg.queue_state != QueueState.DONE:
+        return None
+    until = (now or utcnow()) + timedelta(seconds=max(settings.wrap_up_s, 0))
+    session.execute(update(Agent).where(Agent.id == leg.agent_id)
+                    .values(wrap_up_until=until, wrap_up_leg_id=leg.id)
+                    .execution_options(synchronize_session="fetch"))
+    return until
+
+
+def end_wrap_up(agent: Agent) -> bool:
+    """The agent finished the card: the card goes and routing offers them calls at once.
+    Returns True when they were still held (the caller kicks the dispatcher after commit)."""
+    held = in_wrap_up(agent)
+    agent.wrap_up_until = None
+    agent.wrap_up_leg_id = None
+    return held
+
+
 def any_agent_free(session: Session) -> bool:
-    """Someone available and not on a call: else a queued caller is offered a callback."""
+    """Someone available, not on a call and not wrapping up: else a queued caller is offered
+    a callback."""
     return session.scalars(
-        select(Agent.id).where(Agent.available.is_(True), Agent.current_call_sid.is_(None))
+        select(Agent.id).where(Agent.available.is_(True), Agent.current_call_sid.is_(None),
+                               not_wrapping_up(utcnow()))
     ).first() is not None
 
 
@@ -165,7 +207,8 @@ def agents_ringing(session: Session) -> int:
 
 
 def claim_agents(session: Session) -> list[tuple[int, str]]:
-    """Reserve as many free agents as there are unserved callers; returns (id, token).
+    """Reserve as many free agents (available, not on a call, not wrapping up) as there are
+    unserved callers; returns (id, token).
 
     The token stands in ``current_call_sid`` until the real Call SID is known.
     """
@@ -173,9 +216,11 @@ def claim_agents(session: Session) -> list[tuple[int, str]]:
     claimed: list[tuple[int, str]] = []
     if wanted <= 0:
         return claimed
+    now = utcnow()
     candidates = session.scalars(
         select(Agent.id)
-        .where(Agent.available.is_(True), Agent.current_call_sid.is_(None))
+        .where(Agent.available.is_(True), Agent.current_call_sid.is_(None),
+               not_wrapping_up(now))
         .order_by(Agent.last_offered_at.asc().nulls_first(), Agent.id)
     ).all()
     for agent_id in candidates:
@@ -184,7 +229,8 @@ def claim_agents(session: Session) -> list[tuple[int, str]]:
         token = f"claim-{uuid.uuid4().hex}"
         result = session.execute(
             update(Agent)
-            .where(Agent.id == agent_id, Agent.current_call_sid.is_(None))
+            .where(Agent.id == agent_id, Agent.current_call_sid.is_(None),
+                   not_wrapping_up(now))
             .values(current_call_sid=token, last_offered_at=utcnow())
         )
         if result.rowcount == 1:  # type: ignore[attr-defined]

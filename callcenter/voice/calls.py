@@ -29,6 +29,8 @@ class StatusEffects:
     duplicate: bool = False
     callback_ids: list[int] = field(default_factory=list)
     dispatch_agents: bool = False
+    # An agent began wrapping up: ring agents again when their wrap-up times out.
+    dispatch_at: datetime | None = None
 
 
 # Built once: the statement every voice webhook runs first (its cache key is then all SQLAlchemy
@@ -116,6 +118,7 @@ def record_status(session: Session, settings: Settings, params: dict[str, str],
             if status in (CallStatus.NO_ANSWER, CallStatus.BUSY, CallStatus.FAILED):
                 agents.missed_by_agent(session, contact.agent_id)
         agents.leg_ended(session, contact)
+        effects.dispatch_at = agents.start_wrap_up(session, settings, contact)
         effects.dispatch_agents = True
         return effects
     if contact.callback_id is not None:

@@ -91,7 +91,10 @@ def current_pop(session: Session, agent_id: int, history_size: int = HISTORY_SIZ
                Contact.kind == AGENT_LEG,
                Contact.agent_id == agent_id,
                Contact.ended_at.is_(None))
-        .order_by(Contact.id.desc())
+        # "+ 0": newest first without walking the primary key; SQLite otherwise scans every
+        # contact backwards by id for an agent with no live leg (35 ms at 100,000 tickets)
+        # instead of reading the few live legs from the queue_state index.
+        .order_by((Contact.id + 0).desc())
         .limit(1)
     ).first()
     if row is None:
@@ -115,7 +118,7 @@ def current_pop(session: Session, agent_id: int, history_size: int = HISTORY_SIZ
             select(Contact).where(Contact.ticket_id == ticket.id, Contact.channel == "voice",
                                   Contact.kind != AGENT_LEG, Contact.agent_id == agent_id)
             .order_by(Contact.started_at.desc(), Contact.id.desc()).limit(1)).first()
-    pop.customer = _verified_customer(session, pop.caller, ticket_customer)
+    pop.customer = verified_customer(session, pop.caller, ticket_customer)
     return pop
 
 
@@ -124,7 +127,7 @@ def _is_caller(contact: Contact, agent_id: int) -> bool:
     return contact.channel == "voice" and contact.agent_id == agent_id
 
 
-def _verified_customer(session: Session, caller: Contact | None,
+def verified_customer(session: Session, caller: Contact | None,
                        ticket_customer: Customer | None) -> Customer | None:
     """The identity the caller proved in the IVR (P1.1), never merely the ticket's owner."""
     if caller is None or not caller.verified:

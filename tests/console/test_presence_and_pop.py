@@ -238,10 +238,15 @@ def test_showing_a_callers_identity_is_audited_once_per_leg(console, session):
     assert [(r.actor, r.subject, r.detail) for r in rows] == [
         ("user:sari", f"ticket:{number}", leg_sid)]
 
-    # The next call to the same ticket is a new leg: shown (and audited) again.
+    # The call ends: the pop stays as the wrap-up card (audited once more, as it shows the
+    # customer's other tickets and contacts) until the agent finishes it.
     signed_post(client, "/twilio/voice/status", {
         "CallSid": leg_sid, "CallStatus": "completed", "SequenceNumber": "4"})
+    for _ in range(2):
+        assert "Wrap up the call" in _pop(client)
+    post_form(client, PAGE, "/console/wrap-up", {"next_step": "wait"})
     assert "No call right now" in _pop(client)
+    # The next call to the same ticket is a new leg: shown (and audited) again.
     second_caller = _sid()
     first = session.scalars(select(Contact).where(Contact.external_id == caller_sid)).one()
     session.add(Contact(channel="voice", direction="inbound", external_id=second_caller,
@@ -255,7 +260,7 @@ def test_showing_a_callers_identity_is_audited_once_per_leg(console, session):
     session.expire_all()
     details = [r.detail for r in session.scalars(
         select(AuditEntry).where(AuditEntry.action == "screen_pop").order_by(AuditEntry.id))]
-    assert details == [leg_sid, second_leg]
+    assert details == [leg_sid, f"{leg_sid} wrap-up", second_leg]
 
 
 def test_every_console_page_of_an_agent_carries_the_live_region(console, session):
@@ -264,7 +269,9 @@ def test_every_console_page_of_an_agent_carries_the_live_region(console, session
         as_text=True)
     assert '<section class="screen-pop" aria-label="Current call" aria-live="polite"' in region
     assert 'hx-get="/console/pop" hx-trigger="load, every 2s" hx-swap="innerHTML"' in region
-    assert 'hx-include="this"' in region  # its own "seen" input, none at first
+    # Only its fingerprint goes back with each poll, never what the agent types in the pop.
+    assert 'hx-include="#pop-seen"' in region
+    assert '<input type="hidden" id="pop-seen" name="seen" value="">' in region
     boss = console.signed_in("boss", "supervisor").get(PAGE).get_data(as_text=True)
     assert 'aria-label="Current call"' not in boss
 
@@ -277,7 +284,8 @@ def test_an_unchanged_pop_is_not_swapped_again(console, session):
     client = console.signed_in("sari", "agent", agent_id=agent.id)
     leg_sid = _ring(session, agent.id)
     first = _pop(client)
-    seen = re.search(r'<input type="hidden" name="seen" value="(\w+)">', first).group(1)
+    seen = re.search(r'<input type="hidden" id="pop-seen" name="seen" value="(\w+)"',
+                     first).group(1)
     again = client.get(f"/console/pop?seen={seen}", headers={"HX-Request": "true"})
     assert again.status_code == 204 and again.get_data() == b""
     _accept(client, leg_sid)
@@ -328,5 +336,5 @@ def test_a_waiting_caller_reaches_the_agent_who_turns_available_and_pops(hotline
         Contact.external_id == call.sid)).one().ticket.number
     assert ticket_number in pop and "Open ticket" in pop
     agent_call.hang_up()
-    eventually(lambda: "No call right now" in _pop(client))
+    eventually(lambda: "Wrap up the call" in _pop(client))  # the card stays after the call
     call.hang_up()

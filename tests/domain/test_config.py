@@ -72,6 +72,7 @@ SAMPLES: dict[str, tuple[str, dict[str, Any]]] = {
     "TRUSTED_PROXY_HOPS": ("1", {"trusted_proxy_hops": 1}),
     "METRICS_TOKEN": ("scrape-1,scrape-2", {"metrics_tokens": ("scrape-1", "scrape-2")}),
     "HEARTBEAT_LIMIT": ("45", {"heartbeat_limit_s": 45}),
+    "WRAP_UP_SECONDS": ("120", {"wrap_up_s": 120}),
     "LOG_FORMAT": ("JSON", {"log_format": "json"}),
     "PROMETHEUS_MULTIPROC_DIR": ("/run/callcenter-metrics",
                                  {"prometheus_multiproc_dir": Path("/run/callcenter-metrics")}),

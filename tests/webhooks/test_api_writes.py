@@ -89,6 +89,10 @@ WRITES: dict[tuple[str, str], Write] = {
         lambda d: f"/api/tickets/{d.ticket.number}/resolve",
         lambda d: {"json": {"summary": "Pembayaran sudah kami catat."}},
         "sari", 200, "resolve_ticket"),
+    ("POST", "/api/tickets/<number>/notes"): Write(
+        lambda d: f"/api/tickets/{d.ticket.number}/notes",
+        lambda d: {"json": {"text": "Nasabah bilang sudah transfer tanggal 28."}},
+        "sari", 201, "add_note"),
     ("POST", "/api/tickets/<number>/extension"): Write(
         lambda d: f"/api/tickets/{d.ticket.number}/extension",
         lambda d: {"json": {"reason": "menunggu data bank"}}, "sinta", 200, "extend_deadline"),

@@ -259,11 +259,19 @@ ROUTES: dict[tuple[str, str], Route] = {
         "template_id": choice(lambda w: str(w.approved.id))}),
     ("POST", "/console/tickets/<number>/resolve"): Route(C, path=NUMBER, body="form",
                                                          params={"summary": crafted}),
+    ("POST", "/console/tickets/<number>/notes"): Route(C, path=NUMBER, body="form", params={
+        "text": one_of_or_crafted("Nasabah sudah transfer", "x" * 4001), "next": crafted}),
     # presence and the screen pop
     ("POST", "/console/presence"): Route(AGENT, body="form", params={
         "presence": one_of_or_crafted("available", "busy", "away"), "next": crafted}),
     ("GET", "/console/pop"): Route(AGENT, params={"seen": crafted}),
     ("GET", "/console/voice-token"): Route(AGENT),
+    ("POST", "/console/wrap-up"): Route(AGENT, body="form", params={
+        "leg": crafted, "text": crafted, "category": one_of_or_crafted("payment_detail", "x"),
+        "anything_else": one_of_or_crafted("1"), "summary": crafted,
+        "next_step": one_of_or_crafted("resolve", "callback", "documents", "wait"),
+        "call_at": one_of_or_crafted("2030-12-02T10:00"), "documents": crafted,
+        "next": crafted}),
     # the walk-in desk
     ("GET", "/console/desk"): Route(AGENT),
     ("POST", "/console/desk/visits"): Route(AGENT, body="form", params={
@@ -352,6 +360,8 @@ ROUTES: dict[tuple[str, str], Route] = {
                                                            "2030-12-02T10:00:00+07:00")}),
     ("POST", "/api/tickets/<number>/resolve"): Route(API_USER, path=NUMBER, body="json",
                                                      params={"summary": json_field("Selesai.")}),
+    ("POST", "/api/tickets/<number>/notes"): Route(API_USER, path=NUMBER, body="json", params={
+        "text": json_field("Nasabah sudah transfer", " ", "x" * 4001)}),
     ("POST", "/api/tickets/<number>/extension"): Route(API_USER, path=NUMBER, body="json",
                                                        params={"reason": json_field("data")}),
     ("POST", "/api/tickets/<number>/replies"): Route(API_USER, path=NUMBER, body="json", params={

@@ -1,6 +1,6 @@
 """Tickets in the JSON API: the read side (CONTRACT "JSON API", bearer token, every view
-audited) and what is done to one ticket: a callback (P2.2a), resolving (P1.8) and the one
-extension of a written complaint (POJK 22/2023). Every change takes a person (HTTP basic
+audited) and what is done to one ticket: a callback (P2.2a), a note, resolving (P1.8) and
+the one extension of a written complaint (POJK 22/2023). Every change takes a person (HTTP basic
 with a user), so the audit names who made the service act; the bearer token only reads.
 
 Each action is one function of :mod:`callcenter.tickets.actions`, the same the console's
@@ -19,7 +19,7 @@ from callcenter import audit
 from callcenter.models import Customer, Ticket
 from callcenter.phones import try_e164
 from callcenter.tickets import actions
-from callcenter.tickets.serialize import callback_json, iso, ticket_json
+from callcenter.tickets.serialize import callback_json, iso, note_json, ticket_json
 from webhooks.api.auth import require_token, require_user
 from webhooks.api.inputs import json_object, optional_json_object
 from webhooks.context import content, db, settings, ticket_or_404
@@ -97,6 +97,25 @@ def schedule_callback(number: str) -> tuple[Response, int]:
         schedule_soon(current, scheduled.callback)
     return (jsonify(callback_json(scheduled.callback, current.timezone)),
             201 if scheduled.created else 200)
+
+
+@bp.post("/<number>/notes")
+@require_user(*WORK_ROLES)
+def add_note(number: str) -> tuple[Response, int]:
+    """``{"text": "..."}``: what the customer said, recorded by the person who heard it
+    (CONTRACT "Additions" → Notes); 400 when empty or longer than ``actions.MAX_NOTE``."""
+    text = json_object().get("text")
+    if not isinstance(text, str):
+        abort(400, "text is required (a non-empty string)")
+    ticket = ticket_or_404(number)
+    session = db()
+    try:
+        note = actions.add_note(session, g.user, ticket, text)
+    except actions.ActionRefused as exc:
+        abort(exc.status, str(exc))
+    body = {"id": note.id, **note_json(note, settings().timezone)}
+    session.commit()
+    return jsonify(body), 201
 
 
 @bp.post("/<number>/resolve")

@@ -14,6 +14,7 @@ from webhooks.console import (  # noqa: F401  (routes)
     templates_ui,
     tickets,
     user_admin,
+    wrap_up,
 )
 from webhooks.console.blueprint import bp
 

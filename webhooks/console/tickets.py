@@ -32,6 +32,7 @@ from callcenter.tickets import actions, documents, queue, timeline
 from webhooks.console import auth
 from webhooks.console.blueprint import bp
 from webhooks.context import content, db, settings, ticket_or_404
+from webhooks.i18n import gettext, translate
 from webhooks.params import row_id
 from workers import queues
 
@@ -156,7 +157,7 @@ def ticket_page(number: str) -> str:
         reply_channels=actions.reply_channels(ticket),
         assignable=actions.assignable_users(session, user) if may_act else [],
         supervises=supervises, max_reason=actions.MAX_EXTENSION_REASON,
-        **_formatting())
+        max_note=actions.MAX_NOTE, **_formatting())
     session.commit()
     return html
 
@@ -268,6 +269,26 @@ def ticket_assign(number: str) -> Response:
     flash(f"Ticket {ticket.number} is now assigned to {owner.username}." if owner
           else f"Ticket {ticket.number} is now unassigned.", "success")
     return _back(ticket)
+
+
+@bp.post("/tickets/<number>/notes")
+@auth.login_required(*ACT_ROLES)
+def ticket_note(number: str) -> Response:
+    """What the customer said, in the agent's words (:func:`actions.add_note`, as ``POST
+    /api/tickets/<n>/notes``); from the ticket page or the screen pop, which sends ``next``
+    so the agent stays where they were writing."""
+    ticket = _ticket(number)
+    session = db()
+    back = auth.safe_next(request.form.get("next"))
+    try:
+        actions.add_note(session, auth.current_user(), ticket, request.form.get("text"))
+    except actions.ActionRefused as exc:
+        session.rollback()
+        flash(translate(exc), "error")
+        return redirect(back, code=303) if back else _back(ticket)
+    session.commit()
+    flash(gettext("Note saved on ticket %(number)s.", number=ticket.number), "success")
+    return redirect(back, code=303) if back else _back(ticket)
 
 
 @bp.post("/tickets/<number>/resolve")
