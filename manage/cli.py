@@ -144,19 +144,82 @@ def users_group() -> None:
 @click.argument("username")
 @click.option("--role", type=click.Choice(["agent", "supervisor", "qa", "admin"]),
               required=True)
+@click.option("--agent", "agent_name", metavar="AGENT_NAME",
+              help="link to this registered agent (callcenter agents add): presence and "
+                   "screen pop")
 @click.password_option(help="at least 10 characters (asked when omitted)")
-def users_add(username: str, role: str, password: str) -> None:
+def users_add(username: str, role: str, agent_name: str | None, password: str) -> None:
+    """Someone new may sign in to the console and the API; with --agent, linked to the agent
+    whose calls they take. Nothing is written when the agent is unknown or taken."""
     from callcenter.audit import command_line_actor
-    from callcenter.people.admin import add_user
+    from callcenter.people.admin import add_user, link_agent
     from callcenter.people.users import UserError
 
     settings = Settings.from_env()
+    actor = command_line_actor()
     try:
         with session_scope(settings.database_url) as session:
-            add_user(session, username, password, role, actor=command_line_actor())
+            if agent_name is not None:
+                agent = agent_registry.agent_named(session, agent_name)  # before the user
+            user = add_user(session, username, password, role, actor=actor)
+            if agent_name is not None:
+                link_agent(session, user, agent.id, actor=actor)
+    except agent_registry.AgentError as exc:
+        raise click.ClickException(f"{exc}: add the agent first (callcenter agents add "
+                                   f"NAME --phone …); no user was added") from exc
     except UserError as exc:
         raise click.ClickException(str(exc)) from exc
-    click.echo(f"user {username} added with role {role}")
+    linked = f", linked to agent {agent_name}" if agent_name else ""
+    click.echo(f"user {username} added with role {role}{linked}")
+
+
+@users_group.command("list")
+def users_list() -> None:
+    """Everyone who may sign in: name, role, active, linked agent, language (no secrets)."""
+    from callcenter.models import User
+
+    settings = Settings.from_env()
+    with session_scope(settings.database_url) as session:
+        agents = {a.id: a.name for a in session.scalars(select(Agent))}
+        rows = [(u.username, u.role, "active" if u.active else "deactivated",
+                 agents.get(u.agent_id or 0, "-"), u.language or "id")
+                for u in session.scalars(select(User).order_by(User.username))]
+    click.echo("username\trole\tstate\tagent\tlanguage")
+    for row in rows:
+        click.echo("\t".join(row))
+
+
+@users_group.command("deactivate")
+@click.argument("username")
+def users_deactivate(username: str) -> None:
+    """They cannot sign in any more and every open console session of theirs ends now (as the
+    People page does); their agent is set away. Refused for the last admin."""
+    from datetime import timedelta
+
+    from callcenter.audit import command_line_actor
+    from callcenter.models import User
+    from callcenter.people.admin import set_active
+    from callcenter.people.users import UserError
+    from webhooks.console.sessions import ConsoleSessions, SessionStoreDown
+    from workers.queues import redis_connection
+
+    settings = Settings.from_env()
+    sessions = ConsoleSessions(redis_connection(settings), settings.queue_prefix,
+                               timedelta(hours=settings.console_session_hours))
+    try:
+        with session_scope(settings.database_url) as session:
+            user = session.scalars(select(User).where(User.username == username)).first()
+            if user is None:
+                raise UserError(f"no user named {username!r}")
+            changed = set_active(session, user, False, by=None, actor=command_line_actor(),
+                                 sessions=sessions)
+    except UserError as exc:
+        raise click.ClickException(str(exc)) from exc
+    except SessionStoreDown as exc:
+        raise click.ClickException(f"the console's sessions could not be ended (Redis: {exc}); "
+                                   "nothing changed, try again") from exc
+    click.echo(f"user {username} deactivated: signed out everywhere" if changed
+               else f"user {username} is deactivated already")
 
 
 @main.group("report")
@@ -165,17 +228,33 @@ def report_group() -> None:
 
 
 @report_group.command("quarterly")
-@click.option("--year", type=int, required=True)
-@click.option("--quarter", type=int, required=True, help="1, 2, 3 or 4")
+@click.option("--year", type=int, help="default: the last full quarter's")
+@click.option("--quarter", type=int, help="1, 2, 3 or 4 (default: the last full quarter)")
 @click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path),
               default=Path("."), show_default=True, help="folder for the CSV and XLSX")
 @click.option("--include-inquiries", is_flag=True,
               help="count questions and information requests as complaints too")
-def report_quarterly(year: int, quarter: int, out_dir: Path, include_inquiries: bool) -> None:
-    """Write the quarterly complaint report (pengaduan-YYYY-QN.csv and .xlsx) for OJK."""
-    from callcenter.compliance.reports import ReportError, quarterly_report, write_csv, write_xlsx
+def report_quarterly(year: int | None, quarter: int | None, out_dir: Path,
+                     include_inquiries: bool) -> None:
+    """Write the quarterly complaint report (pengaduan-YYYY-QN.csv and .xlsx) for OJK; without
+    --year and --quarter, for the last quarter that has ended (in the centre's time zone)."""
+    from datetime import datetime
+    from zoneinfo import ZoneInfo
+
+    from callcenter.compliance.reports import (
+        ReportError,
+        last_full_quarter,
+        quarterly_report,
+        write_csv,
+        write_xlsx,
+    )
 
     settings = Settings.from_env()
+    if (year is None) != (quarter is None):
+        raise click.UsageError("give both --year and --quarter, or neither for the last full "
+                               "quarter")
+    if year is None or quarter is None:
+        year, quarter = last_full_quarter(datetime.now(ZoneInfo(settings.timezone)).date())
     try:
         with session_scope(settings.database_url) as session:
             report = quarterly_report(session, settings, year, quarter,

@@ -193,6 +193,21 @@ def queue_template_reply(session: Session, settings: Settings, ticket: Ticket,
     return email
 
 
+def queue_threaded_notice(session: Session, settings: Settings, ticket: Ticket, *, to: str,
+                          subject: str, text: str) -> OutboundEmail:
+    """A notice on ``ticket`` that asks nothing (the resolution summary, P1.8): threaded as our
+    reply to the customer's last verified email when there is one, ``[Tiket N]`` in the
+    subject (P3.5), the ticket's status left alone."""
+    answered = last_customer_email(session, ticket)
+    in_reply_to, references = thread_headers(answered)
+    subject_line = email_threading.tag_subject(
+        (answered.subject if answered is not None else None) or subject, ticket.number or "",
+        reply=answered is not None)
+    return queue_email(session, settings, ticket=ticket, to=to, subject=subject_line,
+                       body=f"{text.rstrip()}\n" + _SIGNATURE, in_reply_to=in_reply_to,
+                       references=references)
+
+
 def asks_customer(email: OutboundEmail) -> bool:
     """Template replies end with the "anything else?" question (P3.4) and start the P2.2b
     clock; acknowledgements do not. (The outbox has no column of its own for it.)"""

@@ -98,6 +98,13 @@ def quarter_bounds(year: int, quarter: int, tz: str) -> tuple[datetime, datetime
     return start, end
 
 
+def last_full_quarter(today: date) -> tuple[int, int]:
+    """(year, quarter) of the last quarter that has ended by ``today``: the one a report is
+    usually written for (run on 2026-11-30 → 2026 Q3; on 2027-01-04 → 2026 Q4)."""
+    current = (today.month - 1) // 3 + 1
+    return (today.year - 1, 4) if current == 1 else (today.year, current - 1)
+
+
 def report_due_date(year: int, quarter: int) -> date:
     """The 10th of the month after the quarter (POJK 18/2018; SEOJK 17/2018)."""
     return date(year + 1, 1, 10) if quarter == 4 else date(year, 3 * quarter + 1, 10)

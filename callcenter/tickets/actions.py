@@ -47,7 +47,7 @@ from callcenter.models import (
 )
 from callcenter.people import users
 from callcenter.statuses import TemplateStatus, TicketStatus
-from callcenter.tickets import documents, lifecycle
+from callcenter.tickets import documents, lifecycle, resolution_notice
 from callcenter.tickets.queue import owners_for_filter
 from callcenter.voice.answers import long_date
 
@@ -161,9 +161,24 @@ def schedule_callback(session: Session, settings: Settings, ticket: Ticket,
 # --- resolving (P1.8) -------------------------------------------------------------------------
 
 
-def resolve(session: Session, ticket: Ticket, summary: str, *, actor: str) -> None:
+@dataclass(frozen=True)
+class Resolved:
+    """What resolving did: the customer's notice (enqueue ``notice.outbox`` after commit), or
+    why nobody could be told (``why_not``, a sentence to show the person)."""
+
+    ticket: Ticket
+    notice: resolution_notice.Notice | None
+    why_not: str | None
+
+
+def resolve(session: Session, settings: Settings, content: Content, ticket: Ticket,
+            summary: str, *, actor: str, now: datetime | None = None) -> Resolved:
     """Settle with what the customer is told (P1.8), at most :data:`MAX_SUMMARY` characters
-    once trimmed; refused while documents are missing (:class:`DocumentsMissing`, P4.3)."""
+    once trimmed; refused while documents are missing (:class:`DocumentsMissing`, P4.3) and
+    on a resolved ticket (so the customer is told once). The summary with the ticket number
+    goes to the ticket's verified customer on its channel, in its language
+    (:mod:`callcenter.tickets.resolution_notice`, P3.4). Housekeeping closes (an email moved to
+    another ticket) call ``lifecycle.resolve`` and tell nobody."""
     text = (summary or "").strip()
     if not text:
         raise ActionRefused("Write the summary: it is what the customer is told.", 400)
@@ -172,10 +187,14 @@ def resolve(session: Session, ticket: Ticket, summary: str, *, actor: str) -> No
     if ticket.status == TicketStatus.RESOLVED:
         raise ActionRefused(f"Ticket {ticket.number} is already resolved.")
     try:
-        lifecycle.resolve(session, ticket, text)
+        lifecycle.resolve(session, ticket, text, now=now)
     except documents.DocumentsOutstanding as exc:
         raise DocumentsMissing(exc.missing) from exc
-    audit.record(session, actor, "resolve_ticket", _subject(ticket))
+    outcome = resolution_notice.queue_notice(session, settings, content, ticket, text, now)
+    notice = outcome.notice
+    audit.record(session, actor, "resolve_ticket", _subject(ticket),
+                 f"notice {notice.kind}:{notice.id}" if notice else "no notice")
+    return Resolved(ticket, notice, outcome.why_not)
 
 
 # --- notes (PROCEDURE: "CS wajib mencatat informasi keluhan") ---------------------------------

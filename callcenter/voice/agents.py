@@ -93,11 +93,17 @@ def add_agent(session: Session, name: str, *, phone: str | None = None,
     return agent
 
 
-def set_available(session: Session, name: str, available: bool, *, actor: str) -> Agent:
-    """The agent named ``name`` becomes available, or away (:func:`choose_presence`)."""
+def agent_named(session: Session, name: str) -> Agent:
+    """The agent registered as ``name``; :class:`AgentError` when there is none."""
     agent = session.scalars(select(Agent).where(Agent.name == name)).first()
     if agent is None:
         raise AgentError(f"no agent named {name!r}")
+    return agent
+
+
+def set_available(session: Session, name: str, available: bool, *, actor: str) -> Agent:
+    """The agent named ``name`` becomes available, or away (:func:`choose_presence`)."""
+    agent = agent_named(session, name)
     choose_presence(session, agent, Presence.AVAILABLE if available else Presence.AWAY,
                     actor=actor)
     return agent

@@ -124,7 +124,7 @@ class Finished:
     note: Note | None = None
     callback: actions.CallbackScheduled | None = None
     documents: actions.DocumentsRequested | None = None
-    resolved: bool = False
+    resolved: actions.Resolved | None = None  # with the notice to queue after commit (P1.8)
 
 
 def finish(session: Session, settings: Settings, content: Content, user: User, agent: Agent,
@@ -151,8 +151,8 @@ def finish(session: Session, settings: Settings, content: Content, user: User, a
         if answers.category and answers.category != ticket.category:
             actions.set_category(session, ticket, answers.category, actor=actor)
         if step == NextStep.RESOLVE:
-            actions.resolve(session, ticket, answers.summary, actor=actor)
-            done.resolved = True
+            done.resolved = actions.resolve(session, settings, content, ticket, answers.summary,
+                                            actor=actor)
         elif step == NextStep.CALLBACK:
             done.callback = actions.schedule_callback(session, settings, ticket,
                                                       answers.call_at, actor=actor)

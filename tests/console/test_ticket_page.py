@@ -250,7 +250,8 @@ def test_resolving_keeps_the_summary_the_customer_is_told(console, session, tick
     empty = act(client, ticket, "resolve", {"summary": "   "})
     assert flashes(empty)[0][0] == "error" and reload(session, ticket).status == "open"
     done = act(client, ticket, "resolve", {"summary": "Your payment was credited on 3 Dec."})
-    assert flashes(done) == [("success", f"Ticket {ticket.number} is resolved.")]
+    assert flashes(done) == [("success", f"Ticket {ticket.number} is resolved. The summary "
+                                         "goes to the customer by SMS.")]
     after = reload(session, ticket)
     assert after.status == "resolved" and after.summary == "Your payment was credited on 3 Dec."
     assert after.resolved_at is not None
@@ -392,11 +393,12 @@ def test_documents_cannot_be_asked_for_on_a_resolved_ticket_or_twenty_at_a_time(
         f"Document {i}" for i in range(21))})
     assert flashes(many) == [("error", "At most 20 documents at once.")]
     act(client, ticket, "resolve", {"summary": "Settled by phone."})
+    told = session.scalar(select(func.count(OutboundMessage.id)))  # the resolution notice
     settled = act(client, ticket, "documents", {"documents": "KTP"})
     [(category, message)] = flashes(settled)
     assert category == "error" and f"Ticket {ticket.number} is resolved" in message
     assert session.scalar(select(func.count(RequiredDocument.id))) == 0
-    assert session.scalar(select(func.count(OutboundMessage.id))) == 0
+    assert session.scalar(select(func.count(OutboundMessage.id))) == told  # no documents SMS
 
 
 # --- extending the deadline (POJK 22/2023, 18/2018) and the due badge ---------------

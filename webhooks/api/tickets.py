@@ -127,16 +127,22 @@ def resolve(number: str) -> Response | tuple[Response, int]:
     if not isinstance(summary, str):
         abort(400, "summary is required (a non-empty string)")
     ticket = ticket_or_404(number)
-    session = db()
+    session, current = db(), settings()
     try:
-        actions.resolve(session, ticket, summary, actor=g.actor)
+        resolved = actions.resolve(session, current, content(), ticket, summary,
+                                   actor=g.actor)
     except actions.DocumentsMissing as exc:
         return jsonify({"error": "Conflict", "message": str(exc), "missing": exc.missing}), 409
     except actions.ActionRefused as exc:
         abort(exc.status, str(exc))
+    notice = resolved.notice
     result = {"ticket": ticket.number, "status": ticket.status, "summary": ticket.summary,
-              "resolved_at": iso(ticket.resolved_at, settings().timezone)}
+              "resolved_at": iso(ticket.resolved_at, current.timezone),
+              "notice": {"channel": notice.kind, "id": notice.id} if notice else None,
+              "notice_missing": resolved.why_not}
     session.commit()
+    if notice is not None:
+        send_soon(current, notice.outbox, notice.id)
     return jsonify(result)
 
 

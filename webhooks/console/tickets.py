@@ -298,13 +298,34 @@ def ticket_resolve(number: str) -> Response:
     outstanding (P4.3), listing them. The desk's ``POST /api/tickets/<n>/resolve`` is the
     same :func:`actions.resolve`."""
     ticket = _ticket(number)
+    session, current = db(), settings()
     try:
-        actions.resolve(db(), ticket, request.form.get("summary", ""), actor=auth.actor())
+        resolved = actions.resolve(session, current, content(), ticket,
+                                   request.form.get("summary", ""), actor=auth.actor())
     except actions.ActionRefused as exc:
         return _refused(ticket, str(exc))
-    db().commit()
-    flash(f"Ticket {ticket.number} is resolved.", "success")
+    session.commit()
+    notice = resolved.notice
+    if notice is not None:
+        queues.send_soon(current, notice.outbox, notice.id)
+    flash(_resolved_message(ticket.number, notice.kind if notice else None,
+                            resolved.why_not), "success" if notice else "info")
     return _back(ticket)
+
+
+def _resolved_message(number: str, kind: str | None, why_not: str | None) -> str:
+    """Whether and where the customer was told the summary, in the agent's words."""
+    if kind == "email":
+        return gettext("Ticket %(number)s is resolved. The summary goes to the customer by "
+                       "email.", number=number)
+    if kind == "whatsapp":
+        return gettext("Ticket %(number)s is resolved. The summary goes to the customer on "
+                       "WhatsApp.", number=number)
+    if kind == "sms":
+        return gettext("Ticket %(number)s is resolved. The summary goes to the customer by "
+                       "SMS.", number=number)
+    return gettext("Ticket %(number)s is resolved. No notice could be sent: %(reason)s",
+                   number=number, reason=translate(why_not) if why_not else "")
 
 
 @bp.post("/tickets/<number>/extension")

@@ -59,6 +59,9 @@ def finish_wrap_up() -> Response:
         queues.schedule_soon(current, done.callback.callback)
     if done.documents is not None:
         queues.send_soon(current, "sms", done.documents.sms_id)
+    notice = done.resolved.notice if done.resolved is not None else None
+    if notice is not None:
+        queues.send_soon(current, notice.outbox, notice.id)
     if done.dispatch:
         try:
             queues.enqueue_dispatch_agents(current)

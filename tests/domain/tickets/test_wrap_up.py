@@ -166,7 +166,9 @@ def test_resolving_in_the_wrap_up_needs_anything_else_asked_and_writes_nothing_i
     session.commit()
     session.expire_all()
     ticket = session.get(Contact, caller.id).ticket
-    assert done.resolved and ticket.status == "resolved"
+    assert done.resolved is not None and ticket.status == "resolved"
+    # resolving from the card tells the customer, as the ticket page's resolve does (P1.8)
+    assert done.resolved.notice is not None, done.resolved.why_not
     assert ticket.summary == "Denda dihapus, tagihan Rp 1.250.000."
     assert ticket.category == "interest_penalty"
     assert [n.text for n in ticket.notes] == ["Nasabah tanya denda."]
