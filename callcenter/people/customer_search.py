@@ -82,6 +82,16 @@ class SearchResult:
         return [m.customer.id for m in self.matches]
 
 
+def mask_order_id(order_id: str | None) -> str:
+    """``20261001`` → ``••••1001``: enough to tell two customers apart on a list, as
+    :func:`callcenter.phones.mask_phone` does for numbers; at least two characters stay
+    hidden however short the ID."""
+    if not order_id:
+        return "-"
+    keep = min(4, max(len(order_id) - 2, 1))
+    return "•" * (len(order_id) - keep) + order_id[-keep:]
+
+
 def clean(raw: str | None) -> str:
     """The query as searched: trimmed, inner runs of spaces made one; :class:`BadQuery` when
     empty, shorter than :data:`MIN_LENGTH` or longer than :data:`MAX_LENGTH` characters."""

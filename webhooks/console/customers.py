@@ -33,16 +33,9 @@ from webhooks.i18n import translate
 SEARCH_ROLES = ("agent", "supervisor", "qa")  # those who open tickets' pages (and admins)
 
 
-def mask_order_id(order_id: str | None) -> str:
-    """``20261001`` → ``••••1001``: enough to tell two customers apart on a list."""
-    if not order_id:
-        return "-"
-    keep = min(4, max(len(order_id) - 2, 1))
-    return "•" * (len(order_id) - keep) + order_id[-keep:]
-
-
 def _masking() -> dict[str, Any]:
-    return {"mask_name": mask_name, "mask_phone": mask_phone, "mask_order_id": mask_order_id}
+    return {"mask_name": mask_name, "mask_phone": mask_phone,
+            "mask_order_id": customer_search.mask_order_id}
 
 
 @bp.app_context_processor

@@ -149,3 +149,10 @@ def test_the_customer_file_gathers_every_channel_callbacks_and_documents(session
     assert [c.reason for c in found.callbacks] == ["more_explanation"]  # pending ones only
     assert [(d.name, d.received_at) for d in found.documents] == [("Bukti transfer", None)]
     assert customer_file.load(session, 10**6) is None
+
+
+def test_order_ids_on_a_list_show_only_their_last_digits():
+    assert customer_search.mask_order_id("20261001") == "••••1001"
+    assert customer_search.mask_order_id("ORD-77A") == "•••-77A"
+    assert customer_search.mask_order_id("A12") == "••2"  # short: two stay hidden
+    assert customer_search.mask_order_id(None) == "-"
