@@ -81,6 +81,12 @@ class SearchResult:
     def customer_ids(self) -> list[int]:
         return [m.customer.id for m in self.matches]
 
+    def audit_detail(self) -> str:
+        """What the audit trail keeps of a search (console and API alike): how the query was
+        read and whom it showed, never the query itself."""
+        ids = ",".join(str(i) for i in self.customer_ids)
+        return f"read_as={'+'.join(self.read_as)} results={len(self.matches)} customers={ids}"
+
 
 def mask_order_id(order_id: str | None) -> str:
     """``20261001`` → ``••••1001``: enough to tell two customers apart on a list, as

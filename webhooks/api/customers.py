@@ -31,17 +31,11 @@ def customers() -> Response:
         found = customer_search.search(session, request.args.get("q"))
     except customer_search.BadQuery as exc:
         abort(400, f"q: {exc}")
-    audit.record(session, g.actor, "search_customers", "customers", audit_detail(found))
+    audit.record(session, g.actor, "search_customers", "customers", found.audit_detail())
     tz = settings().timezone
     body = {"customers": [_customer_json(match, tz) for match in found.matches]}
     session.commit()
     return jsonify(body)
-
-
-def audit_detail(found: customer_search.SearchResult) -> str:
-    """What the audit keeps of a search: how the query was read and whom it showed."""
-    ids = ",".join(str(i) for i in found.customer_ids)
-    return f"read_as={'+'.join(found.read_as)} results={len(found.matches)} customers={ids}"
 
 
 def _customer_json(match: customer_search.Match, tz: str) -> dict[str, Any]:

@@ -24,7 +24,6 @@ from werkzeug.wrappers import Response
 from callcenter.people import customer_file, customer_search, users
 from callcenter.phones import mask_phone
 from callcenter.tickets.queue import mask_name
-from webhooks.api.customers import audit_detail
 from webhooks.console import auth
 from webhooks.console.blueprint import bp
 from webhooks.context import db
@@ -59,7 +58,7 @@ def search_page() -> Response | tuple[str, int] | str:
         html = render_template("console/customers/results.html", found=None,
                                problem=translate(exc.args[0]), **_masking())
         return html, 400
-    auth.record("search_customers", "customers", audit_detail(found))
+    auth.record("search_customers", "customers", found.audit_detail())
     if len(found.matches) == 1:
         session.commit()
         return redirect(url_for("console.customer_page",
