@@ -173,6 +173,15 @@ LABELS: dict[str, dict[str, Label]] = {
         "bank": Label("placeholder", "the virtual account's bank"),
         "email": Label("placeholder", "the customer's email address"),
     },
+    "search match": {  # how a customer search found someone (customer_search.MatchKind)
+        "ticket": Label("search match", "Ticket number"),
+        "order_id": Label("search match", "Order ID"),
+        "phone": Label("search match", "Phone number"),
+        "email": Label("search match", "Email address"),
+        "name_start": Label("search match", "Name"),
+        "name_word": Label("search match", "Name"),
+        "name_part": Label("search match", "Part of the name"),
+    },
     "audit action": {
         "sign_in": Label("audit action", "Signed in"),
         "sign_in_failed": Label("audit action", "Sign-in failed"),
@@ -181,6 +190,7 @@ LABELS: dict[str, dict[str, Label]] = {
         "view_queue": Label("audit action", "Viewed the ticket list"),
         "view_ticket": Label("audit action", "Viewed a ticket"),
         "search_tickets": Label("audit action", "Searched tickets"),
+        "search_customers": Label("audit action", "Searched customers"),
         "view_customer": Label("audit action", "Viewed a customer"),
         "view_documents": Label("audit action", "Viewed documents"),
         "screen_pop": Label("audit action", "Saw a caller on screen"),

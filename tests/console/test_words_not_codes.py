@@ -228,6 +228,10 @@ def pages_for(role: str, floor: dict) -> list[str]:
     every = ["/console/tickets", "/console/tickets?status=all", "/console/tickets/live",
              "/console/tickets/1000000", *tickets, "/console/templates",
              *[f"/console/templates/{t.id}" for t in floor["templates"]]]
+    budi_id = floor["tickets"][0].customer_id
+    mail_number = floor["tickets"][1].number  # an email from an unknown sender: no customer
+    every += [f"/console/customers/{budi_id}", "/console/customers?q=zzzz",
+              f"/console/customers?q={mail_number}"]
     work = ["/console/desk", *[f"/console/desk/visits/{v}" for v in floor["visits"]],
             "/console/inbox", *[f"/console/inbox/{m}" for m in floor["messages"]]]
     return {

@@ -261,6 +261,11 @@ ROUTES: dict[tuple[str, str], Route] = {
                                                          params={"summary": crafted}),
     ("POST", "/console/tickets/<number>/notes"): Route(C, path=NUMBER, body="form", params={
         "text": one_of_or_crafted("Nasabah sudah transfer", "x" * 4001), "next": crafted}),
+    # finding a customer
+    ("GET", "/console/customers"): Route(C, params={"q": one_of_or_crafted(
+        "0812-3456-7890", "budi", BUDI_ORDER, "budi@example.com", "%_%")}),
+    ("GET", "/console/customers/<int:customer_id>"): Route(C, path={
+        "customer_id": lambda w: st.one_of(st.just(w.ticket.customer_id), big_ids)}),
     # presence and the screen pop
     ("POST", "/console/presence"): Route(AGENT, body="form", params={
         "presence": one_of_or_crafted("available", "busy", "away"), "next": crafted}),
@@ -350,6 +355,8 @@ ROUTES: dict[tuple[str, str], Route] = {
         "order_id": one_of_or_crafted(BUDI_ORDER), "phone": one_of_or_crafted(BUDI_PHONE),
         "status": one_of_or_crafted("open", "resolved")}),
     ("GET", "/api/tickets/<number>"): Route("bearer", path=NUMBER),
+    ("GET", "/api/customers"): Route("bearer", params={"q": one_of_or_crafted(
+        "0812-3456-7890", "+62 812 3456 7890", "budi", BUDI_ORDER, "BUDI@example.com")}),
     ("GET", "/api/tickets/<number>/required-documents"): Route(API_USER, path=NUMBER),
     ("GET", "/api/templates"): Route(API_USER, params={
         "key": crafted, "language": crafted, "status": crafted, "channel": crafted}),
@@ -490,6 +497,8 @@ def test_crafted_input_never_gets_a_server_error(world, route, data):
 FOUND: list[tuple[str, str, str, dict[str, Any]]] = [
     # (who, method, path with {ticket}/{template}, request keywords); each answered 500 before
     ("bearer", "GET", "/api/tickets", {"query_string": {"order_id": "\x00"}}),
+    ("bearer", "GET", "/api/customers", {"query_string": {"q": "budi\x00"}}),
+    (C, "GET", "/console/customers", {"query_string": {"q": "\x00\x00\x00"}}),
     (C, "GET", "/console/audit", {"query_string": {"action": "\x00"}}),
     (C, "GET", "/console/tickets", {"query_string": {"owner": "²"}}),
     (C, "GET", "/console/tickets/live", {"query_string": {"after": cursor(2**63)}}),

@@ -3,6 +3,7 @@ one module per capability, each with its blueprint.
 
 - :mod:`~webhooks.api.health`: ``GET /api/health`` (no token).
 - :mod:`~webhooks.api.tickets`: reading tickets, a callback, resolving, the extension.
+- :mod:`~webhooks.api.customers`: finding a customer (``GET /api/customers?q=``).
 - :mod:`~webhooks.api.replies`: email, SMS and WhatsApp replies to the customer.
 - :mod:`~webhooks.api.documents`: required documents and the desk's uploads (P4.3).
 - :mod:`~webhooks.api.desk`: walk-in visits (P4).
@@ -13,8 +14,8 @@ basic with a user for people). Every change is one function of the domain, the o
 console calls, which writes the audit row; errors are JSON (the app's handler).
 """
 
-from webhooks.api import desk, documents, health, replies, templates, tickets
+from webhooks.api import customers, desk, documents, health, replies, templates, tickets
 
-BLUEPRINTS = (health.bp, tickets.bp, replies.bp, documents.bp, desk.bp, templates.bp)
+BLUEPRINTS = (health.bp, tickets.bp, customers.bp, replies.bp, documents.bp, desk.bp, templates.bp)
 
 __all__ = ["BLUEPRINTS"]

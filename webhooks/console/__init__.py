@@ -6,6 +6,7 @@ Importing the page modules registers their routes on :data:`bp`; each module own
 from webhooks.console import (  # noqa: F401  (routes)
     audit_trail,
     auth,
+    customers,
     desk,
     floor,
     inbox,
