@@ -8,7 +8,7 @@ no RQ here, so a whole call can be played in a Python shell.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session
 from callcenter.callbacks import policy
 from callcenter.channels import messages
 from callcenter.config import Settings
-from callcenter.content import Content, Speech, plain
+from callcenter.content import LANGUAGES, Content, Speech, plain
 from callcenter.models import Contact, Customer, Ticket, utcnow
 from callcenter.tickets import lifecycle
 from callcenter.tickets.numbers import is_well_formed
@@ -66,9 +66,12 @@ class Turn:
 
 
 def greeting(content: Content) -> Turn:
-    """What every caller hears first: the same for all, so it needs no database."""
+    """What every caller hears first: the same for all, so it needs no database. Each
+    language offers itself in its own voice (Indonesian first)."""
+    offer = [replace(part, lang=lang) for lang in LANGUAGES
+             for part in content.speech(lang, "choose_language")]
     return Turn(lang="id", say=content.speech("id", "greeting"),
-                gather=Gather(content.speech("id", "choose_language"), timeout=5))
+                gather=Gather(offer, timeout=5))
 
 
 class Ivr:
