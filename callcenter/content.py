@@ -23,10 +23,13 @@ _FIELD = re.compile(r"\{(\w+)\}")
 
 @dataclass(frozen=True)
 class Speech:
-    """One stretch of speech; ``digits`` ones are read a character at a time."""
+    """One stretch of speech; ``digits`` ones are read a character at a time. ``lang`` set:
+    spoken in that language's voice whatever the call's language ("For English, press 2"
+    in the English voice, so an English speaker recognises their choice)."""
 
     text: str
     digits: bool = False
+    lang: str | None = None
 
 
 class ContentError(ValueError):

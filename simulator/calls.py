@@ -99,6 +99,8 @@ class Exchange(Protocol):
 
     def answer_in_terminal(self, number: str, held: bool) -> None: ...
 
+    def hangup_after(self, number: str) -> float | None: ...
+
     def take_fault(self) -> tuple[int, int | None] | None: ...
 
     def take_fault_after_create(self) -> tuple[int, int | None] | None: ...
@@ -928,7 +930,7 @@ class SimCall:
             return DEQUEUER_GONE_RESULT, None
         agent._inbox.put(("connected", self))
         try:
-            self._bridge(agent)
+            self._bridge(agent, dequeued=True)
         except CallerHangup as h:
             return "bridged", h
         except _Redirect:
@@ -982,14 +984,20 @@ class SimCall:
                 self._idle(QUEUE_LOOP_SLEEP)
 
     # dial / bridge ----------------------------------------------------------------
-    def _bridge(self, peer: SimCall) -> str:
+    def _bridge(self, peer: SimCall, *, dequeued: bool = False) -> str:
         """Stay connected to ``peer`` until one side hangs up. Returns "peer" when the other
-        side ended it; raises CallerHangup when this side hung up."""
+        side ended it; raises CallerHangup when this side hung up.
+
+        A simulated agent (an outbound leg that dialled or was dialled) hangs up after
+        ``auto_agent_hangup_after``; a ``dequeued`` caller is the customer, also when the
+        service called them (a callback), and stays until the agent leaves, as does a
+        number answered in a terminal phone (a person decides)."""
         with self.sim.cond:
             self.peer = peer
         self._event("bridge", with_sid=peer.sid, to=peer.to, from_=peer.from_)
         started = time.monotonic()
-        auto = self.sim.auto_agent_hangup_after if self.direction != "inbound" else None
+        auto = None if dequeued or self.direction == "inbound" else self.sim.hangup_after(
+            self.to)
         try:
             while True:
                 if peer.ended:

@@ -6,7 +6,9 @@ against ``python -m simulator serve`` or ``callcenter dev`` alike.
 
 from __future__ import annotations
 
+import queue
 import sys
+import threading
 import time
 from collections.abc import Callable
 from typing import Any, TextIO
@@ -14,6 +16,55 @@ from typing import Any, TextIO
 import requests
 
 HELP = "Type digits and Enter to press keys; Enter alone = say nothing; q = hang up."
+
+
+class _Keypad:
+    """The user's lines, read on a thread of their own as soon as they are typed.
+
+    A line typed while no ``<Gather>`` waits would otherwise sit in the terminal's buffer and
+    be sent to the next one: keys pressed while talking to the agent (a ``<Dial>``: "the two
+    parties can communicate until one hangs up", Twilio's <Dial> docs) would replay into the
+    IVR afterwards. Reading them at once lets the phone drop them (:meth:`discard`).
+    """
+
+    def __init__(self, stdin: TextIO) -> None:
+        self._lines: queue.Queue[str] = queue.Queue()
+        self._ended = False  # EOF: the user walked away
+        self._stdin = stdin
+        threading.Thread(target=self._read, name="terminal-keypad", daemon=True).start()
+
+    def _read(self) -> None:
+        while True:
+            try:
+                line = self._stdin.readline()
+            except (OSError, ValueError):  # the terminal was closed under us
+                line = ""
+            self._lines.put(line)
+            if line == "":
+                return
+
+    def next_line(self) -> str:
+        """The next line typed ("" at EOF), waiting for it."""
+        if self._ended and self._lines.empty():
+            return ""
+        line = self._lines.get()
+        if line == "":
+            self._ended = True
+        return line
+
+    def discard(self) -> list[str]:
+        """Drop what was typed until now (EOF is kept: it still hangs up)."""
+        dropped: list[str] = []
+        while True:
+            try:
+                line = self._lines.get_nowait()
+            except queue.Empty:
+                return dropped
+            if line == "":
+                self._ended = True
+                return dropped
+            if line.strip():
+                dropped.append(line.strip())
 
 
 def _describe(event: dict, direction: str = "inbound") -> str | None:
@@ -109,16 +160,28 @@ def _control_base(control_url: str) -> str:
 
 def _converse(http: requests.Session, base: str, sid: str, stdin: TextIO, show: Any,
               stdout: TextIO, poll_interval: float, timeout: float) -> str:
-    """Print what the call says; hand the keypad to the user whenever a Gather waits."""
+    """Print what the call says; hand the keypad to the user whenever a Gather waits. Keys
+    typed while connected to the other party are theirs to hear, never the next menu's."""
+    keypad = _Keypad(stdin)
     seen = 0
+    connected = hang_up = False
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         state = http.get(f"{base}/calls/{sid}", params={"after": seen}, timeout=10).json()
         seen = state["next"]
+        direction = state.get("direction", "inbound")
         for event in state["events"]:
-            line = _describe(event, state.get("direction", "inbound"))
+            line = _describe(event, direction)
             if line:
                 show(line)
+            if event.get("type") in ("bridge", "unbridge"):
+                hang_up = _drop_keys(keypad, show, direction) or hang_up
+                connected = event["type"] == "bridge"
+        if connected or hang_up:
+            hang_up = _drop_keys(keypad, show, direction) or hang_up
+            if hang_up:
+                http.post(f"{base}/calls/{sid}/input", json={"hangup": True}, timeout=10)
+                hang_up = False
         if state["ended"]:
             show(f"[call ended: {state['status']}]")
             return str(state["status"])
@@ -126,7 +189,7 @@ def _converse(http: requests.Session, base: str, sid: str, stdin: TextIO, show: 
             time.sleep(poll_interval)
             continue
         print("> ", end="", file=stdout, flush=True)
-        line = stdin.readline()
+        line = keypad.next_line()
         if line == "":  # EOF: the user walked away
             payload: dict = {"hangup": True}
         else:
@@ -141,3 +204,16 @@ def _converse(http: requests.Session, base: str, sid: str, stdin: TextIO, show: 
     http.post(f"{base}/calls/{sid}/input", json={"hangup": True}, timeout=10)
     show("[call ended: timeout]")
     return "timeout"
+
+
+def _drop_keys(keypad: _Keypad, show: Any, direction: str) -> bool:
+    """Keys typed during the bridge went to the other party; True if one of the lines was a
+    hang-up (``q``), which works at any moment."""
+    other = "agent" if direction == "inbound" else "caller"
+    hang_up = False
+    for line in keypad.discard():
+        if line.lower() in ("q", "quit", "hangup"):
+            hang_up = True
+        else:
+            show(f"[keys {line} heard by the {other} only, not sent to the menu]")
+    return hang_up

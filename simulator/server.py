@@ -78,8 +78,9 @@ class Simulator:
     ) -> None:
         """``auto_agents``: numbers answered by a simulated agent, who presses
         ``auto_agent_keys`` at every prompt; ``auto_agent_hangup_after``: seconds a bridged
-        outbound leg stays before hanging up; ``wait_scale``: real seconds per second of
-        waiting for another party (an empty queue), for fast tests."""
+        agent's (outbound) leg stays before hanging up, never the customer's dequeued leg;
+        ``wait_scale``: real seconds per second of waiting for another party (an empty
+        queue), for fast tests."""
         self.account_sid = account_sid
         self.auth_token = auth_token
         self.service_url = service_url.rstrip("/")
@@ -280,6 +281,12 @@ class Simulator:
             if number in self.auto_agents and number not in self.held_numbers:
                 return self.auto_agent_keys
             return None
+
+    def hangup_after(self, number: str) -> float | None:
+        """Seconds a simulated party on ``number`` stays bridged; None when a terminal phone
+        answers that number (its user hangs up when they like)."""
+        with self.lock:
+            return None if number in self.held_numbers else self.auto_agent_hangup_after
 
     def answer_in_terminal(self, number: str, held: bool) -> None:
         """A terminal phone takes (or gives back) the calls to ``number``."""

@@ -25,9 +25,13 @@ class FlowUrls:
     queue_name: str
 
 
-def _say(parent: VoiceResponse | Gather, speech: Speech, voice: dict[str, str]) -> None:
+def _say(parent: VoiceResponse | Gather, speech: Speech, voice: dict[str, str],
+         content: Content) -> None:
+    """One ``<Say>`` in the call's voice, or in the voice of the language the speech names."""
     # Digits are spaced so any voice reads them one by one (ticket and VA numbers).
     text = " ".join(speech.text) if speech.digits else speech.text
+    if speech.lang is not None:
+        voice = content.voice(speech.lang)
     parent.say(text, voice=voice["voice"], language=voice["language"])
 
 
@@ -35,7 +39,7 @@ def render(turn: Turn, content: Content, urls: FlowUrls) -> VoiceResponse:
     voice = content.voice(turn.lang)
     response = VoiceResponse()
     for speech in turn.say:
-        _say(response, speech, voice)
+        _say(response, speech, voice, content)
     if turn.end == "gather" and turn.gather is not None:
         spec = turn.gather
         options: dict[str, object] = {
@@ -50,7 +54,7 @@ def render(turn: Turn, content: Content, urls: FlowUrls) -> VoiceResponse:
             options["num_digits"] = spec.num_digits
         gather = response.gather(**options)
         for speech in spec.prompts:
-            _say(gather, speech, voice)
+            _say(gather, speech, voice, content)
     elif turn.end == "enqueue":
         response.enqueue(urls.queue_name, action=urls.queue_result, method="POST",
                          wait_url=urls.queue_wait, wait_url_method="POST")
@@ -68,12 +72,12 @@ def render_hold(turn: Turn, content: Content, choice_url: str) -> VoiceResponse:
     voice = content.voice(turn.lang)
     response = VoiceResponse()
     for speech in turn.say:
-        _say(response, speech, voice)
+        _say(response, speech, voice, content)
     if turn.gather is not None:
         gather = response.gather(action=choice_url, method="POST", input="dtmf",
                                  num_digits=1, timeout=turn.gather.timeout)
         for speech in turn.gather.prompts:
-            _say(gather, speech, voice)
+            _say(gather, speech, voice, content)
     elif turn.end == "leave":
         response.leave()
     else:
@@ -88,7 +92,7 @@ def render_speech(speech: list[Speech], content: Content, lang: str, *,
     voice = content.voice(lang)
     response = VoiceResponse()
     for part in speech:
-        _say(response, part, voice)
+        _say(response, part, voice, content)
     if then is not None:
         response.redirect(then, method="POST")
     elif hang_up:
@@ -105,7 +109,7 @@ def render_offer(speech: list[Speech], content: Content, lang: str,
                              timeout=AGENT_ACCEPT_TIMEOUT_S, action_on_empty_result=True)
     voice = content.voice(lang)
     for part in speech:
-        _say(gather, part, voice)
+        _say(gather, part, voice, content)
     return response
 
 

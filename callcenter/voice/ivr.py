@@ -8,7 +8,7 @@ no RQ here, so a whole call can be played in a Python shell.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -17,11 +17,11 @@ from sqlalchemy.orm import Session
 from callcenter.callbacks import policy
 from callcenter.channels import messages
 from callcenter.config import Settings
-from callcenter.content import Content, Speech, plain
+from callcenter.content import LANGUAGES, Content, Speech, plain
 from callcenter.models import Contact, Customer, Ticket, utcnow
 from callcenter.tickets import lifecycle
 from callcenter.tickets.numbers import is_well_formed
-from callcenter.voice import agents, answers, verification
+from callcenter.voice import agents, answers, spoken_time, verification
 
 MAX_SILENCES = 3
 MENU = {
@@ -66,9 +66,12 @@ class Turn:
 
 
 def greeting(content: Content) -> Turn:
-    """What every caller hears first: the same for all, so it needs no database."""
+    """What every caller hears first: the same for all, so it needs no database. Each
+    language offers itself in its own voice (Indonesian first)."""
+    offer = [replace(part, lang=lang) for lang in LANGUAGES
+             for part in content.speech(lang, "choose_language")]
     return Turn(lang="id", say=content.speech("id", "greeting"),
-                gather=Gather(content.speech("id", "choose_language"), timeout=5))
+                gather=Gather(offer, timeout=5))
 
 
 class Ivr:
@@ -370,7 +373,8 @@ class Ivr:
         return self._anything_else(contact, turn)
 
     def _schedule_callback(self, contact: Contact, turn: Turn) -> Turn:
-        """P2.2a: the caller wants a fuller explanation by phone."""
+        """P2.2a: the caller wants a fuller explanation by phone; they hear when we will call
+        (the first moment of the calling window, in their zone), and the summary repeats it."""
         ticket = self._ensure_ticket(contact)
         callback, created = policy.request_callback(
             self.session, self.settings, ticket, reason="more_explanation")
@@ -378,8 +382,13 @@ class Ivr:
             return turn  # nobody to call back (no customer on the ticket): promise nothing
         if created:
             turn.callback_ids.append(callback.id)
-        self._told(contact, "callback")
-        turn.say += self._speech(contact, "callback_scheduled")
+        lang = self._lang(contact)
+        customer = self.session.get(Customer, ticket.customer_id)
+        when = spoken_time.callback_when(self.content, lang, callback.due_at, utcnow(),
+                                         policy.customer_zone(self.settings, customer))
+        self._told(contact, "callback",
+                   self.content.raw(lang, "summary")["callback"].format(when=when))
+        turn.say += self._speech(contact, "callback_scheduled", when=when)
         return turn
 
     def _to_agent(self, contact: Contact, turn: Turn, reason: str) -> Turn:

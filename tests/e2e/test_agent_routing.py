@@ -385,6 +385,11 @@ class _Keypad:
         self._keys.flush()
         eventually(lambda: len(call.heard("input")) > before)
 
+    def press_now(self, line: str) -> None:
+        """Type a line whether or not the call waits for keys."""
+        self._keys.write(line + "\n")
+        self._keys.flush()
+
     def close(self) -> None:
         self._keys.close()
 
@@ -421,6 +426,9 @@ def test_in_the_terminal_phones_only_the_agent_hears_the_whisper(hotline, sessio
         agent_call = hotline.sim.find_calls(to=AGENT_PHONE)[-1]
         agent_call.wait_for(lambda c: c.bridged)
         agent_call.hang_up()
+        # The caller answers what their screen shows: keys typed before it showed the agent
+        # leaving were typed during the conversation and are dropped.
+        eventually(lambda: "[agent left the call]" in caller_screen.getvalue())
         caller_keys.type("2")
         call.wait_ended()
     finally:
@@ -439,3 +447,38 @@ def test_in_the_terminal_phones_only_the_agent_hears_the_whisper(hotline, sessio
     assert heard_by_agent.index("Pelanggan terverifikasi") < heard_by_agent.index(
         "[connected to caller]")
     assert "tersambung dengan petugas" not in heard_by_agent
+
+
+def test_keys_typed_while_talking_to_the_agent_do_not_replay_into_the_menu(hotline, session):
+    """A caller on the terminal phone types 1 while talking to the agent (the agent hears the
+    tone; Twilio's <Dial>). When the agent leaves, "anything else?" waits for a new key: the 1
+    is not fed to it, so the caller's 2 ends the call with the summary."""
+    make_customer(session)
+    agent = _add_agent(session)
+    screen = io.StringIO()
+    keys = _Keypad(lambda: hotline.sim.find_calls(direction="inbound")[-1])
+    phone = threading.Thread(target=run_phone, args=(hotline.sim.control_url, BUDI_PHONE,
+                                                     keys.stdin, screen))
+    phone.start()
+    try:
+        eventually(lambda: hotline.sim.find_calls(direction="inbound"))
+        for line in ("1", BUDI_ORDER + "#", "1", "0"):
+            keys.type(line)
+        call = hotline.sim.find_calls(direction="inbound")[-1]
+        agent_call = _routed(hotline, session, call)
+        eventually(lambda: "[connected to agent]" in screen.getvalue())
+        keys.press_now("1")  # during the conversation: no Gather waits
+        eventually(lambda: "[keys 1 heard by the agent only" in screen.getvalue())
+        agent_call.hang_up()
+        assert "hal lain" in call.wait_for_prompt()
+        eventually(lambda: "hal lain" in screen.getvalue().split("[agent left the call]")[-1])
+        keys.type("2")
+        call.wait_ended()
+    finally:
+        keys.close()
+        phone.join(10)
+        keys.unplug()
+    after_agent = [e["digits"] for e in call.heard("input")][4:]
+    assert after_agent == ["2"]  # the 1 never reached the IVR
+    assert "Ringkasan panggilan Anda" in screen.getvalue()
+    eventually(lambda: _released(session, agent.id))

@@ -23,6 +23,7 @@ from workers.queues import schedule_callback_job
 
 WEDNESDAY_MORNING = datetime(2026, 11, 25, 10, 0, tzinfo=ZoneInfo("Asia/Jakarta"))
 SPACED = " ".join
+AGENT_PHONE = "+628110000001"
 
 
 @pytest.fixture
@@ -93,6 +94,40 @@ def test_verified_callback_goes_to_a_free_agent_with_context(hotline, session, o
     assert "Budi Santoso" in whisper and "callback: wants the fee explained" in whisper
     agent_call.hang_up()
     call.hang_up()
+
+
+def test_a_callback_the_agent_leaves_returns_to_anything_else_and_the_summary(hotline, session,
+                                                                             open_hours):
+    """P1.7/P1.8 on a callback as on an inbound call: the agent hangs up first (the dev run's
+    simulated agent, after a few seconds), the customer stays and is asked "anything else?",
+    then hears the summary, the ticket number and the goodbye."""
+    hotline.sim.auto_agents.add(AGENT_PHONE)
+    hotline.sim.auto_agent_hangup_after = 0.5
+    agent_registry.add_agent(session, "Sari", phone=AGENT_PHONE, available=True)
+    session.commit()
+    _owe_callback(session, hotline)
+    hotline.run_jobs()
+    call = hotline.sim.wait_for_call(to=BUDI_PHONE)
+    call.wait_for_prompt()
+    call.press(BUDI_ORDER + "#")
+    call.wait_for_prompt()
+    call.press("1")
+    eventually(lambda: (session.expire_all() or session.scalars(
+        select(Contact).where(Contact.external_id == call.sid)).one()).queue_state == "waiting")
+    hotline.run_jobs()
+    agent_call = hotline.sim.wait_for_call(to=AGENT_PHONE)
+    agent_call.wait_ended()  # accepted, bridged, and left
+    after = call.wait_for_prompt()
+    assert not call.ended
+    assert "Terima kasih telah berbicara dengan petugas kami" in after and "hal lain" in after
+    before = len(call.said)
+    call.press("2")
+    call.wait_ended()
+    closing = " ".join(call.said[before:])
+    ticket = session.scalars(select(Ticket)).one()
+    assert "Ringkasan" in closing and "pembicaraan dengan petugas" in closing
+    assert SPACED(ticket.number) in closing and "Terima kasih telah menghubungi" in closing
+    assert call.errors() == [] and agent_call.errors() == []
 
 
 def test_wrong_order_id_on_a_callback_discloses_nothing(hotline, session, open_hours):

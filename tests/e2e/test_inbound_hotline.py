@@ -82,6 +82,22 @@ def test_how_to_pay_reads_the_virtual_account_digit_by_digit(hotline, session):
     call.hang_up()
 
 
+def test_each_language_is_offered_in_its_own_voice(hotline, session):
+    """An English speaker hears "For English, press 2" from the English voice, not read out
+    by the Indonesian one; the rest of the greeting stays Indonesian."""
+    call = hotline.call(BUDI_PHONE)
+    call.wait_for_prompt()
+    spoken = {e["text"]: (e["voice"], e["language"]) for e in call.heard("say")}
+    assert spoken["Selamat datang di layanan pengaduan Cankul."] == (
+        "Google.id-ID-Standard-A", "id-ID")
+    assert spoken["Untuk Bahasa Indonesia, tekan 1."] == ("Google.id-ID-Standard-A", "id-ID")
+    assert spoken["For English, press 2."] == ("Google.en-US-Standard-C", "en-US")
+    call.press("2")
+    assert "registered phone number" in call.wait_for_prompt()
+    assert call.heard("say")[-1]["language"] == "en-US"
+    call.hang_up()
+
+
 def test_english_caller_gets_product_apply_and_status_answers(hotline, session):
     """P1.4b, d, e in English, from the content file."""
     make_customer(session)

@@ -94,6 +94,21 @@ def test_the_procedure_in_english(app):
     assert "Tata Cara" not in html
 
 
+def test_the_hotline_is_said_to_start_with_an_automated_menu_in_both_languages(app):
+    """A caller expecting a person at once would hang up at the menu: the page says the call
+    starts with an automated menu, which keys choose the language, and how to reach a CS."""
+    indonesian = _text(app.test_client().get("/"))
+    english = _text(app.test_client().get("/?lang=en"))
+    assert "Panggilan diawali menu otomatis" in indonesian
+    assert "Bahasa Indonesia (tekan 1) atau bahasa Inggris (tekan 2)" in indonesian
+    assert "tekan 0 di menu utama" in indonesian
+    assert "The call starts with an automated menu" in english
+    assert "Bahasa Indonesia (press 1) or English (press 2)" in english
+    assert "press 0 at the main menu" in english
+    assert "berbicara langsung dengan CS" not in indonesian
+    assert "speak directly with a CS agent" not in english
+
+
 def test_switching_to_the_pojk18_rules_changes_the_deadlines_shown(settings):
     app = create_app(replace(settings, complaint_rules="pojk18_2018",
                              collective_leave_stops_clock=True))
