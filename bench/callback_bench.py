@@ -9,7 +9,7 @@ records ``time.time()`` on arrival); workers are real ``rq.Worker`` processes
 (``bench/callback_worker.py``, the Procfile's ``rq worker --with-scheduler``) running the
 service's ``workers.callbacks.place_callback`` against the database and Redis db 13.
 
-Goals (issue): p99 scheduling lag < 2 s; callbacks placed ≥ 30 % of the empty-job floor.
+Goals (issue): p99 scheduling lag < 2 s; callbacks placed ≥ 35 % of the empty-job floor.
 """
 
 from __future__ import annotations
@@ -45,7 +45,7 @@ HOTLINE = "+622150001234"
 BASE_URL = "http://127.0.0.1:9"  # the outbound call's webhooks: nobody calls them here
 QUEUES = ("urgent", "default")
 GOAL_LAG_P99_S = 2.0
-GOAL_RATIO = 0.30
+GOAL_RATIO = 0.35  # issue 14
 JAKARTA = ZoneInfo("Asia/Jakarta")
 
 
@@ -67,6 +67,11 @@ class TwilioStub:
         stub = self
 
         class Handler(BaseHTTPRequestHandler):
+            # Twilio's API keeps connections alive, and the service's client keeps its session
+            # for that; an HTTP/1.0 stub would make every job open a new connection.
+            protocol_version = "HTTP/1.1"
+            disable_nagle_algorithm = True  # headers and body are two writes: no 40 ms stall
+
             def log_message(self, *_args: object) -> None:
                 pass
 

@@ -8,7 +8,6 @@ README; the dev run's children get their environment from :func:`child_environme
 from __future__ import annotations
 
 import os
-import ssl
 import urllib.request
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, fields, replace
@@ -48,15 +47,16 @@ def child_environment(defaults: Mapping[str, str],
     return env
 
 
-def http_environment_configured() -> bool:
-    """Whether the environment sets a proxy or a CA bundle for outbound HTTP, which requests
-    honours by reading the environment on each request (the Twilio client skips that read
-    when there is nothing to find: :mod:`callcenter.voice.telephony`)."""
-    if urllib.request.getproxies():
-        return True
-    cafile_variable = ssl.get_default_verify_paths().openssl_cafile_env
-    return any(os.environ.get(name) for name in (cafile_variable, "REQUESTS_CA_BUNDLE",
-                                                  "CURL_CA_BUNDLE") if name)
+def proxies_configured() -> bool:
+    """Whether the environment names a proxy for outbound HTTP, which requests honours by
+    reading the environment on each request (:mod:`callcenter.voice.telephony`)."""
+    return bool(urllib.request.getproxies())
+
+
+def ca_bundle_from_environment() -> str | None:
+    """The CA bundle requests would take from the environment (``REQUESTS_CA_BUNDLE``, else
+    ``CURL_CA_BUNDLE``), read once instead of on every request."""
+    return os.environ.get("REQUESTS_CA_BUNDLE") or os.environ.get("CURL_CA_BUNDLE") or None
 
 
 def setting(env: str, parse: Callable[[str], Any] = str, *, default: Any) -> Any:

@@ -51,7 +51,8 @@ def place_callback(callback_id: int, base_url: str | None = None) -> str | None:
     """
     current = settings()
     with job_session(current) as session:
-        due, maybe_placed_since = policy.due_row(session, callback_id)
+        due, maybe_placed_since = policy.due_row(
+            session, callback_id, will_wait=current.dial_rate_per_s > 0)
         if not due:
             return None  # not due, cancelled, or another worker has it
         pace(current)

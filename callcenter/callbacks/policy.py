@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import and_, exists, func, or_, select, update
+from sqlalchemy import and_, bindparam, exists, func, or_, select, update
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
@@ -99,6 +99,21 @@ def cancel_pending(session: Session, ticket_id: int, why: str) -> int:
 CLAIM_EARLY = timedelta(seconds=1)  # RQ's scheduler works in whole seconds
 
 
+# Built once at import: constructing a statement costs more CPU than running it from
+# SQLAlchemy's compiled cache, and a callback job runs these on every call it places.
+_CLAIM = (
+    update(Callback)
+    .where(Callback.id == bindparam("callback_id"),
+           Callback.status == CallbackStatus.SCHEDULED,
+           Callback.due_at <= bindparam("due_by"))
+    .values(status=CallbackStatus.DIALING, attempts=Callback.attempts + 1,
+            dialing_since=bindparam("claimed_at"), call_sid=None,
+            updated_at=bindparam("claimed_at"))
+    .returning(Callback)
+    .execution_options(synchronize_session=False)
+)
+
+
 def claim(session: Session, callback_id: int, now: datetime | None = None) -> Callback | None:
     """``scheduled → dialing`` for a due callback, atomically; None if someone else has it.
 
@@ -108,14 +123,7 @@ def claim(session: Session, callback_id: int, now: datetime | None = None) -> Ca
     """
     now = now or utcnow()
     return session.scalars(
-        update(Callback)
-        .where(Callback.id == callback_id, Callback.status == CallbackStatus.SCHEDULED,
-               Callback.due_at <= now + CLAIM_EARLY)
-        .values(status=CallbackStatus.DIALING, attempts=Callback.attempts + 1,
-                dialing_since=now,
-                call_sid=None, updated_at=now)
-        .returning(Callback),
-        execution_options={"synchronize_session": False},
+        _CLAIM, {"callback_id": callback_id, "due_by": now + CLAIM_EARLY, "claimed_at": now},
     ).first()
 
 
@@ -128,12 +136,15 @@ class Decision:
     reason: str | None = None
 
 
+_TICKET_CUSTOMER = (select(Customer).join(Ticket, Ticket.customer_id == Customer.id)
+                    .where(Ticket.id == bindparam("ticket_id")))
+
+
 def decide(session: Session, settings: Settings, callback: Callback,
            now: datetime | None = None) -> Decision:
     """Re-check the calling rules at dial time (the due time was computed earlier)."""
     now = now or utcnow()
-    customer = session.scalars(select(Customer).join(Ticket, Ticket.customer_id == Customer.id)
-                               .where(Ticket.id == callback.ticket_id)).first()
+    customer = session.scalars(_TICKET_CUSTOMER, {"ticket_id": callback.ticket_id}).first()
     if customer is None or customer.phone != callback.phone:
         return Decision("fail", reason="number is no longer the customer's registered phone")
     opening = opening_at_or_after(settings, customer, now)
@@ -146,31 +157,38 @@ def decide(session: Session, settings: Settings, callback: Callback,
     return Decision("dial")
 
 
+_CALLS_SINCE = (
+    select(func.count()).select_from(Contact)
+    .join(Callback, Contact.callback_id == Callback.id)
+    .join(Ticket, Callback.ticket_id == Ticket.id)
+    .where(Ticket.customer_id == bindparam("customer_id"),
+           Contact.started_at >= bindparam("start"), Contact.direction == "outbound")
+)
+
+
 def calls_today(session: Session, settings: Settings, customer: Customer,
                 now: datetime) -> int:
     """Callback calls already placed to this customer on their local calendar day."""
     zone = ZoneInfo(customer_zone(settings, customer))
     start = datetime.combine(now.astimezone(zone).date(), time(0), tzinfo=zone)
-    return session.scalar(
-        select(func.count()).select_from(Contact)
-        .join(Callback, Contact.callback_id == Callback.id)
-        .join(Ticket, Callback.ticket_id == Ticket.id)
-        .where(Ticket.customer_id == customer.id, Contact.started_at >= start,
-               Contact.direction == "outbound")
-    ) or 0
+    return session.scalar(_CALLS_SINCE, {"customer_id": customer.id, "start": start}) or 0
 
 
-def due_row(session: Session, callback_id: int,
-            now: datetime | None = None) -> tuple[bool, datetime | None]:
+_DUE_ROW = select(Callback.status, Callback.due_at, Callback.dialing_since).where(
+    Callback.id == bindparam("callback_id"))
+
+
+def due_row(session: Session, callback_id: int, now: datetime | None = None, *,
+            will_wait: bool = True) -> tuple[bool, datetime | None]:
     """A cheap look before a job paces: (is the callback due and still ``scheduled``, the time
-    since which an earlier call may exist at Twilio). A plain column read, ended at once: no
-    transaction stays open while the job waits, and no stale object stays in the session
-    for :func:`claim`'s UPDATE to contradict."""
+    since which an earlier call may exist at Twilio). A plain column read: no ORM object stays
+    in the session for :func:`claim`'s UPDATE to contradict. When the job ``will_wait`` for
+    its turn the transaction is ended at once, so none stays open while it waits; without
+    pacing the claim follows in the same transaction (two round trips fewer)."""
     now = now or utcnow()
-    row = session.execute(
-        select(Callback.status, Callback.due_at, Callback.dialing_since)
-        .where(Callback.id == callback_id)).first()
-    session.rollback()
+    row = session.execute(_DUE_ROW, {"callback_id": callback_id}).first()
+    if will_wait:
+        session.rollback()
     if row is None or row.status != CallbackStatus.SCHEDULED or row.due_at > now + CLAIM_EARLY:
         return False, None
     return True, row.dialing_since
@@ -214,6 +232,33 @@ def api_error(callback: Callback, status: int, code: int | None, message: str,
     return None
 
 
+# Core statements on the tables (no ORM bulk machinery: nothing in the session is synchronised
+# by them; ``placed`` sets the callback's committed values itself).
+_CALLBACKS = Callback.__table__.c
+_STORE_SID = (
+    update(Callback.__table__)
+    .where(_CALLBACKS.id == bindparam("callback_id"),
+           _CALLBACKS.status == CallbackStatus.DIALING,
+           or_(_CALLBACKS.call_sid.is_(None), _CALLBACKS.call_sid == bindparam("sid")))
+    .values(call_sid=bindparam("sid"), api_errors=0)
+)
+
+
+def _attempt_contact(insert):  # type: ignore[no-untyped-def]
+    return insert(Contact.__table__).values(
+        channel="voice", direction="outbound", kind="callback",
+        external_id=bindparam("sid"), status=CallStatus.QUEUED,
+        to_number=bindparam("phone"), ticket_id=bindparam("ticket"),
+        callback_id=bindparam("callback"), started_at=bindparam("at"),
+        verified=False, menu_path=[], answers=[], ivr_state={}, sender_verified=True,
+        asks_customer=False,
+    ).on_conflict_do_nothing(index_elements=["channel", "external_id"])
+
+
+_ATTEMPT_CONTACT = {"postgresql": _attempt_contact(postgresql_insert),
+                    "sqlite": _attempt_contact(sqlite_insert)}
+
+
 def placed(session: Session, callback: Callback, call_sid: str) -> bool:
     """Twilio accepted the call: store its SID first, so a crash after this never redials.
 
@@ -223,23 +268,16 @@ def placed(session: Session, callback: Callback, call_sid: str) -> bool:
     NOTHING (that status callback may have written it too); one statement is cheaper than a
     savepoint round trip on every placed call. False when the row was no longer waiting.
     """
-    stored = session.execute(
-        update(Callback)
-        .where(Callback.id == callback.id, Callback.status == CallbackStatus.DIALING,
-               or_(Callback.call_sid.is_(None), Callback.call_sid == call_sid))
-        .values(call_sid=call_sid, api_errors=0)
-        .execution_options(synchronize_session=False)).rowcount == 1  # type: ignore[attr-defined]
+    now = utcnow()
+    stored = session.execute(_STORE_SID, {"callback_id": callback.id, "sid": call_sid}
+                             ).rowcount == 1  # type: ignore[attr-defined]
     if stored:
         set_committed_value(callback, "call_sid", call_sid)
         set_committed_value(callback, "api_errors", 0)
     dialect = session.get_bind().dialect.name
-    insert = postgresql_insert if dialect == "postgresql" else sqlite_insert
-    session.execute(insert(Contact).values(
-        channel="voice", direction="outbound", kind="callback", external_id=call_sid,
-        status=CallStatus.QUEUED, to_number=callback.phone, ticket_id=callback.ticket_id,
-        callback_id=callback.id, started_at=utcnow(), verified=False, menu_path=[],
-        answers=[], ivr_state={}, sender_verified=True, asks_customer=False,
-    ).on_conflict_do_nothing(index_elements=["channel", "external_id"]))
+    session.execute(_ATTEMPT_CONTACT[dialect], {
+        "sid": call_sid, "phone": callback.phone, "ticket": callback.ticket_id,
+        "callback": callback.id, "at": now})
     return stored
 
 
