@@ -15,6 +15,7 @@ from typing import Any, TextIO
 
 import requests
 
+KEYPAD_WAIT_S = 0.2  # how long the phone waits for a key before it looks at the call again
 HELP = "Type digits and Enter to press keys; Enter alone = say nothing; q = hang up."
 
 
@@ -43,11 +44,15 @@ class _Keypad:
             if line == "":
                 return
 
-    def next_line(self) -> str:
-        """The next line typed ("" at EOF), waiting for it."""
+    def next_line(self, timeout: float | None = None) -> str | None:
+        """The next line typed ("" at EOF), waiting at most ``timeout`` seconds for it (None
+        when nothing was typed by then)."""
         if self._ended and self._lines.empty():
             return ""
-        line = self._lines.get()
+        try:
+            line = self._lines.get(timeout=timeout)
+        except queue.Empty:
+            return None
         if line == "":
             self._ended = True
         return line
@@ -164,7 +169,7 @@ def _converse(http: requests.Session, base: str, sid: str, stdin: TextIO, show: 
     typed while connected to the other party are theirs to hear, never the next menu's."""
     keypad = _Keypad(stdin)
     seen = 0
-    connected = hang_up = False
+    connected = hang_up = prompted = False
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         state = http.get(f"{base}/calls/{sid}", params={"after": seen}, timeout=10).json()
@@ -186,10 +191,19 @@ def _converse(http: requests.Session, base: str, sid: str, stdin: TextIO, show: 
             show(f"[call ended: {state['status']}]")
             return str(state["status"])
         if not state["waiting"]:
+            prompted = False
             time.sleep(poll_interval)
             continue
-        print("> ", end="", file=stdout, flush=True)
-        line = keypad.next_line()
+        if not prompted:
+            print("> ", end="", file=stdout, flush=True)
+            prompted = True
+        # Wait for the user only a moment, then look at the call again: a Gather can end
+        # without them (the hold music's "press 1" ends when an agent takes the call), and
+        # what happens next must reach the screen without a key being typed first.
+        line = keypad.next_line(timeout=KEYPAD_WAIT_S)
+        if line is None:
+            continue
+        prompted = False
         if line == "":  # EOF: the user walked away
             payload: dict = {"hangup": True}
         else:
@@ -200,7 +214,10 @@ def _converse(http: requests.Session, base: str, sid: str, stdin: TextIO, show: 
                 payload = {"no_input": True}
             else:
                 payload = {"digits": text.replace(" ", "")}
-        http.post(f"{base}/calls/{sid}/input", json=payload, timeout=10)
+        answer = http.post(f"{base}/calls/{sid}/input", json=payload, timeout=10)
+        if answer.status_code == 409 and "digits" in payload:
+            # the menu ended between the look and the key (e.g. an agent took the call)
+            show(f"[keys {payload['digits']} not heard: no menu was waiting]")
     http.post(f"{base}/calls/{sid}/input", json={"hangup": True}, timeout=10)
     show("[call ended: timeout]")
     return "timeout"
