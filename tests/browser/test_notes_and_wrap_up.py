@@ -16,6 +16,7 @@ from playwright.sync_api import expect
 from sqlalchemy import select
 
 from callcenter.models import Agent, Contact, Note, Ticket
+from callcenter.tickets import lifecycle
 from callcenter.voice import agents as agent_registry
 from tests.browser.conftest import make_user, sign_in
 from tests.e2e.test_inbound_hotline import _verify
@@ -46,7 +47,10 @@ def _route_a_caller(hotline, session, phone: str = BUDI_PHONE, order: str = BUDI
 
 def test_an_agent_notes_the_call_wraps_up_and_is_offered_the_next_caller(
         new_page, hotline, session, shot):
-    make_customer(session)
+    budi = make_customer(session)
+    earlier = lifecycle.open_ticket(session, channel="email", customer_id=budi.id,
+                                    category="payment_detail")  # he wrote last week
+    lifecycle.resolve(session, earlier, "Bukti transfer sudah kami terima.")  # and it was settled
     agent = agent_registry.add_agent(session, "Sari", phone=AGENT_PHONE, available=False)
     session.commit()
     make_user(session, "sari", "agent", agent_id=agent.id, language="id")
@@ -66,7 +70,7 @@ def test_an_agent_notes_the_call_wraps_up_and_is_offered_the_next_caller(
     agent_call.wait_for(lambda c: c.bridged)
     pop = page.get_by_role("region", name="Panggilan saat ini")
     expect(pop).to_contain_text("Budi Santoso")
-    ticket = session.scalars(select(Ticket)).one()
+    ticket = session.scalars(select(Ticket).where(Ticket.channel == "voice")).one()
     note_box = pop.get_by_label("Catatan", exact=True)
     note_box.fill("Nasabah bilang sudah transfer tgl 28 lewat BCA.")
     page.wait_for_timeout((POLL_S * 2 + 1) * 1000)  # polls pass: what is typed stays
@@ -123,6 +127,20 @@ def test_an_agent_notes_the_call_wraps_up_and_is_offered_the_next_caller(
     assert session.get(Agent, agent.id).wrap_up_until is None
     next_offer.hang_up()
     second.hang_up()
+
+    # 6. Later she looks the caller up by the number he gave, typed as people write it, and
+    # sees every ticket of his: this call's and last week's email, both resolved.
+    search = page.get_by_role("search")
+    search.get_by_label("Cari pelanggan").fill("0812-3456-7890")
+    search.get_by_role("button", name="Cari").click()
+    page.wait_for_load_state()
+    expect(page.get_by_role("heading", level=1)).to_have_text("Budi Santoso")
+    main = page.locator("main")
+    for number in (ticket.number, earlier.number):
+        expect(main.get_by_role("link", name=f"Tiket {number}").first).to_be_visible()
+    expect(main).to_contain_text("Telepon")
+    expect(main).to_contain_text("Email")
+    shot(page, "pelanggan-dicari")
 
 
 def _fits_the_screen(page) -> bool:
