@@ -244,6 +244,11 @@ def label(kind: str, code: str | None) -> Label | None:
     return LABELS.get(kind, {}).get(str(code))
 
 
+def channel_word(code: str) -> Label | str:
+    """A channel's word for a sentence (:class:`~callcenter.i18n.Msg` field): "SMS", "Email"."""
+    return label("channel", code) or humanised(code)
+
+
 def humanised(code: str) -> str:
     """What a code without a label shows: words, never underscores or hyphens."""
     return re.sub(r"[_\-]+", " ", str(code)).strip()

@@ -21,6 +21,8 @@ from sqlalchemy.orm import Session
 from callcenter.channels import email_threading
 from callcenter.config import ConfigError, Settings
 from callcenter.content import Content
+from callcenter.i18n import Msg
+from callcenter.labels import channel_word
 from callcenter.models import Contact, Customer, OutboundEmail, Template, Ticket, utcnow
 from callcenter.statuses import OutboxStatus, TemplateStatus, TicketStatus
 
@@ -162,13 +164,14 @@ def queue_template_reply(session: Session, settings: Settings, ticket: Ticket,
     from callcenter.channels import templates
 
     if template.status != TemplateStatus.APPROVED:
-        raise ReplyError(f"template {template.id} is {template.status}: only approved "
-                         "templates can be sent", 409)
+        raise ReplyError(Msg("Template %(id)s is not approved: only approved templates can be "
+                             "sent.", id=template.id), 409)
     if template.channel != "email":
-        raise ReplyError(f"template {template.id} is for {template.channel}, not email")
+        raise ReplyError(Msg("Template %(id)s is for %(channel)s, not email.", id=template.id,
+                             channel=channel_word(template.channel)))
     to = reply_address(session, ticket)
     if not to:
-        raise ReplyError("the ticket has no email address to reply to")
+        raise ReplyError(Msg("The ticket has no email address to reply to."))
     customer = session.get(Customer, ticket.customer_id) if ticket.customer_id else None
     try:
         subject, text = templates.render(template, ticket=ticket, customer=customer,

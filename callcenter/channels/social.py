@@ -18,6 +18,8 @@ from sqlalchemy.orm import Session
 from callcenter.channels import messages, templates
 from callcenter.config import Settings
 from callcenter.content import Content
+from callcenter.i18n import Msg
+from callcenter.labels import channel_word
 from callcenter.models import Contact, Customer, OutboundMessage, Template, Ticket, utcnow
 from callcenter.phones import try_e164
 from callcenter.statuses import (
@@ -168,19 +170,21 @@ def queue_reply(session: Session, ticket: Ticket, *, channel: str, text: str | N
     customer, which starts the no-response clock (P2.2b)."""
     phone = ticket_phone(session, ticket)
     if phone is None:
-        raise ValueError("the ticket has no phone number to write to")
+        raise ValueError(Msg("The ticket has no phone number to write to."))
     if template is not None:
         if template.status != TemplateStatus.APPROVED:
-            raise ValueError("only approved templates can be sent")
+            raise ValueError(Msg("Only approved templates can be sent."))
         if template.channel != channel:
-            raise ValueError(f"template {template.key!r} is for {template.channel}, "
-                             f"not {channel}")
+            raise ValueError(Msg("Template “%(key)s” is for %(template_channel)s, not "
+                                 "%(channel)s.", key=template.key,
+                                 template_channel=channel_word(template.channel),
+                                 channel=channel_word(channel)))
         # The customer reads their own data, never a literal "{name}" (P3.3).
         _, body = templates.render(template, ticket=ticket, customer=ticket.customer)
     elif text:
         body = text
     else:
-        raise ValueError("give a text or an approved template")
+        raise ValueError(Msg("Give a text or an approved template."))
     # Meta's window: after 24 hours of the customer's silence only a template Meta approved
     # (a Twilio Content SID) may go; our own template text is free text there.
     meta_template = template is not None and bool(template.twilio_content_sid)

@@ -218,7 +218,7 @@ def slip_text(content: Content, lang: str, ticket: Ticket, tz: str,
 def find_visit(session: Session, contact_id: int) -> Contact:
     contact = session.get(Contact, contact_id)
     if contact is None or contact.channel != "walk_in" or contact.direction != "inbound":
-        raise VisitNotFound(Msg("no walk-in visit %(visit)s", visit=contact_id))
+        raise VisitNotFound(Msg("No walk-in visit %(visit)s.", visit=contact_id))
     return contact
 
 
@@ -279,7 +279,7 @@ def close_visit(session: Session, content: Content, contact: Contact, *, anythin
     summary and the closing greeting are said and the visit ends. Each line said is kept in the
     visit's ``answers`` (shown in the ticket JSON). Returns the lines for the agent to say."""
     if not is_open(contact):
-        raise VisitClosed(Msg("visit %(visit)s is already closed", visit=contact.id))
+        raise VisitClosed(Msg("Visit %(visit)s is already closed.", visit=contact.id))
     lang = visit_language(contact)
     ticket = contact.ticket
     assert ticket is not None
@@ -289,7 +289,7 @@ def close_visit(session: Session, content: Content, contact: Contact, *, anythin
     if not anything_else:
         text = (summary or "").strip()
         if not text:
-            raise WalkinError(Msg("summary is required to close the visit"))
+            raise WalkinError(Msg("A summary is required to close the visit."))
         closing = [
             ("summary", content.text(lang, "desk_summary", summary=text)),
             ("ticket_number", content.text(lang, "desk_ticket_number", ticket=ticket.number)),

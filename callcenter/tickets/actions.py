@@ -56,15 +56,15 @@ MAX_SUMMARY = 2000  # what the customer is told (P1.8, P4.8)
 PAST_GRACE = timedelta(minutes=5)  # a callback time written a moment ago is "now"
 MAX_EXTENSION_REASON = 300  # it is quoted in the customer's SMS
 MAX_NOTE = 4000  # a long call's account fits; a pasted email thread belongs in a reply
-WHATSAPP_WINDOW_CLOSED = (
+WHATSAPP_WINDOW_CLOSED = Msg(
     "WhatsApp allows a free message only within 24 hours of the customer's last message, and "
     "that time has passed: outside the 24-hour window only a template Meta approved (a Twilio "
     "Content SID) may go. Reply by SMS or schedule a callback instead.")
 
 
 class ActionRefused(ValueError):
-    """An action the person cannot do now; the message is safe to show to them, ``status``
-    is the HTTP answer."""
+    """An action the person cannot do now; the message (a :class:`Msg`: English in the API,
+    the person's language on a page) is safe to show to them, ``status`` is the HTTP answer."""
 
     def __init__(self, message: str, status: int = 409):
         super().__init__(message)
@@ -75,8 +75,8 @@ class DocumentsMissing(ActionRefused):
     """P4.3: the ticket cannot be resolved while documents are outstanding (``missing``)."""
 
     def __init__(self, missing: list[str]):
-        super().__init__("The ticket cannot be resolved yet: still missing "
-                         + ", ".join(missing) + ".")
+        super().__init__(Msg("The ticket cannot be resolved yet: still missing %(documents)s.",
+                             documents=", ".join(missing)))
         self.missing = missing
 
 
@@ -92,6 +92,13 @@ class ExtensionRefused(ActionRefused):
     is the rule's reason, e.g. "already extended once"."""
 
 
+def said(exc: Exception) -> str:
+    """A domain refusal for a person: its :class:`Msg` (written as a sentence, translated
+    where it is shown), or any other text as a sentence."""
+    first = exc.args[0] if exc.args else None
+    return first if isinstance(first, Msg) else sentence(str(exc))
+
+
 def sentence(text: str) -> str:
     """A domain message as a sentence for a person: capital first, full stop last."""
     text = text.strip()
@@ -104,7 +111,8 @@ def _subject(ticket: Ticket) -> str:
 
 def _refuse_if_resolved(ticket: Ticket, what: str) -> None:
     if ticket.status == TicketStatus.RESOLVED:
-        raise ActionRefused(f"Ticket {ticket.number} is resolved; {what}.")
+        raise ActionRefused(Msg("Ticket %(number)s is resolved; %(what)s.", number=ticket.number,
+                                 what=what))
 
 
 # --- callbacks (P2.2a) ------------------------------------------------------------------------
@@ -124,7 +132,7 @@ def parse_local(value: str | None, tz: str) -> datetime | None:
     try:
         naive = datetime.fromisoformat(value.strip())
     except ValueError as exc:
-        raise ActionRefused("Call at must be a date and time, e.g. 2026-11-30 09:30.",
+        raise ActionRefused(Msg("Call at must be a date and time, e.g. 2026-11-30 09:30."),
                             400) from exc
     if naive.tzinfo is not None:
         return naive.astimezone(UTC)
@@ -144,13 +152,13 @@ def schedule_callback(session: Session, settings: Settings, ticket: Ticket,
     now = now or utcnow()
     _refuse_if_resolved(ticket, "no callback is owed")
     if earliest is not None and earliest < now - PAST_GRACE:
-        raise ActionRefused("Call at is in the past; choose a later time or leave it empty.",
+        raise ActionRefused(Msg("Call at is in the past; choose a later time or leave it empty."),
                             400)
     wanted = max(earliest, now) if earliest is not None else now
     callback, created = policy.request_callback(session, settings, ticket,
                                                 reason="more_explanation", earliest=wanted)
     if callback is None:
-        raise ActionRefused("This ticket has no verified customer to call back.")
+        raise ActionRefused(Msg("This ticket has no verified customer to call back."))
     audit.record(session, actor, "schedule_callback", _subject(ticket),
                  f"callback:{callback.id} due {callback.due_at.isoformat()}"
                  + ("" if created else " (already pending)"))
@@ -181,11 +189,12 @@ def resolve(session: Session, settings: Settings, content: Content, ticket: Tick
     another ticket) call ``lifecycle.resolve`` and tell nobody."""
     text = (summary or "").strip()
     if not text:
-        raise ActionRefused("Write the summary: it is what the customer is told.", 400)
+        raise ActionRefused(Msg("Write the summary: it is what the customer is told."), 400)
     if len(text) > MAX_SUMMARY:
-        raise ActionRefused(f"The summary has at most {MAX_SUMMARY} characters.", 400)
+        raise ActionRefused(Msg("The summary has at most %(limit)s characters.",
+                                 limit=MAX_SUMMARY), 400)
     if ticket.status == TicketStatus.RESOLVED:
-        raise ActionRefused(f"Ticket {ticket.number} is already resolved.")
+        raise ActionRefused(Msg("Ticket %(number)s is already resolved.", number=ticket.number))
     try:
         lifecycle.resolve(session, ticket, text, now=now)
     except documents.DocumentsOutstanding as exc:
@@ -272,13 +281,14 @@ def request_documents(session: Session, settings: Settings, content: Content, ti
     the ticket's), what is still missing."""
     lang = language or ticket.language or "id"
     if lang not in LANGUAGES:
-        raise ActionRefused(f"Language must be one of {', '.join(LANGUAGES)}.", 400)
+        raise ActionRefused(Msg("Language must be one of %(languages)s.",
+                                 languages=", ".join(LANGUAGES)), 400)
     try:
         added = documents.require_documents(session, ticket, names)
     except documents.TicketSettled as exc:
-        raise ActionRefused(sentence(str(exc))) from exc
+        raise ActionRefused(said(exc)) from exc
     except documents.DocumentError as exc:
-        raise ActionRefused(sentence(str(exc)), 400) from exc
+        raise ActionRefused(said(exc), 400) from exc
     regulation.refresh_due(ticket, settings)
     missing = documents.missing_names(ticket)
     sms_id = None
@@ -304,20 +314,21 @@ def receive_document(session: Session, settings: Settings, ticket: Ticket, *, ac
         try:
             visit = walkins.find_visit(session, visit_id)
         except walkins.VisitNotFound as exc:
-            raise ActionRefused(sentence(str(exc)), 404) from exc
+            raise ActionRefused(said(exc), 404) from exc
         if visit.ticket_id != ticket.id:
-            raise ActionRefused(f"Visit {visit_id} is not on ticket {ticket.number}.", 400)
+            raise ActionRefused(Msg("Visit %(visit)s is not on ticket %(number)s.", visit=visit_id,
+                                     number=ticket.number), 400)
         contact_id = visit.id
     try:
         document = documents.receive_document(
             session, ticket, settings=settings, filename=filename, content_type=content_type,
             data=data, source="desk", contact_id=contact_id, fulfils=fulfils)
     except documents.DocumentTooLarge as exc:
-        raise ActionRefused(sentence(str(exc)), 413) from exc
+        raise ActionRefused(said(exc), 413) from exc
     except documents.RequirementAlreadyReceived as exc:
-        raise ActionRefused(sentence(str(exc))) from exc
+        raise ActionRefused(said(exc)) from exc
     except documents.DocumentError as exc:
-        raise ActionRefused(sentence(str(exc)), 400) from exc
+        raise ActionRefused(said(exc), 400) from exc
     fulfilled = fulfilled_by(ticket, document)
     audit.record(session, actor, "receive_document", _subject(ticket),
                  f"document:{document.id} {document.size} bytes sha256:{document.sha256[:12]}"
@@ -351,14 +362,14 @@ def assign(session: Session, user: User, ticket: Ticket, owner_id: int | None) -
     owner = None
     if owner_id is None:
         if not supervises:
-            raise ActionRefused("Only a supervisor can leave a ticket unassigned.", 403)
+            raise ActionRefused(Msg("Only a supervisor can leave a ticket unassigned."), 403)
     elif not supervises and owner_id != user.id:
-        raise ActionRefused("An agent can take a ticket only for themselves; ask a "
-                            "supervisor to assign it to someone else.", 403)
+        raise ActionRefused(Msg("An agent can take a ticket only for themselves; ask a "
+                                "supervisor to assign it to someone else."), 403)
     else:
         owner = {u.id: u for u in assignable_users(session, user)}.get(owner_id)
         if owner is None:
-            raise ActionRefused("That person cannot be given tickets (unknown or inactive).",
+            raise ActionRefused(Msg("That person cannot be given tickets (unknown or inactive)."),
                                 400)
     ticket.owner_id = owner.id if owner else None
     audit.record(session, users.actor_of(user), "assign_ticket", _subject(ticket),
@@ -393,12 +404,12 @@ def offered_template(session: Session, ticket: Ticket, template_id: int | None) 
     (:func:`approved_templates`); the API names language and channel itself."""
     template = session.get(Template, template_id) if template_id is not None else None
     if template is None:
-        raise ActionRefused("Choose an approved template to send.", 400)
+        raise ActionRefused(Msg("Choose an approved template to send."), 400)
     if template.status != TemplateStatus.APPROVED:
-        raise ActionRefused("Only approved templates can be sent.")
+        raise ActionRefused(Msg("Only approved templates can be sent."))
     if template.language != (ticket.language or "id") or (
             template.channel not in reply_channels(ticket)):
-        raise ActionRefused("That template is not for this ticket's language and channel.",
+        raise ActionRefused(Msg("That template is not for this ticket's language and channel."),
                             400)
     return template
 
@@ -434,14 +445,14 @@ def send_reply(session: Session, settings: Settings, content: Content, ticket: T
                      f"email:{row.id} {described}")
         return Reply(channel, row)
     if channel not in social.SOCIAL_CHANNELS:
-        raise ActionRefused("The channel must be email, sms or whatsapp.", 400)
+        raise ActionRefused(Msg("The channel must be email, sms or whatsapp."), 400)
     try:
         row = social.queue_reply(session, ticket, channel=channel, text=text,
                                  template=template)
     except social.WindowClosed as exc:
         raise ActionRefused(WHATSAPP_WINDOW_CLOSED) from exc
     except ValueError as exc:  # no phone, a draft or another channel's template, no data
-        raise ActionRefused(sentence(str(exc)), 400) from exc
+        raise ActionRefused(said(exc), 400) from exc
     audit.record(session, actor, "send_message", _subject(ticket),
                  f"{channel}:{row.id} {described}")
     return Reply(channel, row)
@@ -450,12 +461,12 @@ def send_reply(session: Session, settings: Settings, content: Content, ticket: T
 def _email_reply(session: Session, settings: Settings, content: Content, ticket: Ticket,
                  template: Template | None) -> OutboundEmail:
     if template is None:
-        raise ActionRefused("An email reply is an approved template: choose one.", 400)
+        raise ActionRefused(Msg("An email reply is an approved template: choose one."), 400)
     try:
         return email_outbound.queue_template_reply(session, settings, ticket, template,
                                                    content)
     except email_outbound.ReplyError as exc:
-        raise ActionRefused(sentence(str(exc)), exc.status) from exc
+        raise ActionRefused(said(exc), exc.status) from exc
 
 
 # --- extending a written complaint's deadline (POJK 22/2023) ----------------------------------
@@ -482,14 +493,14 @@ def extend_deadline(session: Session, settings: Settings, content: Content, tick
     """
     text = (reason or "").strip()
     if not text:
-        raise ReasonMissing("Write the reason for the extension: the customer is told why.")
+        raise ReasonMissing(Msg("Write the reason for the extension: the customer is told why."))
     decision = regulation.extension_allowed(ticket, now or utcnow(), settings)
     if not decision.allowed or decision.new_due_at is None:
         raise ExtensionRefused(decision.reason)
     customer = ticket.customer
     if customer is None:
         raise ExtensionRefused(
-            "the ticket has no verified customer to give the written notice to")
+            Msg("the ticket has no verified customer to give the written notice to"))
     ticket.due_at = decision.new_due_at
     lang = ticket.language or "id"
     due_text = long_date(decision.new_due_at.astimezone(ZoneInfo(settings.timezone)).date(),

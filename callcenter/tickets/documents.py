@@ -15,6 +15,7 @@ from sqlalchemy.orm import Session
 
 from callcenter.compliance import regulation
 from callcenter.config import Settings
+from callcenter.i18n import Msg
 from callcenter.models import Document, RequiredDocument, Ticket, utcnow
 from callcenter.statuses import TicketStatus
 
@@ -78,19 +79,22 @@ def require_documents(session: Session, ticket: Ticket, names: list[str],
     Returns the rows added (a name already outstanding is not doubled).
     """
     if ticket.status in SETTLED:
-        raise TicketSettled(f"ticket {ticket.number} is {ticket.status}; reopen it first")
+        raise TicketSettled(Msg("Ticket %(number)s is resolved; reopen it first.",
+                                number=ticket.number))
     cleaned: list[str] = []
     for raw in names:
         if not isinstance(raw, str) or not raw.strip():
-            raise DocumentError("each document name must be a non-empty string")
+            raise DocumentError(Msg("Each document name must be a non-empty string."))
         name = " ".join(raw.split())
         if len(name) > MAX_NAME:
-            raise DocumentError(f"a document name has at most {MAX_NAME} characters")
+            raise DocumentError(Msg("A document name has at most %(limit)s characters.",
+                                     limit=MAX_NAME))
         cleaned.append(name)
     if not cleaned:
-        raise DocumentError("name at least one document")
+        raise DocumentError(Msg("Name at least one document."))
     if len(cleaned) > MAX_REQUIRED_AT_ONCE:
-        raise DocumentError(f"at most {MAX_REQUIRED_AT_ONCE} documents at once")
+        raise DocumentError(Msg("At most %(limit)s documents at once.",
+                                 limit=MAX_REQUIRED_AT_ONCE))
     when = now or utcnow()
     known = {_key(r.name) for r in outstanding(ticket)}
     added: list[RequiredDocument] = []
@@ -119,10 +123,11 @@ def find_requirement(ticket: Ticket, fulfils: int | str) -> RequiredDocument:
         match = next((r for r in candidates if r.received_at is None),
                      candidates[0] if candidates else None)
     if match is None:
-        raise UnknownRequirement(
-            f"{text!r} is not a document required on ticket {ticket.number}")
+        raise UnknownRequirement(Msg("“%(name)s” is not a document required on ticket "
+                                     "%(number)s.", name=text, number=ticket.number))
     if match.received_at is not None:
-        raise RequirementAlreadyReceived(f"{match.name!r} was already received")
+        raise RequirementAlreadyReceived(Msg("“%(name)s” was already received.",
+                                             name=match.name))
     return match
 
 
@@ -153,12 +158,14 @@ def receive_document(
     outstanding. Flushes, never commits.
     """
     if source not in SOURCES:
-        raise DocumentError(f"source must be one of {', '.join(SOURCES)}")
+        raise DocumentError(Msg("Source must be one of %(sources)s.",
+                                 sources=", ".join(SOURCES)))
     if not data:
-        raise DocumentError("the file is empty")
+        raise DocumentError(Msg("The file is empty."))
     if len(data) > MAX_DOCUMENT_BYTES:
-        raise DocumentTooLarge(
-            f"the file is {len(data)} bytes; at most {MAX_DOCUMENT_BYTES} bytes are kept")
+        raise DocumentTooLarge(Msg(
+            "The file is %(size)s bytes; at most %(limit)s bytes are kept.", size=len(data),
+            limit=MAX_DOCUMENT_BYTES))
     requirement: RequiredDocument | None
     if not may_fulfil:
         requirement = None

@@ -18,6 +18,7 @@ from flask import abort, render_template, request, url_for
 from sqlalchemy import or_, select
 
 from callcenter import display
+from callcenter.i18n import Msg
 from callcenter.models import AuditEntry
 from webhooks.console.auth import login_required, record
 from webhooks.console.blueprint import bp
@@ -66,7 +67,7 @@ def audit_trail() -> str:
     if request.args.get("before"):
         before = row_id(request.args["before"])
         if before is None:  # a page link of ours always names a row id
-            abort(400, "That page of the trail does not exist; open the newest page instead.")
+            abort(400, Msg("That page of the trail does not exist; open the newest page instead."))
         query = query.where(AuditEntry.id < before)
     rows = list(db().scalars(query.order_by(AuditEntry.id.desc()).limit(PAGE_SIZE + 1)))
     more = len(rows) > PAGE_SIZE

@@ -41,6 +41,7 @@ from markupsafe import Markup
 from sqlalchemy import select
 
 from callcenter import display
+from callcenter.i18n import Msg
 from callcenter.labels import label
 from callcenter.models import Agent, AuditEntry, Contact, User
 from callcenter.people.users import has_role
@@ -78,15 +79,16 @@ def set_presence() -> Response:
     """The agent chooses available, busy or away; routing follows at once."""
     agent = _agent_of(current_user())
     if agent is None:
-        abort(403, "Your user is not linked to an agent.")
+        abort(403, Msg("Your user is not linked to an agent."))
     choice = request.form.get("presence", "")
     if choice not in PRESENCE_LABELS:
-        flash("Choose Available, Busy or Away.", "error")
+        flash(gettext("Choose Available, Busy or Away."), "error")
         return redirect(_back(request.form.get("next")))
     session = db()
     agents.choose_presence(session, agent, choice, actor=actor())
     session.commit()
-    message = f"Presence set to {PRESENCE_LABELS[choice]}."
+    message = gettext("Presence set to %(presence)s.",
+                      presence=translate(label("presence", choice)))
     if choice == Presence.AVAILABLE:
         # Like a finished call does (webhooks/voice.py): a caller already waiting in the queue
         # is routed now, not when the next caller arrives. The dispatcher is a no-op if nobody
@@ -95,7 +97,7 @@ def set_presence() -> Response:
             queues.enqueue_dispatch_agents(settings())
         except Exception:
             log.exception("could not dispatch agents after agent %s became available", agent.id)
-            message += " Routing will pick you up with the next caller."
+            message += " " + gettext("Routing will pick you up with the next caller.")
     flash(message, "success")
     return redirect(_back(request.form.get("next")))
 

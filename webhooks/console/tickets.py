@@ -33,6 +33,7 @@ from webhooks.console import auth
 from webhooks.console.blueprint import bp
 from webhooks.context import content, db, settings, ticket_or_404
 from webhooks.i18n import gettext, translate
+from webhooks.i18n import when as page_time
 from webhooks.params import row_id
 from workers import queues
 
@@ -186,12 +187,10 @@ def ticket_reply(number: str) -> Response:
         reply = actions.send_reply(session, current, content(), ticket, actor=auth.actor(),
                                    channel=template.channel, template=template)
     except actions.ActionRefused as exc:
-        return _refused(ticket, str(exc))
+        return _refused(ticket, translate(exc))
     session.commit()
     queues.send_soon(current, "email" if reply.kind == "email" else "sms", reply.id)
-    where = {"email": "by email", "sms": "by SMS", "whatsapp": "on WhatsApp"}[reply.kind]
-    flash(f"Reply “{template.key}” queued to the customer {where}; the ticket now waits "
-          "for the customer.", "success")
+    flash(_reply_message(template.key, reply.kind), "success")
     return _back(ticket)
 
 
@@ -207,19 +206,21 @@ def ticket_callback(number: str) -> Response:
         scheduled = actions.schedule_callback(session, current, ticket, earliest,
                                               actor=auth.actor())
     except actions.ActionRefused as exc:
-        return _refused(ticket, str(exc))
+        return _refused(ticket, translate(exc))
     session.commit()
     callback = scheduled.callback
-    when = display.local_time(callback.due_at, current.timezone)
+    when = page_time(callback.due_at)
     if not scheduled.created:
-        flash(f"A callback is already scheduled for {when}; no second one was added.", "info")
+        flash(gettext("A callback is already scheduled for %(when)s; no second one was added.",
+                      when=when), "info")
         return _back(ticket)
     queues.schedule_soon(current, callback)
-    message = f"Callback scheduled for {when}."
+    message = gettext("Callback scheduled for %(when)s.", when=when)
     if scheduled.moved:
         start, end = current.calling_hours
-        message += (f" The time was moved into the customer's calling window "
-                    f"({start:%H:%M}–{end:%H:%M}, Monday to Saturday, not on holidays).")
+        message += " " + gettext(
+            "The time was moved into the customer's calling window (%(start)s–%(end)s, Monday "
+            "to Saturday, not on holidays).", start=f"{start:%H:%M}", end=f"{end:%H:%M}")
     flash(message, "success")
     return _back(ticket)
 
@@ -233,20 +234,21 @@ def ticket_documents(number: str) -> Response:
     session, current = db(), settings()
     names = actions.document_names(request.form.get("documents", ""))
     if not names:
-        return _refused(ticket, "Write the documents needed, one per line.")
+        return _refused(ticket, gettext("Write the documents needed, one per line."))
     try:
         result = actions.request_documents(session, current, content(), ticket, names,
                                            actor=auth.actor())
     except actions.ActionRefused as exc:
-        return _refused(ticket, str(exc))
+        return _refused(ticket, translate(exc))
     session.commit()
     queues.send_soon(current, "sms", result.sms_id)
     if result.added:
-        message = "Documents requested: " + ", ".join(r.name for r in result.added) + "."
+        message = gettext("Documents requested: %(documents)s.",
+                          documents=", ".join(r.name for r in result.added))
     else:
-        message = "Those documents were already requested."
+        message = gettext("Those documents were already requested.")
     if result.sms_id is not None:
-        message += " The customer is told by SMS what is still missing."
+        message += " " + gettext("The customer is told by SMS what is still missing.")
     flash(message, "success" if result.added else "info")
     return _back(ticket)
 
@@ -260,14 +262,15 @@ def ticket_assign(number: str) -> Response:
     raw = request.form.get("owner_id", "")
     owner_id = row_id(raw)
     if raw and owner_id is None:
-        return _refused(ticket, "Choose who should own the ticket.")
+        return _refused(ticket, gettext("Choose who should own the ticket."))
     try:
         owner = actions.assign(session, user, ticket, owner_id)
     except actions.ActionRefused as exc:
-        return _refused(ticket, str(exc))
+        return _refused(ticket, translate(exc))
     session.commit()
-    flash(f"Ticket {ticket.number} is now assigned to {owner.username}." if owner
-          else f"Ticket {ticket.number} is now unassigned.", "success")
+    flash(gettext("Ticket %(number)s is now assigned to %(owner)s.", number=ticket.number,
+                  owner=owner.username) if owner
+          else gettext("Ticket %(number)s is now unassigned.", number=ticket.number), "success")
     return _back(ticket)
 
 
@@ -303,7 +306,7 @@ def ticket_resolve(number: str) -> Response:
         resolved = actions.resolve(session, current, content(), ticket,
                                    request.form.get("summary", ""), actor=auth.actor())
     except actions.ActionRefused as exc:
-        return _refused(ticket, str(exc))
+        return _refused(ticket, translate(exc))
     session.commit()
     notice = resolved.notice
     if notice is not None:
@@ -311,6 +314,18 @@ def ticket_resolve(number: str) -> Response:
     flash(_resolved_message(ticket.number, notice.kind if notice else None,
                             resolved.why_not), "success" if notice else "info")
     return _back(ticket)
+
+
+def _reply_message(key: str, kind: str) -> str:
+    """Where the reply went, in the agent's words (one sentence per channel to translate)."""
+    if kind == "email":
+        return gettext("Reply “%(template)s” queued to the customer by email; the ticket now "
+                       "waits for the customer.", template=key)
+    if kind == "whatsapp":
+        return gettext("Reply “%(template)s” queued to the customer on WhatsApp; the ticket "
+                       "now waits for the customer.", template=key)
+    return gettext("Reply “%(template)s” queued to the customer by SMS; the ticket now waits "
+                   "for the customer.", template=key)
 
 
 def _resolved_message(number: str, kind: str | None, why_not: str | None) -> str:
@@ -341,11 +356,13 @@ def ticket_extend(number: str) -> Response:
             session, current, content(), ticket, request.form.get("reason", ""),
             actor=auth.actor())
     except actions.ExtensionRefused as exc:
-        return _refused(ticket, f"The deadline cannot be extended: {exc}.")
+        return _refused(ticket, gettext("The deadline cannot be extended: %(reason)s.",
+                                        reason=translate(exc)))
     except actions.ActionRefused as exc:
-        return _refused(ticket, str(exc))
+        return _refused(ticket, translate(exc))
     session.commit()
     queues.send_soon(current, "sms", extended.notice_id)
-    flash(f"Deadline extended to {display.local_time(extended.new_due_at, current.timezone)}. "
-          "The customer is told by SMS, with the reason.", "success")
+    flash(gettext("Deadline extended to %(when)s. The customer is told by SMS, with the "
+                  "reason.", when=page_time(extended.new_due_at)),
+          "success")
     return _back(ticket)

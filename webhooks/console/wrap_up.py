@@ -13,6 +13,7 @@ import logging
 from flask import abort, flash, redirect, request, url_for
 from werkzeug.wrappers import Response
 
+from callcenter.i18n import Msg
 from callcenter.models import Agent
 from callcenter.tickets import actions
 from callcenter.voice import wrap_up
@@ -34,7 +35,7 @@ def finish_wrap_up() -> Response:
     session, current = db(), settings()
     agent = session.get(Agent, user.agent_id) if user.agent_id is not None else None
     if agent is None:
-        abort(403, "Your user is not linked to an agent.")
+        abort(403, Msg("Your user is not linked to an agent."))
     back = safe_next(request.form.get("next")) or url_for("console.home")
     leg = row_id(request.form.get("leg", ""))
     if leg is not None and leg != agent.wrap_up_leg_id:

@@ -34,5 +34,5 @@ def test_a_template_reply_by_sms_carries_the_customers_data_not_placeholders(ses
 
     message = social.queue_reply(session, ticket, channel="sms", template=sms)
     assert message.body == f"Halo Budi Santoso, tiket {ticket.number} kami proses."
-    with pytest.raises(ValueError, match="is for email"):
+    with pytest.raises(ValueError, match="is for Email, not SMS"):
         social.queue_reply(session, ticket, channel="sms", template=email)
