@@ -6,6 +6,8 @@ from functools import lru_cache
 
 import phonenumbers
 
+from callcenter.i18n import Msg
+
 DEFAULT_REGION = "ID"
 
 
@@ -24,15 +26,15 @@ def to_e164(raw: str, region: str = DEFAULT_REGION) -> str:
         text = text[len("whatsapp:") :]
     digits = "".join(ch for ch in text if ch.isdigit())
     if not digits:
-        raise InvalidPhone("empty phone number")
+        raise InvalidPhone(Msg("empty phone number"))
     if not text.startswith("+") and digits.startswith("62") and len(digits) >= 10:
         text = "+" + digits
     try:
         parsed = phonenumbers.parse(text, region)
     except phonenumbers.NumberParseException as exc:
-        raise InvalidPhone(str(exc)) from exc
+        raise InvalidPhone(Msg("not a phone number")) from exc
     if not phonenumbers.is_valid_number(parsed):
-        raise InvalidPhone("not a valid phone number")
+        raise InvalidPhone(Msg("not a valid phone number"))
     return phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164)
 
 

@@ -34,6 +34,8 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from callcenter import audit
+from callcenter.i18n import Msg
+from callcenter.labels import label
 from callcenter.models import AuditEntry, Customer, Template, Ticket, User, utcnow
 from callcenter.people import users
 from callcenter.statuses import TemplateStatus
@@ -64,26 +66,27 @@ def placeholders(text: str) -> list[str]:
     try:
         parsed = list(string.Formatter().parse(text))
     except ValueError as exc:
-        raise TemplateError(f"template text is malformed ({exc}); write a literal brace "
-                            "as {{ or }}") from exc
+        raise TemplateError(Msg("template text is malformed (%(why)s); write a literal brace as "
+                                "{{ or }}", why=str(exc))) from exc
     found: list[str] = []
     for _literal, name, spec, conversion in parsed:
         if name is None:
             continue
         if name not in PLACEHOLDERS or spec or conversion:
-            raise TemplateError(f"unknown placeholder {{{name}}}; allowed: "
-                                + ", ".join("{" + p + "}" for p in PLACEHOLDERS))
+            raise TemplateError(Msg("unknown placeholder {%(name)s}; allowed: %(allowed)s",
+                                    name=name,
+                                    allowed=", ".join("{" + p + "}" for p in PLACEHOLDERS)))
         found.append(name)
     return found
 
 
 def _check_text(body: Any, subject: Any) -> tuple[str, str | None]:
     if not isinstance(body, str) or not body.strip():
-        raise TemplateError("body is required")
+        raise TemplateError(Msg("body is required"))
     if len(body) > MAX_BODY:
-        raise TemplateError(f"body is longer than {MAX_BODY} characters")
+        raise TemplateError(Msg("body is longer than %(limit)s characters", limit=MAX_BODY))
     if subject is not None and (not isinstance(subject, str) or len(subject) > 250):
-        raise TemplateError("subject must be a text of at most 250 characters")
+        raise TemplateError(Msg("subject must be a text of at most 250 characters"))
     placeholders(body)
     if subject:
         placeholders(subject)
@@ -128,16 +131,19 @@ def create_draft(session: Session, author: User, *, key: Any, language: Any, bod
                  subject: Any = None, channel: Any = "email") -> Template:
     """A new draft (any user). One open draft per key and language: edit that one instead."""
     if not isinstance(key, str) or not _KEY.match(key):
-        raise TemplateError("key must be 1-80 characters of a-z, 0-9, _ . - (lower case)")
+        raise TemplateError(Msg("key must be 1-80 characters of a-z, 0-9, _ . - (lower case)"))
     if language not in LANGUAGES:
-        raise TemplateError(f"language must be one of {', '.join(LANGUAGES)}")
+        raise TemplateError(Msg("language must be one of %(languages)s",
+                                 languages=", ".join(LANGUAGES)))
     if channel not in CHANNELS:
-        raise TemplateError(f"channel must be one of {', '.join(CHANNELS)}")
+        raise TemplateError(Msg("channel must be one of %(channels)s",
+                                channels=", ".join(CHANNELS)))
     body, subject = _check_text(body, subject)
     existing = _open_draft(session, key, language)
     if existing is not None:
-        raise TemplateError(f"template {key!r} ({language}) has an open draft "
-                            f"(id {existing.id}): edit it instead", 409)
+        raise TemplateError(Msg("template '%(key)s' (%(language)s) has an open draft (id %(id)s): "
+                                "edit it instead", key=key, language=language, id=existing.id),
+                            409)
     template = Template(key=key, language=language, channel=channel, subject=subject, body=body,
                         version=_next_version(session, key, language),
                         status=TemplateStatus.DRAFT, created_by=author.id)
@@ -163,12 +169,13 @@ def edit(session: Session, editor: User, template: Template, *, body: Any = None
         _audit(session, editor, "edit_template", template)
         return template, False
     if template.status == TemplateStatus.RETIRED:
-        raise TemplateError(f"template {template.id} is retired; edit the approved version",
-                            409)
+        raise TemplateError(Msg("template %(id)s is retired; edit the approved version",
+                                id=template.id), 409)
     existing = _open_draft(session, template.key, template.language)
     if existing is not None:
-        raise TemplateError(f"template {template.key!r} ({template.language}) already has a "
-                            f"draft (id {existing.id}): edit that one", 409)
+        raise TemplateError(Msg("template '%(key)s' (%(language)s) already has a draft "
+                                "(id %(id)s): edit that one", key=template.key,
+                                language=template.language, id=existing.id), 409)
     draft = Template(key=template.key, language=template.language, channel=template.channel,
                      subject=new_subject, body=new_body, status=TemplateStatus.DRAFT,
                      version=_next_version(session, template.key, template.language),
@@ -190,19 +197,25 @@ def _review(session: Session, reviewer: User, template: Template, read: Any, ver
     """The rules an approval and a rejection share: QA's role, a draft, four eyes, and the
     text the reviewer read is the draft's text now."""
     if not users.has_role(reviewer, *APPROVER_ROLES):
-        raise TemplateError(f"only QA may {verb} templates", 403)
+        raise TemplateError(Msg("only QA may approve templates") if verb == "approve"
+                            else Msg("only QA may reject templates"), 403)
     if not isinstance(read, str) or not read.strip():
-        raise TemplateError("digest is required: the digest shown with the text you read", 400)
+        raise TemplateError(Msg("digest is required: the digest shown with the text you read"),
+                            400)
     _lock(session, template)
     if template.status == TemplateStatus.REJECTED:
-        raise TemplateError(f"template {template.id} was rejected; its author edits it "
-                            "first", 409)
+        raise TemplateError(Msg("template %(id)s was rejected; its author edits it first",
+                                id=template.id), 409)
     if template.status != TemplateStatus.DRAFT:
-        raise TemplateError(f"template {template.id} is {template.status}, not a draft", 409)
+        raise TemplateError(Msg("template %(id)s is %(status)s, not a draft", id=template.id,
+                                status=label("template status", template.status)
+                                or template.status), 409)
     if template.created_by == reviewer.id:
-        raise TemplateError(f"a template is {verb}d by someone other than its author", 403)
+        raise TemplateError(Msg("a template is approved by someone other than its author")
+                            if verb == "approve" else
+                            Msg("a template is rejected by someone other than its author"), 403)
     if read.strip().lower() != digest(template):
-        raise TemplateError("the text changed after you opened it; read it again", 409)
+        raise TemplateError(Msg("the text changed after you opened it; read it again"), 409)
 
 
 def approve(session: Session, approver: User, template: Template, *, read: Any,
@@ -228,9 +241,9 @@ def reject(session: Session, reviewer: User, template: Template, *, read: Any,
     """QA (or admin) sends someone else's draft back with ``reason``, naming the text they
     read; the author sees the reason (:func:`rejection`) and edits the draft."""
     if not isinstance(reason, str) or not reason.strip():
-        raise TemplateError("reason is required: tell the author what to change", 400)
+        raise TemplateError(Msg("reason is required: tell the author what to change"), 400)
     if len(reason.strip()) > MAX_REASON:
-        raise TemplateError(f"reason has at most {MAX_REASON} characters", 400)
+        raise TemplateError(Msg("reason has at most %(limit)s characters", limit=MAX_REASON), 400)
     _review(session, reviewer, template, read, "reject")
     template.status = TemplateStatus.REJECTED
     session.flush()
@@ -287,8 +300,8 @@ def fields_for(ticket: Ticket, customer: Customer | None, language: str,
 def render_text(text: str, values: dict[str, str | None]) -> str:
     missing = [n for n in placeholders(text) if not values.get(n)]
     if missing:
-        raise TemplateError("the customer's data has no " + ", ".join(sorted(set(missing)))
-                            + " for this template", 409)
+        raise TemplateError(Msg("the customer's data has no %(fields)s for this template",
+                                fields=", ".join(sorted(set(missing)))), 409)
     return text.format_map(values)
 
 
@@ -296,8 +309,8 @@ def render(template: Template, *, ticket: Ticket, customer: Customer | None,
            email: str | None = None) -> tuple[str | None, str]:
     """(subject, body) for the ticket's customer; TemplateError (409) when data is missing."""
     if customer is None and _CUSTOMER_FIELDS & set(placeholders(template.body)):
-        raise TemplateError("the ticket is not linked to a customer: this template needs the "
-                            "customer's data", 409)
+        raise TemplateError(Msg("the ticket is not linked to a customer: this template needs the "
+                                "customer's data"), 409)
     values = fields_for(ticket, customer, template.language, email)
     subject = render_text(template.subject, values) if template.subject else None
     return subject, render_text(template.body, values)

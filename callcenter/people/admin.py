@@ -18,6 +18,7 @@ from typing import Protocol
 from sqlalchemy.orm import Session
 
 from callcenter import audit
+from callcenter.i18n import Msg
 from callcenter.models import Agent, User
 from callcenter.people import users
 from callcenter.voice import agents
@@ -96,9 +97,10 @@ def add_agent_for(session: Session, user: User, *, name: str, phone: str | None,
     """Register an agent (a phone number or a Twilio Client identity) and link it to
     ``user``. Raises ``agents.AgentError``, ``phones.InvalidPhone`` or ``users.UserError``."""
     if not name:
-        raise agents.AgentError("the agent needs a name")
+        raise agents.AgentError(Msg("the agent needs a name"))
     if len(name) > AGENT_FIELD_MAX or len(client_identity or "") > AGENT_FIELD_MAX:
-        raise agents.AgentError(f"name and identity have at most {AGENT_FIELD_MAX} characters")
+        raise agents.AgentError(Msg("name and identity have at most %(limit)s characters",
+                                     limit=AGENT_FIELD_MAX))
     agent = agents.add_agent(session, name, phone=phone, client_identity=client_identity)
     users.link_agent(session, user, agent.id)
     audit.record(session, actor, "create_agent", f"agent:{agent.id}",

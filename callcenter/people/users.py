@@ -42,22 +42,23 @@ class UserError(ValueError):
 
 def _check_role(role: str) -> None:
     if role not in ROLES:
-        raise UserError(f"role must be one of {', '.join(ROLES)}")
+        raise UserError(Msg("role must be one of %(roles)s", roles=", ".join(ROLES)))
 
 
 def _check_password(password: str) -> None:
     if len(password) < MIN_PASSWORD:
-        raise UserError(f"password must have at least {MIN_PASSWORD} characters")
+        raise UserError(Msg("password must have at least %(limit)s characters", limit=MIN_PASSWORD))
 
 
 def _check_username(username: str) -> None:
     """Sign-in strips and cuts the name at 80 characters: a name it could not match is refused."""
     if not username:
-        raise UserError("user name is required")
+        raise UserError(Msg("user name is required"))
     if len(username) > USERNAME_MAX:
-        raise UserError(f"user name must have at most {USERNAME_MAX} characters")
+        raise UserError(Msg("user name must have at most %(limit)s characters",
+                            limit=USERNAME_MAX))
     if any(ch.isspace() or not ch.isprintable() for ch in username):
-        raise UserError("user name must not contain spaces")
+        raise UserError(Msg("user name must not contain spaces"))
 
 
 def create_user(session: Session, username: str, password: str, role: str) -> User:
@@ -65,7 +66,7 @@ def create_user(session: Session, username: str, password: str, role: str) -> Us
     _check_role(role)
     _check_password(password)
     if session.scalars(select(User).where(User.username == username)).first() is not None:
-        raise UserError(f"user {username!r} exists already")
+        raise UserError(Msg("user '%(name)s' exists already", name=username))
     user = User(username=username, password_hash=generate_password_hash(password), role=role)
     session.add(user)
     session.flush()
@@ -135,7 +136,8 @@ def _active_admin_ids(session: Session) -> list[int]:
 
 def _refuse_last_admin(session: Session, user: User) -> None:
     if user.role == "admin" and user.active and _active_admin_ids(session) == [user.id]:
-        raise UserError(f"{user.username} is the last active admin; make another admin first")
+        raise UserError(Msg("%(name)s is the last active admin; make another admin first",
+                            name=user.username))
 
 
 def set_role(session: Session, user: User, role: str) -> str:
@@ -157,7 +159,7 @@ def set_active(session: Session, actor: User | None, user: User, active: bool) -
         return False
     if not active:
         if actor is not None and actor.id == user.id:
-            raise UserError("you cannot deactivate yourself; ask another admin")
+            raise UserError(Msg("you cannot deactivate yourself; ask another admin"))
         _refuse_last_admin(session, user)
         agent = session.get(Agent, user.agent_id) if user.agent_id is not None else None
         if agent is not None:
@@ -188,10 +190,11 @@ def link_agent(session: Session, user: User, agent_id: int | None) -> Agent | No
     # The agent's row is locked (PostgreSQL) so two admins cannot give it to two users at once.
     agent = session.get(Agent, agent_id, with_for_update=True)
     if agent is None:
-        raise UserError("no such agent")
+        raise UserError(Msg("no such agent"))
     other = session.scalars(select(User).where(
         User.agent_id == agent.id, User.id != user.id)).first()
     if other is not None:
-        raise UserError(f"agent {agent.name} is linked to {other.username} already")
+        raise UserError(Msg("agent %(agent)s is linked to %(user)s already", agent=agent.name,
+                            user=other.username))
     user.agent_id = agent.id
     return agent

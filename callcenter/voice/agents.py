@@ -33,6 +33,7 @@ from twilio.base.exceptions import TwilioRestException
 from callcenter import audit
 from callcenter.config import Settings
 from callcenter.content import Content, Speech
+from callcenter.i18n import Msg
 from callcenter.models import Agent, Contact, Customer, Ticket, utcnow
 from callcenter.phones import mask_phone, to_e164
 from callcenter.statuses import CallStatus, Presence, QueueState
@@ -57,7 +58,7 @@ def set_presence(agent: Agent, presence: str) -> bool:
     dispatcher, after commit, so a caller already waiting is routed to them).
     """
     if presence not in PRESENCES:
-        raise AgentError(f"presence must be one of {', '.join(PRESENCES)}")
+        raise AgentError(Msg("presence must be one of %(choices)s", choices=", ".join(PRESENCES)))
     became_available = presence == Presence.AVAILABLE and not agent.available
     agent.presence = presence
     agent.available = presence == Presence.AVAILABLE
@@ -82,9 +83,9 @@ def add_agent(session: Session, name: str, *, phone: str | None = None,
               client_identity: str | None = None, available: bool = False) -> Agent:
     """Register an agent reachable on a phone number or a Twilio Client identity."""
     if bool(phone) == bool(client_identity):
-        raise AgentError("give exactly one of a phone number or a client identity")
+        raise AgentError(Msg("give exactly one of a phone number or a client identity"))
     if session.scalars(select(Agent).where(Agent.name == name)).first() is not None:
-        raise AgentError(f"an agent named {name!r} exists already")
+        raise AgentError(Msg("an agent named '%(name)s' exists already", name=name))
     agent = Agent(name=name, phone=to_e164(phone) if phone else None,
                   client_identity=client_identity, available=available,
                   presence=Presence.AVAILABLE if available else Presence.AWAY)
@@ -97,7 +98,7 @@ def agent_named(session: Session, name: str) -> Agent:
     """The agent registered as ``name``; :class:`AgentError` when there is none."""
     agent = session.scalars(select(Agent).where(Agent.name == name)).first()
     if agent is None:
-        raise AgentError(f"no agent named {name!r}")
+        raise AgentError(Msg("no agent named '%(name)s'", name=name))
     return agent
 
 

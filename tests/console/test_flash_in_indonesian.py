@@ -149,3 +149,31 @@ def test_the_same_refusal_stays_english_in_the_json_api(console, session, ticket
     assert resolved.status_code == 400
     assert resolved.get_json()["message"] == ("Write the summary: it is what the customer is "
                                               "told.")
+
+
+def test_a_refused_template_draft_says_why_in_indonesian(console, session):
+    """The templates page: the domain's reason comes translated inside the page's sentence."""
+    client = console.signed_in("sari", "agent", language=None)
+    draft = {"key": "pengingat", "language": "id", "channel": "email", "subject": "Tiket",
+             "body": "Halo {nama}, terima kasih."}
+    reply = post_form(client, "/console/templates", "/console/templates", draft)
+    assert reply.status_code == 400
+    assert ("Draf tidak disimpan: penanda tidak dikenal {nama}; yang diizinkan: "
+            in page_text(reply))
+    assert post_form(client, "/console/templates", "/console/templates",
+                     {**draft, "body": "Halo {name}."}).status_code == 302
+    again = post_form(client, "/console/templates", "/console/templates",
+                      {**draft, "body": "Teks lain {name}."})
+    assert again.status_code == 409
+    assert "templat 'pengingat' (id) memiliki draf terbuka" in page_text(again)
+
+
+def test_a_refused_user_says_why_in_indonesian(console, session):
+    admin = console.signed_in("root", "admin", language=None)
+    reply = post_form(admin, "/console/users", "/console/users",
+                      {"username": "dewi", "role": "qa", "password": "short"})
+    assert reply.status_code == 400
+    assert "Pengguna tidak ditambahkan: kata sandi paling sedikit" in page_text(reply)
+    taken = post_form(admin, "/console/users", "/console/users",
+                      {"username": "root", "role": "qa", "password": PASSWORD})
+    assert "Pengguna tidak ditambahkan: pengguna 'root' sudah ada." in page_text(taken)
