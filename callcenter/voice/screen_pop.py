@@ -12,7 +12,10 @@ Every agent's console polls this every 2 s, so it is cheap by construction:
   ticket's customer);
 - a linked call: **2 queries** (plus the recent contacts of the ticket, which include the
   caller's own leg). A third runs only in the rare case the verified customer is not the
-  ticket's customer, or the caller's leg is older than the ticket's recent contacts.
+  ticket's customer, or the caller's leg is older than the ticket's recent contacts;
+- a verified caller: **2 more** (:func:`customer_context`): the customer's other open tickets
+  and their last contacts on every channel, so a caller with an earlier complaint is known
+  as such before the agent speaks (X1). The wrap-up card shows the same.
 
 Showing a caller's identity is a view of personal data: the web layer audits it once per agent
 leg, using :func:`first_showing` (an atomic Redis ``SET NX`` shared by every web worker).
@@ -28,11 +31,13 @@ from sqlalchemy.orm import Session
 
 from callcenter.models import Contact, Customer, Ticket
 from callcenter.phones import mask_phone
-from callcenter.statuses import QueueState
+from callcenter.statuses import OPEN_TICKET_STATUSES, QueueState
 from callcenter.voice.agents import AGENT_LEG
 
 LIVE_LEG_STATES = (QueueState.RINGING, QueueState.TALKING)
 HISTORY_SIZE = 5
+OTHER_TICKETS = 10
+CUSTOMER_TICKETS = 200  # the customer's newest tickets looked at (a borrower has a few)
 SHOWN_TTL_S = 2 * 86400  # an agent leg lasts minutes; the marker outlives it comfortably
 
 
@@ -45,7 +50,9 @@ class Pop:
     ticket: Ticket | None = None
     caller: Contact | None = None
     customer: Customer | None = None  # set only when the caller verified (P1.1)
-    history: list[Contact] = field(default_factory=list)
+    # (contact, its ticket's number): this ticket's, or the verified customer's on any ticket
+    history: list[tuple[Contact, str | None]] = field(default_factory=list)
+    other_tickets: list[Ticket] = field(default_factory=list)  # the verified customer's open ones
 
     @property
     def leg_sid(self) -> str:
@@ -111,7 +118,7 @@ def current_pop(session: Session, agent_id: int, history_size: int = HISTORY_SIZ
         .where(Contact.ticket_id == ticket.id, Contact.kind != AGENT_LEG)
         .order_by(Contact.started_at.desc(), Contact.id.desc())
         .limit(history_size + 1)))
-    pop.history = recent[:history_size]
+    pop.history = [(contact, ticket.number) for contact in recent[:history_size]]
     pop.caller = next((c for c in recent if _is_caller(c, agent_id)), None)
     if pop.caller is None:
         pop.caller = session.scalars(
@@ -119,7 +126,36 @@ def current_pop(session: Session, agent_id: int, history_size: int = HISTORY_SIZ
                                   Contact.kind != AGENT_LEG, Contact.agent_id == agent_id)
             .order_by(Contact.started_at.desc(), Contact.id.desc()).limit(1)).first()
     pop.customer = verified_customer(session, pop.caller, ticket_customer)
+    if pop.customer is not None:
+        context = customer_context(session, pop.customer.id, ticket.id, history_size)
+        pop.other_tickets, pop.history = context.other_tickets, context.recent
     return pop
+
+
+@dataclass
+class CustomerContext:
+    """A verified customer's other open tickets and last contacts across channels."""
+
+    other_tickets: list[Ticket]
+    recent: list[tuple[Contact, str | None]]  # (contact, its ticket's number), newest first
+
+
+def customer_context(session: Session, customer_id: int, current_ticket_id: int | None,
+                     recent_size: int) -> CustomerContext:
+    """What the pop and the wrap-up card show of the customer beyond this call's ticket.
+
+    The customer's tickets first (a handful, by the customer index), then their contacts by
+    ticket: one join ordered by time let SQLite walk every contact by time."""
+    theirs = list(session.scalars(
+        select(Ticket).where(Ticket.customer_id == customer_id)
+        .order_by(Ticket.opened_at.desc()).limit(CUSTOMER_TICKETS)))
+    others = [t for t in theirs
+              if t.status in OPEN_TICKET_STATUSES and t.id != current_ticket_id][:OTHER_TICKETS]
+    numbers = {t.id: t.number for t in theirs}
+    recent = [(contact, numbers.get(contact.ticket_id or 0)) for contact in session.scalars(
+        select(Contact).where(Contact.ticket_id.in_(numbers), Contact.kind != AGENT_LEG)
+        .order_by(Contact.started_at.desc(), Contact.id.desc()).limit(recent_size))]
+    return CustomerContext(others, recent)
 
 
 def _is_caller(contact: Contact, agent_id: int) -> bool:

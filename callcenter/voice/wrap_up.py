@@ -18,7 +18,6 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
 
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from callcenter import audit
@@ -27,13 +26,11 @@ from callcenter.content import Content
 from callcenter.i18n import Msg
 from callcenter.models import Agent, Contact, Customer, Note, Ticket, User, utcnow
 from callcenter.people import users
-from callcenter.statuses import OPEN_TICKET_STATUSES, TicketStatus
+from callcenter.statuses import TicketStatus
 from callcenter.tickets import actions
 from callcenter.voice import agents
-from callcenter.voice.screen_pop import verified_customer
+from callcenter.voice.screen_pop import customer_context, verified_customer
 
-OTHER_TICKETS = 10
-CUSTOMER_TICKETS = 200  # the customer's newest tickets looked at (a borrower has a few)
 RECENT_CONTACTS = 8
 
 
@@ -87,19 +84,9 @@ def current_card(session: Session, agent: Agent) -> Card | None:
     if ticket is not None:
         card.notes = list(ticket.notes)
     if customer is not None:
-        # The customer's tickets first (a handful, by the customer index), then their
-        # contacts by ticket: one join ordered by time let SQLite walk every contact by time.
-        theirs = list(session.scalars(
-            select(Ticket).where(Ticket.customer_id == customer.id)
-            .order_by(Ticket.opened_at.desc()).limit(CUSTOMER_TICKETS)))
-        card.other_tickets = [t for t in theirs if t.status in OPEN_TICKET_STATUSES
-                              and (ticket is None or t.id != ticket.id)][:OTHER_TICKETS]
-        numbers = {t.id: t.number for t in theirs}
-        card.recent = [(contact, numbers.get(contact.ticket_id or 0)) for contact in
-                       session.scalars(
-            select(Contact).where(Contact.ticket_id.in_(numbers),
-                                  Contact.kind != agents.AGENT_LEG)
-            .order_by(Contact.started_at.desc(), Contact.id.desc()).limit(RECENT_CONTACTS))]
+        context = customer_context(session, customer.id, ticket.id if ticket else None,
+                                   RECENT_CONTACTS)
+        card.other_tickets, card.recent = context.other_tickets, context.recent
     return card
 
 

@@ -213,6 +213,27 @@ def test_the_pop_shows_the_caller_once_the_agent_accepted_the_call(console, sess
                      other_view)
 
 
+def test_the_pop_shows_the_callers_other_open_ticket_while_on_the_call(console, session):
+    """The "Recent contacts" of a verified caller span their tickets and channels, and their
+    other open ticket is a link, during the call (not only on the wrap-up card)."""
+    caller_sid, number = _waiting_caller(session)
+    caller = session.scalars(select(Contact).where(Contact.external_id == caller_sid)).one()
+    earlier = lifecycle.open_ticket(session, channel="email",
+                                    customer_id=caller.ivr_state["customer_id"])
+    session.add(Contact(channel="email", direction="inbound", ticket_id=earlier.id,
+                        subject="Denda keterlambatan", started_at=utcnow()))
+    session.commit()
+    agent = _agent(session, available=True)
+    client = console.signed_in("sari", "agent", agent_id=agent.id)
+    _accept(client, _ring(session, agent.id))
+    pop = _pop(client)
+    assert "The customer's other open tickets" in pop
+    assert f'<a href="/console/tickets/{earlier.number}">{earlier.number}</a>' in pop
+    assert re.search(rf"Email · Incoming\s+· In progress · ticket {earlier.number} · Denda "
+                     "keterlambatan", pop)
+    assert number in pop and "this call" in pop
+
+
 def test_an_unverified_caller_pops_as_not_verified(console, session):
     caller_sid, number = _waiting_caller(session)
     caller = session.scalars(select(Contact).where(Contact.external_id == caller_sid)).one()

@@ -75,7 +75,9 @@ def test_a_ringing_leg_shows_no_identity_until_connect_links_it(session):
     session.expire_all()
     with counted(session) as statements:
         pop = screen_pop.current_pop(session, agent_id)
-    assert len(statements) == 2  # leg+ticket+customer, then the ticket's recent contacts
+    # leg+ticket+customer, the ticket's recent contacts, then the verified customer's tickets
+    # and their last contacts on every channel
+    assert len(statements) == 4
     assert pop is not None and pop.linked and pop.shows_identity
     assert pop.verified_name == "Budi Santoso" and pop.order_id == "20261001"
     assert pop.ticket is not None and pop.ticket.reason == "asked for an agent"
@@ -83,6 +85,30 @@ def test_a_ringing_leg_shows_no_identity_until_connect_links_it(session):
     assert pop.told == ["Tagihan Rp 1.250.000"]
     assert pop.caller is not None and pop.caller.external_id == caller_sid
     assert pop.leg_sid == leg_sid
+
+
+def test_a_verified_caller_pops_with_their_other_open_ticket_and_its_email(session):
+    """The caller wrote to us last week about something else: the agent sees that ticket and
+    that email while the phone is still at their ear, not only after the call (X1)."""
+    caller, caller_sid = _waiting_caller(session)
+    budi_id = caller.ivr_state["customer_id"]
+    earlier = lifecycle.open_ticket(session, channel="email", customer_id=budi_id,
+                                    category="complaint")
+    session.add(Contact(channel="email", direction="inbound", ticket_id=earlier.id,
+                        subject="Denda keterlambatan", started_at=utcnow()))
+    settled = lifecycle.open_ticket(session, channel="voice", customer_id=budi_id)
+    lifecycle.resolve(session, settled, "Sudah dijelaskan.")
+    session.commit()
+    agent = agents.add_agent(session, "Sari", phone="+628110000001", available=True)
+    session.commit()
+    agents.connect(session, caller_sid, _ring(session, agent))
+    session.commit()
+    pop = screen_pop.current_pop(session, agent.id)
+    assert pop is not None and pop.verified_name == "Budi Santoso"
+    assert [t.number for t in pop.other_tickets] == [earlier.number]  # open ones, not this one
+    shown = [(contact.subject, number) for contact, number in pop.history]
+    assert ("Denda keterlambatan", earlier.number) in shown
+    assert any(contact.external_id == caller_sid for contact, _ in pop.history)
 
 
 def test_an_unverified_caller_pops_without_a_name(session):
@@ -94,6 +120,8 @@ def test_an_unverified_caller_pops_without_a_name(session):
     pop = screen_pop.current_pop(session, agent.id)
     assert pop is not None and pop.linked and pop.verified_name is None
     assert pop.order_id is None and pop.ticket is not None
+    assert pop.other_tickets == []  # nobody's other tickets for a caller who did not verify
+    assert [number for _, number in pop.history] == [pop.ticket.number]
 
 
 def test_the_pop_is_only_for_the_agent_of_the_leg_and_ends_with_the_leg(session, settings):
