@@ -106,6 +106,8 @@ def test_a_500_after_the_call_was_placed_with_the_job_lost_rings_once_too(
     stack = stack_on_suite_database
     stack.sim.fail_after_create(1, status=500)
     _owe_a_callback(stack)  # no job: only the row knows
-    stack.start("scheduler", "--interval", "1")
+    scheduler = stack.start("scheduler", "--interval", "1")
     worker = stack.start("worker")
     _budi_is_called_once(stack, worker)
+    assert "sweep step reconcile_callbacks: {'scheduled': 1," in scheduler.log.read_text(
+        errors="replace")  # the scheduler queued the lost job from the row
