@@ -3,7 +3,9 @@
 A module shares one private PostgreSQL cluster (``initdb`` once, ~2 s); each test gets a
 fresh migrated database in it, the service under gunicorn, the worker of ``callcenter
 worker`` and the simulator as Twilio. The test stops and restarts only that cluster (or its
-private Redis), never the machine's shared servers.
+private Redis), never the machine's shared servers. A fault that spares the database (Twilio's,
+a sweep step's) runs on the suite's own database instead, once on SQLite and once on
+PostgreSQL (``stack_on_suite_database``).
 """
 
 from __future__ import annotations
@@ -75,7 +77,7 @@ def _fresh_database(cluster: PrivatePostgres) -> str:
 class Stack:
     """The service's processes and the simulator, on the test's own database."""
 
-    pg: PrivatePostgres
+    pg: PrivatePostgres | None  # None: the suite's database, not a private cluster
     sim: Simulator
     app: AppProcess
     env: dict[str, str]
@@ -100,9 +102,12 @@ class Stack:
         return process
 
 
-def build_stack(monkeypatch: pytest.MonkeyPatch, logs: Path, pg: PrivatePostgres,
-                redis_url: str, **overrides: str) -> Stack:
-    database_url = _fresh_database(pg)
+def build_stack(monkeypatch: pytest.MonkeyPatch, logs: Path, pg: PrivatePostgres | None,
+                redis_url: str, database_url: str | None = None, **overrides: str) -> Stack:
+    """The stack on a fresh database of ``pg``, or on ``database_url`` when given."""
+    if database_url is None:
+        assert pg is not None
+        database_url = _fresh_database(pg)
     app_port = free_port()
     sim = Simulator(account_sid=DEV_ACCOUNT_SID, auth_token=TEST_AUTH_TOKEN,
                     service_url=f"http://127.0.0.1:{app_port}", hotline=HOTLINE,
@@ -123,10 +128,10 @@ def build_stack(monkeypatch: pytest.MonkeyPatch, logs: Path, pg: PrivatePostgres
         "CALLBACK_DIAL_RATE": "0",
         **overrides,
     }
+    for name in ("CALLING_HOURS", "CALLCENTER_TZ", "CALLCENTER_RQ_PREFIX"):
+        monkeypatch.delenv(name, raising=False)  # unless an override sets it
     for name, value in values.items():
         monkeypatch.setenv(name, value)
-    for name in ("CALLING_HOURS", "CALLCENTER_TZ", "CALLCENTER_RQ_PREFIX"):
-        monkeypatch.delenv(name, raising=False)
     env = service_environment(**values)
     app = AppProcess(env, logs, port=app_port)
     try:
@@ -137,11 +142,13 @@ def build_stack(monkeypatch: pytest.MonkeyPatch, logs: Path, pg: PrivatePostgres
     return Stack(pg=pg, sim=sim, app=app, env=env, settings=Settings.from_env(), logs=logs)
 
 
-def _tear_down(built: Stack, pg: PrivatePostgres) -> None:
+def _tear_down(built: Stack, pg: PrivatePostgres | None) -> None:
     for process in built.extra:
         process.stop()
     built.sim.stop()
     built.app.stop()
+    if pg is None:
+        return  # the suite's database: its fixtures close its pools (and empty it)
     dispose_all()
     if not pg.accepting():
         pg.start()
@@ -174,3 +181,25 @@ def stack_on_private_redis(monkeypatch: pytest.MonkeyPatch, tmp_path: Path,
         yield built
     finally:
         _tear_down(built, private_pg)
+
+
+@pytest.fixture
+def stack_overrides() -> dict[str, str]:
+    """Settings a test module gives the processes of ``stack_on_suite_database`` (override
+    this fixture in the module)."""
+    return {}
+
+
+@pytest.fixture
+def stack_on_suite_database(monkeypatch: pytest.MonkeyPatch, tmp_path: Path, database_url: str,
+                            session: Session, redis_claim: services.RedisClaim,
+                            stack_overrides: dict[str, str]) -> Iterator[Stack]:
+    """gunicorn and the simulator on the suite's database (SQLite, then PostgreSQL; the
+    ``session`` fixture empties it afterwards) and this run's Redis database number, for
+    faults that spare both servers; ``stack_overrides`` on top of the usual settings."""
+    built = build_stack(monkeypatch, tmp_path, None, redis_claim.url,
+                        database_url=database_url, **stack_overrides)
+    try:
+        yield built
+    finally:
+        _tear_down(built, None)

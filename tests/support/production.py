@@ -13,7 +13,7 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 
-from callcenter.config import DEV_BASE_URL
+from callcenter.config import DEV_BASE_URL, PROJECT_ROOT
 
 # Not the dev values (callcenter.config.DEV_AUTH_TOKEN/DEV_SECRET_KEY): a production start
 # accepts them. The simulators of the suite sign with TEST_AUTH_TOKEN.
@@ -36,5 +36,9 @@ def production_environment(public_base_url: str | None = None,
         env["SECRET_KEY"] = TEST_SECRET_KEY
     env["PUBLIC_BASE_URL"] = public_base_url or env.get("PUBLIC_BASE_URL") or DEV_BASE_URL
     env.setdefault("PYTHONUNBUFFERED", "1")
+    # This checkout's code, not whichever one the virtualenv's editable install names (a git
+    # worktree sharing another checkout's .venv would otherwise start that checkout's code).
+    env["PYTHONPATH"] = os.pathsep.join(
+        p for p in (str(PROJECT_ROOT), env.get("PYTHONPATH", "")) if p)
     env.update(values)
     return env

@@ -13,12 +13,16 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from rq.job import Job
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from callcenter.models import Callback, Contact, OutboundEmail
+from callcenter.config import Settings
+from callcenter.models import Callback, Contact, OutboundEmail, OutboundMessage, Ticket
 from callcenter.statuses import CallbackStatus, CallStatus, QueueState, TicketStatus
 from callcenter.tickets import lifecycle
 from tests.factories import make_customer
+from workers.queues import URGENT, queue, redis_connection
 
 
 @dataclass(frozen=True)
@@ -77,3 +81,22 @@ def owe_every_sweep_effect(session: Session, now: datetime, index: int = 0,
     return SweepWorld(caller.id if waiting else 0, stuck.id if lost_calls else 0,
                       unsettled.id if lost_calls else 0, silent.id, oral.id, email.id,
                       tuple(c.phone for c in customers))
+
+
+def sweep_effects(session: Session, settings: Settings, world: SweepWorld) -> dict[str, bool]:
+    """What each step that does not need Twilio leaves behind (nothing takes the jobs it
+    queues: no worker runs)."""
+    session.expire_all()
+    conn = redis_connection(settings)
+    urgent = [Job.fetch(i, connection=conn).func_name for i in queue(settings, URGENT).job_ids]
+    return {
+        "route_waiting_callers": "workers.agents.dispatch_agents" in urgent,
+        "no_response_callbacks": session.scalars(select(Callback).where(
+            Callback.ticket_id == world.silent_ticket_id,
+            Callback.reason == "no_response")).first() is not None,
+        "convert_overdue_oral": session.get(Ticket, world.oral_ticket_id).kind == "written"
+        and session.scalars(select(OutboundMessage).where(
+            OutboundMessage.ticket_id == world.oral_ticket_id)).first() is not None,
+        "resend_emails": f"email-{world.stale_email_id}" in queue(settings, "default").job_ids,
+        "purge_expired": conn.exists("callcenter:retention-run") == 1,
+    }

@@ -14,16 +14,13 @@ from zoneinfo import ZoneInfo
 
 import pytest
 import time_machine
-from rq.job import Job
-from sqlalchemy import select
 
 from callcenter.config import Settings
-from callcenter.models import Callback, OutboundMessage, Ticket
 from tests.conftest import API_TOKEN
 from tests.support.smtp import free_port, mail_sink_fixture  # noqa: F401 (fixture)
-from tests.support.sweep_world import owe_every_sweep_effect
+from tests.support.sweep_world import owe_every_sweep_effect, sweep_effects
 from webhooks.app import create_app
-from workers.queues import URGENT, queue, redis_connection
+from workers.queues import redis_connection
 from workers.sweeps import STEPS, StepOutcome, SweepStep, sweep_once
 
 WEDNESDAY_MORNING = datetime(2026, 11, 25, 10, 0, tzinfo=ZoneInfo("Asia/Jakarta"))
@@ -40,24 +37,6 @@ def env(env: dict[str, str], monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
     return {**env, **values}
 
 
-def _effects(session, settings: Settings, world) -> dict[str, bool]:
-    """What each step that does not need Twilio leaves behind."""
-    session.expire_all()
-    conn = redis_connection(settings)
-    urgent = [Job.fetch(i, connection=conn).func_name for i in queue(settings, URGENT).job_ids]
-    return {
-        "route_waiting_callers": "workers.agents.dispatch_agents" in urgent,
-        "no_response_callbacks": session.scalars(select(Callback).where(
-            Callback.ticket_id == world.silent_ticket_id,
-            Callback.reason == "no_response")).first() is not None,
-        "convert_overdue_oral": session.get(Ticket, world.oral_ticket_id).kind == "written"
-        and session.scalars(select(OutboundMessage).where(
-            OutboundMessage.ticket_id == world.oral_ticket_id)).first() is not None,
-        "resend_emails": f"email-{world.stale_email_id}" in queue(settings, "default").job_ids,
-        "purge_expired": conn.exists("callcenter:retention-run") == 1,
-    }
-
-
 def test_twilio_unreachable_fails_only_the_steps_that_ask_it(session, redis_conn, mail_sink,
                                                               caplog):
     caplog.set_level(logging.ERROR, logger="workers.sweeps")
@@ -69,7 +48,7 @@ def test_twilio_unreachable_fails_only_the_steps_that_ask_it(session, redis_conn
     assert failed and failed <= TWILIO_STEPS  # the reconciler's failure is not theirs
     assert {name for name, o in outcomes.items() if o == StepOutcome.RAN} == {
         step.name for step in STEPS} - failed
-    assert _effects(session, settings, world) == dict.fromkeys(
+    assert sweep_effects(session, settings, world) == dict.fromkeys(
         ["route_waiting_callers", "no_response_callbacks", "convert_overdue_oral",
          "resend_emails", "purge_expired"], True)
     digest = mail_sink.wait_for(1)[0]
@@ -98,7 +77,7 @@ def test_a_step_that_raises_first_leaves_every_other_step_to_run(session, redis_
         outcomes = sweep_once(settings, steps=[SweepStep("broken", broken), *STEPS])
     assert outcomes["broken"] == StepOutcome.FAILED
     assert all(outcomes[step.name] == StepOutcome.RAN for step in STEPS)
-    assert all(_effects(session, settings, world).values())
+    assert all(sweep_effects(session, settings, world).values())
     assert len(mail_sink.wait_for(1)) == 1
 
 
