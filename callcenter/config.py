@@ -324,6 +324,12 @@ def production_problems(settings: Settings) -> list[str]:
         problems.append(
             "PUBLIC_BASE_URL is not a web address: it must start with https:// (or http://) "
             "and name the host, e.g. https://hotline.example.co.id.")
+    if not settings.redis_url:
+        problems.append(
+            "REDIS_URL is not set: without it each process looks for the embedded Redis that "
+            "only `callcenter dev` starts (a development server, Redis 6.2, not kept up to date "
+            "with security fixes, and not shared between hosts). Set it to the Redis every web "
+            "host, worker and scheduler share, e.g. redis://redis.internal:6379/0.")
     return problems
 
 

@@ -166,14 +166,14 @@ def test_the_dev_run_children_keep_what_is_set_and_get_the_dev_defaults_for_the_
 
 # --- Production settings (CONTRACT "Additions"; issue 12 item 1) ----------------------------
 GOOD = {"SECRET_KEY": "a-long-random-secret", "TWILIO_AUTH_TOKEN": "the-accounts-auth-token",
-        "PUBLIC_BASE_URL": "https://hotline.cankul.co.id"}
+        "PUBLIC_BASE_URL": "https://hotline.cankul.co.id", "REDIS_URL": "redis://redis:6379/0"}
 
 
 @pytest.mark.parametrize(("variable", "value"), [
     ("SECRET_KEY", ""), ("SECRET_KEY", DEV_SECRET_KEY),
     ("TWILIO_AUTH_TOKEN", ""), ("TWILIO_AUTH_TOKEN", DEV_AUTH_TOKEN),
     ("PUBLIC_BASE_URL", ""), ("PUBLIC_BASE_URL", "hotline.cankul.co.id"),
-    ("PUBLIC_BASE_URL", "https://"),
+    ("PUBLIC_BASE_URL", "https://"), ("REDIS_URL", ""),
 ])
 def test_a_production_start_names_the_one_setting_that_is_not_ready(variable: str, value: str):
     settings = Settings.from_env({**GOOD, variable: value})
@@ -188,7 +188,7 @@ def test_every_setting_that_is_not_ready_is_named_at_once_and_no_secret_is_repea
     settings = Settings.from_env({"SECRET_KEY": DEV_SECRET_KEY})
     problems = production_problems(settings)
     assert [p.split()[0] for p in problems] == ["SECRET_KEY", "TWILIO_AUTH_TOKEN",
-                                               "PUBLIC_BASE_URL"]
+                                               "PUBLIC_BASE_URL", "REDIS_URL"]
     with pytest.raises(ConfigError) as refused:
         settings.check_for_production()
     message = str(refused.value)

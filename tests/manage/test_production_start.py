@@ -29,7 +29,7 @@ REFUSED_WITHIN_S = 10.0  # a loaded CI machine; about 1 s here (the report says 
 NOT_READY = [
     ("SECRET_KEY", ""), ("SECRET_KEY", DEV_SECRET_KEY),
     ("TWILIO_AUTH_TOKEN", ""), ("TWILIO_AUTH_TOKEN", DEV_AUTH_TOKEN),
-    ("PUBLIC_BASE_URL", ""),
+    ("PUBLIC_BASE_URL", ""), ("REDIS_URL", ""),
 ]
 
 
@@ -46,6 +46,8 @@ def _environment(port: int, **values: str) -> dict[str, str]:
     after installing; an empty value is an unset variable (Settings reads it so, and a
     ``.env`` file cannot fill it in)."""
     path = f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}"
+    # A refused start connects to nothing; a good one runs with the test's Redis (``env``).
+    values.setdefault("REDIS_URL", os.environ.get("REDIS_URL") or "redis://127.0.0.1:6379/15")
     return production_environment(f"http://127.0.0.1:{port}", PATH=path, PORT=str(port),
                                   WEB_CONCURRENCY="1", CALLCENTER_DEBUG="", **values)
 
@@ -85,8 +87,8 @@ def test_a_production_start_with_a_setting_not_ready_exits_naming_it(
     assert code != 0
     assert seconds < REFUSED_WITHIN_S
     assert variable in err and "Refusing to start" in err
-    assert [other for other in ("SECRET_KEY", "TWILIO_AUTH_TOKEN", "PUBLIC_BASE_URL")
-            if f"- {other}" in err] == [variable]  # only what is wrong
+    named = ("SECRET_KEY", "TWILIO_AUTH_TOKEN", "PUBLIC_BASE_URL", "REDIS_URL")
+    assert [other for other in named if f"- {other}" in err] == [variable]  # only what is wrong
     if process == "web":
         assert "Booting worker" not in err  # refused before any worker: no crash loop
 
