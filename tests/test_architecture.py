@@ -10,6 +10,7 @@ included (a function-level import only hides a cycle until the function runs); i
 from __future__ import annotations
 
 import ast
+import re
 from collections.abc import Iterable
 from pathlib import Path
 
@@ -206,3 +207,23 @@ def test_the_graph_counts_imports_in_functions_but_not_those_for_type_checkers(t
     (package / "d.py").write_text("import pkg.c\n")
     found = cycles(import_graph(tmp_path, ["pkg"]))
     assert [group for _cycle, group in found] == [["pkg.a", "pkg.b"]]
+
+
+WORK_ITEM = re.compile(r"\bissues?\s*#?\d+", re.I)
+PRODUCT_TEXT = ("*.py", "*.html", "*.json", "*.txt", "*.po", "*.md", "*.cfg", "*.toml")
+
+
+def test_product_text_names_no_work_item():
+    """Help, pages, comments and docstrings give reasons (the procedure's P-numbers), not the
+    tracker's "issue N": a reader of the product has no tracker (benchmarks' own README
+    records rounds of work and is left out)."""
+    files = [PROJECT_ROOT / "README.md", PROJECT_ROOT / "Procfile",
+             *sorted((PROJECT_ROOT / "scripts").iterdir())]
+    for package in PACKAGES:
+        for pattern in PRODUCT_TEXT:
+            files += sorted((PROJECT_ROOT / package).rglob(pattern))
+    mentions = [f"{path.relative_to(PROJECT_ROOT)}:{number}"
+                for path in files if path.is_file()
+                for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1)
+                if WORK_ITEM.search(line)]
+    assert mentions == []

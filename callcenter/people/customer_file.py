@@ -1,4 +1,4 @@
-"""One customer as the console's customer page shows them, without Flask (issue 13 item 4).
+"""One customer as the console's customer page shows them, without Flask.
 
 What the hotline answers from (the :class:`~callcenter.models.Customer` row: bill, due date,
 product, application status, virtual account), every ticket on every channel, the last

@@ -1,4 +1,4 @@
-"""Finding a customer from what an agent types (issue 13 item 4; CONTRACT "Customer search").
+"""Finding a customer from what an agent types (CONTRACT "Customer search").
 
 One search for the console's search box and ``GET /api/customers?q=``. The query is read in
 every way it can mean something, each answered from an index:
