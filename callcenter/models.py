@@ -31,7 +31,14 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
-from callcenter.statuses import CallbackStatus, OutboxStatus, Presence, TemplateStatus, TicketStatus
+from callcenter.statuses import (
+    CallbackStatus,
+    CallStatus,
+    OutboxStatus,
+    Presence,
+    TemplateStatus,
+    TicketStatus,
+)
 
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_label)s",
@@ -187,7 +194,7 @@ class Contact(Base):
     direction: Mapped[str] = mapped_column(String(10))  # inbound, outbound
     kind: Mapped[str] = mapped_column(String(20), default="customer")  # customer, agent_leg
     external_id: Mapped[str | None] = mapped_column(String(120))
-    status: Mapped[str] = mapped_column(String(30), default="in-progress")
+    status: Mapped[str] = mapped_column(String(30), default=CallStatus.IN_PROGRESS)
     from_number: Mapped[str | None] = mapped_column(String(40))
     to_number: Mapped[str | None] = mapped_column(String(40))
     started_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

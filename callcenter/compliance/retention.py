@@ -26,6 +26,7 @@ from callcenter.models import (
     Ticket,
     utcnow,
 )
+from callcenter.statuses import TicketStatus
 
 PURGED = "[dihapus]"
 
@@ -42,7 +43,7 @@ def purge(session: Session, settings: Settings, now: datetime | None = None,
     cutoff = (now or utcnow()) - timedelta(days=settings.retention_days)
     result = PurgeResult()
     old = list(session.scalars(
-        select(Ticket.id).where(Ticket.status == "resolved", Ticket.resolved_at < cutoff,
+        select(Ticket.id).where(Ticket.status == TicketStatus.RESOLVED, Ticket.resolved_at < cutoff,
                                 Ticket.summary.is_distinct_from(PURGED))
         .limit(batch)))
     if old:
@@ -60,7 +61,7 @@ def purge(session: Session, settings: Settings, now: datetime | None = None,
             summary=PURGED, reason=None, customer_email=None))
         result.tickets = len(old)
     kept = exists().where(Ticket.customer_id == Customer.id,
-                          (Ticket.status != "resolved") | (Ticket.resolved_at >= cutoff))
+                          (Ticket.status != TicketStatus.RESOLVED) | (Ticket.resolved_at >= cutoff))
     customers = list(session.scalars(
         select(Customer).where(~kept, Customer.updated_at < cutoff,
                                Customer.name != PURGED).limit(batch)))

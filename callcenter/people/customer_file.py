@@ -16,7 +16,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from callcenter.models import Callback, Contact, Customer, Document, RequiredDocument, Ticket
-from callcenter.statuses import CallbackStatus
+from callcenter.statuses import CallbackStatus, TicketStatus
 
 CONTACTS_SHOWN = 100  # the newest; each ticket's page has the rest
 PENDING_CALLBACKS = (CallbackStatus.SCHEDULED, CallbackStatus.DIALING)
@@ -60,7 +60,7 @@ class CustomerFile:
 
     @property
     def open_tickets(self) -> list[Ticket]:
-        return [t for t in self.tickets if t.status != "resolved"]
+        return [t for t in self.tickets if t.status != TicketStatus.RESOLVED]
 
 
 def load(session: Session, customer_id: int) -> CustomerFile | None:

@@ -35,17 +35,6 @@ FORMATS = {
     "xlsx": ("application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
              reports.write_xlsx),
 }
-STATUS_LABELS = {
-    "open": "Open",
-    "pending_customer": "Awaiting customer",
-    "pending_documents": "Awaiting documents",
-}
-
-
-def category_label(code: str) -> str:
-    return code.replace("_", " ").capitalize()
-
-
 def last_quarter(now: datetime, tz: str) -> tuple[int, int]:
     """The quarter whose report is due next: the one before today's (local) quarter."""
     local = now.astimezone(ZoneInfo(tz))
@@ -57,13 +46,9 @@ def _view_model(stats: FloorStats) -> dict[str, Any]:
     return {
         "stats": stats,
         "updated": display.local_time(stats.now, stats.tz, "%H:%M:%S %Z"),
-        "day_label": stats.day.strftime("%A %d %B %Y"),
-        "status_labels": STATUS_LABELS,
-        "category_bars": [(b.label, category_label(b.label), b.value)
-                          for b in stats.open_by_category],
-        "status_bars": [(b.label, STATUS_LABELS.get(b.label, b.label), b.value)
-                        for b in stats.open_by_status],
-        "category_label": category_label,
+        # (code, words, count): the chart shows each code's label in the reader's language
+        "category_bars": [(b.label, b.label, b.value) for b in stats.open_by_category],
+        "status_bars": [(b.label, b.label, b.value) for b in stats.open_by_status],
         "local": lambda moment: display.local_time(moment, stats.tz, "%Y-%m-%d %H:%M"),
     }
 
