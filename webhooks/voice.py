@@ -18,7 +18,8 @@ from twilio.twiml.voice_response import VoiceResponse
 from callcenter.callbacks import policy
 from callcenter.models import Callback, Contact, Customer, Ticket
 from callcenter.statuses import CallbackStatus, CallStatus, QueueState
-from callcenter.voice import agents, calls
+from callcenter.voice import agents, call_state, calls
+from callcenter.voice.call_state import CallState
 from callcenter.voice.ivr import Ivr, Turn, greeting
 from webhooks import twiml
 from webhooks.context import content, db, settings
@@ -60,13 +61,15 @@ def _call_sid() -> str:
     return sid
 
 
-def _respond(contact: Contact, turn: Turn) -> Response:
+def _respond(contact: Contact | CallState, turn: Turn) -> Response:
     """Render, remember the answer for Twilio's retries, commit, then hand work to workers."""
     step = int(contact.ivr_state.get("step", 0)) + 1
     contact.ivr_state = {**contact.ivr_state, "step": step}
     xml = str(render(turn, content(), _urls(step)))
     contact.last_response = xml
     session = db()
+    if isinstance(contact, CallState):
+        call_state.save(session, contact)  # one UPDATE; the ORM's changes flush at commit
     session.commit()
     _after_commit(turn)
     return _twiml(xml)
@@ -170,15 +173,18 @@ def step() -> Response:
     """The caller answered a Gather (or stayed silent)."""
     session = db()
     call_sid = _call_sid()
+    # The call's state through Core (callcenter.voice.call_state): the columns a step uses,
+    # one SELECT (or the first answer's INSERT) and one UPDATE, not the ORM's whole contact.
     if request.args.get("s", type=int) == 1:  # the first answer opens the call's contact
-        contact, created = calls.begin_inbound(
+        contact, created = call_state.begin(
             session, call_sid, request.form.get("From"), request.form.get("To"))
         if created:
             contact.ivr_state = Ivr.initial_state()
     else:
-        contact = calls.find_call(session, call_sid)
-        if contact is None:
+        found = call_state.find(session, call_sid)
+        if found is None:
             raise LookupError("step for an unknown call")
+        contact = found
     expected = int(contact.ivr_state.get("step", 0))
     if request.args.get("s", type=int) != expected and contact.last_response:
         return _twiml(contact.last_response)  # a retry or a stale action: same answer again

@@ -1,0 +1,117 @@
+"""The call's IVR state as the step webhook reads and writes it: one SELECT, one UPDATE.
+
+Every IVR step loads the call's contact, changes a few of its columns and writes them back.
+Through the ORM that was about half of a step's CPU (issue 14): loading all 35 columns of the
+contact (three of them JSON) and a unit-of-work flush for one UPDATE. A :class:`CallState`
+holds only the columns a step reads or writes, from one Core SELECT (or the first answer's
+INSERT … RETURNING), remembers which of them the step changed, and :func:`save` writes exactly
+those with one Core UPDATE. It offers the same attributes as :class:`Contact` for what the
+IVR touches, so :class:`callcenter.voice.ivr.Ivr` works on either.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import Table, bindparam, select, update
+from sqlalchemy.orm import Session
+
+from callcenter.db import insert_unless_exists
+from callcenter.models import Contact, Ticket
+from callcenter.phones import try_e164
+from callcenter.statuses import CallStatus
+
+_TABLE: Table = Contact.__table__  # type: ignore[assignment]
+# What a step reads; ``id`` names the row.
+READ = ("id", "ticket_id", "from_number", "verified", "menu_path", "answers", "ivr_state",
+        "last_response")
+# What a step may write (queueing the caller sets the last two).
+WRITABLE = frozenset((*READ[1:], "queue_state", "queued_at"))
+
+# Built once: building a select() costs about as much as running it from the compiled cache.
+_BY_SID = select(*(_TABLE.c[name] for name in READ)).where(
+    _TABLE.c.channel == "voice", _TABLE.c.external_id == bindparam("call_sid"))
+_UPDATE = update(_TABLE).where(_TABLE.c.id == bindparam("_id"))
+
+
+class CallState:
+    """The columns of a call's contact that an IVR step uses; assignments are recorded so
+    :func:`save` writes only what changed. ``ticket`` loads the ticket on first use, like the
+    contact's relationship, and setting it sets ``ticket_id``."""
+
+    id: int
+    ticket_id: int | None
+    from_number: str | None
+    verified: bool
+    menu_path: list[str]
+    answers: list[dict[str, Any]]
+    ivr_state: dict[str, Any]
+    last_response: str | None
+    queue_state: str | None
+    queued_at: Any
+    _session: Session
+    _ticket: Ticket | None
+    _changed: set[str]
+
+    def __init__(self, session: Session, row: Any) -> None:
+        set_ = object.__setattr__
+        set_(self, "_session", session)
+        set_(self, "_ticket", None)
+        set_(self, "_changed", set())
+        for name in READ:
+            set_(self, name, getattr(row, name))
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        object.__setattr__(self, name, value)
+        if name in WRITABLE:
+            self._changed.add(name)
+
+    @property
+    def ticket(self) -> Ticket | None:
+        if self._ticket is None and self.ticket_id is not None:
+            object.__setattr__(self, "_ticket", self._session.get(Ticket, self.ticket_id))
+        return self._ticket
+
+    @ticket.setter
+    def ticket(self, ticket: Ticket | None) -> None:
+        object.__setattr__(self, "_ticket", ticket)
+        self.ticket_id = ticket.id if ticket is not None else None
+
+
+def find(session: Session, call_sid: str) -> CallState | None:
+    """The call's state, or None for a CallSid we never took in."""
+    row = session.execute(_BY_SID, {"call_sid": call_sid}).first()
+    return CallState(session, row) if row is not None else None
+
+
+def begin(session: Session, call_sid: str, from_number: str | None,
+          to_number: str | None) -> tuple[CallState, bool]:
+    """The call's state for its first answer; the same CallSid twice gives the same row.
+
+    As :func:`callcenter.voice.calls.begin_inbound` (one INSERT … ON CONFLICT DO NOTHING
+    RETURNING; a retry's insert returns nothing and the row is read), returning only the
+    columns a step uses.
+    """
+    row = session.execute(
+        insert_unless_exists(session, _TABLE, "channel", "external_id").values(
+            channel="voice", direction="inbound", external_id=call_sid,
+            status=CallStatus.IN_PROGRESS, from_number=try_e164(from_number) or from_number,
+            to_number=to_number)
+        .returning(*(_TABLE.c[name] for name in READ))).first()
+    if row is not None:
+        return CallState(session, row), True
+    existing = find(session, call_sid)
+    assert existing is not None
+    return existing, False
+
+
+def save(session: Session, call: CallState) -> None:
+    """One UPDATE of the columns the step changed (none: no statement), in the session's
+    transaction; the caller commits. SQLAlchemy sets the columns named by the parameters, and
+    compiles each such set once."""
+    if not call._changed:
+        return
+    params = {name: getattr(call, name) for name in call._changed}
+    params["_id"] = call.id
+    session.execute(_UPDATE, params)
+    call._changed.clear()
