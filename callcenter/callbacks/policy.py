@@ -86,14 +86,37 @@ def request_callback(
     return callback, True
 
 
+_CALLBACKS = Callback.__table__
+# Built once, on the table: building the statement and the ORM's bulk-update path (with its
+# in-session synchronisation) cost ~0.5 ms of CPU per call; the sync is done below instead.
+_CANCEL_PENDING = (
+    update(_CALLBACKS)
+    .where(_CALLBACKS.c.ticket_id == bindparam("b_ticket_id"),
+           _CALLBACKS.c.status == CallbackStatus.SCHEDULED)
+    .values(status=CallbackStatus.CANCELLED, last_error=bindparam("why"),
+            updated_at=bindparam("now"))
+    .returning(_CALLBACKS.c.id)
+)
+
+
 def cancel_pending(session: Session, ticket_id: int, why: str) -> int:
-    """A customer who called in, or a resolved ticket, needs no callback any more."""
-    result = session.execute(
-        update(Callback)
-        .where(Callback.ticket_id == ticket_id, Callback.status == CallbackStatus.SCHEDULED)
-        .values(status=CallbackStatus.CANCELLED, last_error=why[:300], updated_at=utcnow())
-    )
-    return result.rowcount or 0  # type: ignore[attr-defined]
+    """A customer who called in, or a resolved ticket, needs no callback any more.
+
+    As an ORM update would: pending changes are flushed first (unless autoflush is off), and
+    the cancelled callbacks this session holds get the new values as committed ones.
+    """
+    if session.autoflush:
+        session.flush()
+    now = utcnow()
+    values = {"status": CallbackStatus.CANCELLED, "last_error": why[:300], "updated_at": now}
+    ids = session.scalars(_CANCEL_PENDING,
+                          {"b_ticket_id": ticket_id, "why": values["last_error"], "now": now}).all()
+    for callback_id in ids:
+        held = session.identity_map.get(session.identity_key(Callback, callback_id))
+        if held is not None:
+            for name, value in values.items():
+                set_committed_value(held, name, value)
+    return len(ids)
 
 
 CLAIM_EARLY = timedelta(seconds=1)  # RQ's scheduler works in whole seconds

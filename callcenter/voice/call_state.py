@@ -31,6 +31,7 @@ WRITABLE = frozenset((*READ[1:], "queue_state", "queued_at"))
 # Built once: building a select() costs about as much as running it from the compiled cache.
 _BY_SID = select(*(_TABLE.c[name] for name in READ)).where(
     _TABLE.c.channel == "voice", _TABLE.c.external_id == bindparam("call_sid"))
+_INSERTS: dict[str, Any] = {}  # the first answer's INSERT, per dialect
 _UPDATE = update(_TABLE).where(_TABLE.c.id == bindparam("_id"))
 
 
@@ -92,12 +93,17 @@ def begin(session: Session, call_sid: str, from_number: str | None,
     RETURNING; a retry's insert returns nothing and the row is read), returning only the
     columns a step uses.
     """
-    row = session.execute(
-        insert_unless_exists(session, _TABLE, "channel", "external_id").values(
-            channel="voice", direction="inbound", external_id=call_sid,
-            status=CallStatus.IN_PROGRESS, from_number=try_e164(from_number) or from_number,
-            to_number=to_number)
-        .returning(*(_TABLE.c[name] for name in READ))).first()
+    dialect = session.get_bind().dialect.name
+    statement = _INSERTS.get(dialect)
+    if statement is None:  # built once per database kind, like the SELECT
+        statement = insert_unless_exists(session, _TABLE, "channel", "external_id").returning(
+            *(_TABLE.c[name] for name in READ))
+        _INSERTS[dialect] = statement
+    # The columns come from the parameters; Core fills in the others' defaults.
+    row = session.execute(statement, {
+        "channel": "voice", "direction": "inbound", "external_id": call_sid,
+        "status": CallStatus.IN_PROGRESS, "from_number": try_e164(from_number) or from_number,
+        "to_number": to_number}).first()
     if row is not None:
         return CallState(session, row), True
     existing = find(session, call_sid)
