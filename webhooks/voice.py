@@ -63,16 +63,22 @@ def _call_sid() -> str:
 
 def _respond(contact: Contact | CallState, turn: Turn) -> Response:
     """Render, remember the answer for Twilio's retries, commit, then hand work to workers."""
-    step = int(contact.ivr_state.get("step", 0)) + 1
-    contact.ivr_state = {**contact.ivr_state, "step": step}
-    xml = str(render(turn, content(), _urls(step)))
-    contact.last_response = xml
+    xml = _answered(contact, turn)
     session = db()
     if isinstance(contact, CallState):
         call_state.save(session, contact)  # one UPDATE; the ORM's changes flush at commit
     session.commit()
     _after_commit(turn)
     return _twiml(xml)
+
+
+def _answered(contact: Contact | CallState, turn: Turn) -> str:
+    """The turn's TwiML, kept on the call with the step it asks for next."""
+    step = int(contact.ivr_state.get("step", 0)) + 1
+    contact.ivr_state = {**contact.ivr_state, "step": step}
+    xml = str(render(turn, content(), _urls(step)))
+    contact.last_response = xml
+    return xml
 
 
 def _after_commit(turn: Turn) -> None:
@@ -174,22 +180,29 @@ def step() -> Response:
     session = db()
     call_sid = _call_sid()
     # The call's state through Core (callcenter.voice.call_state): the columns a step uses,
-    # one SELECT (or the first answer's INSERT) and one UPDATE, not the ORM's whole contact.
-    if request.args.get("s", type=int) == 1:  # the first answer opens the call's contact
-        contact, created = call_state.begin(
-            session, call_sid, request.form.get("From"), request.form.get("To"))
-        if created:
-            contact.ivr_state = Ivr.initial_state()
-    else:
-        found = call_state.find(session, call_sid)
-        if found is None:
-            raise LookupError("step for an unknown call")
-        contact = found
+    # one SELECT and one UPDATE, not the ORM's whole contact.
+    digits = _clean_digits(request.form.get("Digits", ""))
+    if request.args.get("s", type=int) == 1:
+        # The first answer opens the call's contact. Its node (language) only reads, so it runs
+        # first and one INSERT writes the contact with the step's state; when the contact
+        # exists (a retry, or opened by the status callback or the queue), it goes as below.
+        call = call_state.fresh(session, call_sid, request.form.get("From"),
+                                request.form.get("To"))
+        call.ivr_state = Ivr.initial_state()
+        turn = Ivr(session, settings(), content()).handle(call, digits)
+        xml = _answered(call, turn)
+        if call_state.insert(session, call):
+            session.commit()
+            _after_commit(turn)
+            return _twiml(xml)
+    found = call_state.find(session, call_sid)
+    if found is None:
+        raise LookupError("step for an unknown call")
+    contact = found
     expected = int(contact.ivr_state.get("step", 0))
     if request.args.get("s", type=int) != expected and contact.last_response:
         return _twiml(contact.last_response)  # a retry or a stale action: same answer again
-    digits = request.form.get("Digits", "")
-    turn = Ivr(session, settings(), content()).handle(contact, _clean_digits(digits))
+    turn = Ivr(session, settings(), content()).handle(contact, digits)
     return _respond(contact, turn)
 
 

@@ -3,14 +3,16 @@
 Every IVR step loads the call's contact, changes a few of its columns and writes them back.
 Through the ORM that was about half of a step's CPU (issue 14): loading all 35 columns of the
 contact (three of them JSON) and a unit-of-work flush for one UPDATE. A :class:`CallState`
-holds only the columns a step reads or writes, from one Core SELECT (or the first answer's
-INSERT … RETURNING), remembers which of them the step changed, and :func:`save` writes exactly
-those with one Core UPDATE. It offers the same attributes as :class:`Contact` for what the
-IVR touches, so :class:`callcenter.voice.ivr.Ivr` works on either.
+holds only the columns a step reads or writes, from one Core SELECT, remembers which of them
+the step changed, and :func:`save` writes exactly those with one Core UPDATE. The first
+answer's step runs before its row exists, and :func:`insert` writes the row with its result.
+It offers the same attributes as :class:`Contact` for what the IVR touches, so
+:class:`callcenter.voice.ivr.Ivr` works on either.
 """
 
 from __future__ import annotations
 
+from types import SimpleNamespace
 from typing import Any
 
 from sqlalchemy import Table, bindparam, select, update
@@ -31,7 +33,7 @@ WRITABLE = frozenset((*READ[1:], "queue_state", "queued_at"))
 # Built once: building a select() costs about as much as running it from the compiled cache.
 _BY_SID = select(*(_TABLE.c[name] for name in READ)).where(
     _TABLE.c.channel == "voice", _TABLE.c.external_id == bindparam("call_sid"))
-_INSERTS: dict[str, Any] = {}  # the first answer's INSERT, per dialect
+_INSERTS: dict[str, Any] = {}  # a fresh call's INSERT, per dialect
 _UPDATE = update(_TABLE).where(_TABLE.c.id == bindparam("_id"))
 
 
@@ -40,7 +42,7 @@ class CallState:
     :func:`save` writes only what changed. ``ticket`` loads the ticket on first use, like the
     contact's relationship, and setting it sets ``ticket_id``."""
 
-    id: int
+    id: int | None  # None until a fresh call is inserted
     ticket_id: int | None
     from_number: str | None
     verified: bool
@@ -53,6 +55,7 @@ class CallState:
     _session: Session
     _ticket: Ticket | None
     _changed: set[str]
+    _new: dict[str, Any]  # a fresh call's identifying columns, for its INSERT
 
     def __init__(self, session: Session, row: Any) -> None:
         set_ = object.__setattr__
@@ -85,30 +88,38 @@ def find(session: Session, call_sid: str) -> CallState | None:
     return CallState(session, row) if row is not None else None
 
 
-def begin(session: Session, call_sid: str, from_number: str | None,
-          to_number: str | None) -> tuple[CallState, bool]:
-    """The call's state for its first answer; the same CallSid twice gives the same row.
+def fresh(session: Session, call_sid: str, from_number: str | None,
+          to_number: str | None) -> CallState:
+    """A call not written yet: the first answer's step runs on it, then :func:`insert` writes
+    the row with that step's state in one statement (no INSERT, then an UPDATE)."""
+    call = CallState(session, SimpleNamespace(
+        id=None, ticket_id=None, from_number=try_e164(from_number) or from_number,
+        verified=False, menu_path=[], answers=[], ivr_state={}, last_response=None))
+    object.__setattr__(call, "_new", {
+        "channel": "voice", "direction": "inbound", "external_id": call_sid,
+        "status": CallStatus.IN_PROGRESS, "from_number": call.from_number,
+        "to_number": to_number})
+    return call
 
-    As :func:`callcenter.voice.calls.begin_inbound` (one INSERT … ON CONFLICT DO NOTHING
-    RETURNING; a retry's insert returns nothing and the row is read), returning only the
-    columns a step uses.
-    """
+
+def insert(session: Session, call: CallState) -> bool:
+    """Write a :func:`fresh` call with what its step set: one INSERT … ON CONFLICT DO NOTHING
+    RETURNING id (Core fills in the other columns' defaults). False, and nothing written,
+    when the call's row exists: a Twilio retry of the first answer, a concurrent one, or a
+    call the status callback or the queue opened first; the caller then reads that row."""
     dialect = session.get_bind().dialect.name
     statement = _INSERTS.get(dialect)
     if statement is None:  # built once per database kind, like the SELECT
         statement = insert_unless_exists(session, _TABLE, "channel", "external_id").returning(
-            *(_TABLE.c[name] for name in READ))
+            _TABLE.c.id)
         _INSERTS[dialect] = statement
-    # The columns come from the parameters; Core fills in the others' defaults.
-    row = session.execute(statement, {
-        "channel": "voice", "direction": "inbound", "external_id": call_sid,
-        "status": CallStatus.IN_PROGRESS, "from_number": try_e164(from_number) or from_number,
-        "to_number": to_number}).first()
-    if row is not None:
-        return CallState(session, row), True
-    existing = find(session, call_sid)
-    assert existing is not None
-    return existing, False
+    values = {**call._new, **{name: getattr(call, name) for name in call._changed}}
+    row = session.execute(statement, values).first()
+    if row is None:
+        return False
+    object.__setattr__(call, "id", row.id)
+    call._changed.clear()
+    return True
 
 
 def save(session: Session, call: CallState) -> None:

@@ -90,7 +90,10 @@ class Ivr:
 
     @staticmethod
     def initial_state() -> dict[str, Any]:
-        """The state a call is in once the greeting was given (its answer is step 1)."""
+        """The state a call is in once the greeting was given (its answer is step 1).
+
+        Its node must only read: the step webhook runs the first answer before the call's
+        contact is written (webhooks.voice.step), then inserts it with the result."""
         return {"node": "language", "lang": "id", "attempts": 0, "silences": 0, "told": [],
                 "step": 1}
 
