@@ -209,7 +209,7 @@ class Ivr:
 
     def _on_ask_order(self, contact: Call, digits: str) -> Turn:
         phone = contact.ivr_state.get("phone") or contact.from_number
-        customer = verification.match_customer(self.session, phone, digits)
+        customer = verification.match_caller(self.session, phone, digits)
         if customer is None:
             return self._failed_verification(contact)
         self._set(contact, candidate_id=customer.id)
@@ -318,7 +318,7 @@ class Ivr:
                     else "more explanation"))
             turn.say += self._speech(contact, "callback_agents_busy")
             return self._menu(contact, turn)
-        open_ticket = lifecycle.find_open_ticket(self.session, customer_id)
+        open_ticket = lifecycle.open_ticket_brief(self.session, customer_id)
         if open_ticket is not None and open_ticket.id != contact.ticket_id:
             # P1.6/X1: the repeat caller need not explain again.
             self._set(contact, open_ticket_id=open_ticket.id)
@@ -326,7 +326,7 @@ class Ivr:
                 contact, open_ticket))
         return self._menu(contact, turn)
 
-    def _open_ticket_prompt(self, contact: Call, ticket: Ticket) -> list[Speech]:
+    def _open_ticket_prompt(self, contact: Call, ticket: Any) -> list[Speech]:
         """The ticket's number, status and regulatory due date (the customer may ask for
         the status at any time, POJK 18/2018)."""
         lang = self._lang(contact)
