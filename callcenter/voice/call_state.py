@@ -66,6 +66,9 @@ class CallState:
             set_(self, name, getattr(row, name))
 
     def __setattr__(self, name: str, value: Any) -> None:
+        if name not in WRITABLE and name != "ticket":
+            # A column this state does not hold would never be written: fail loudly instead.
+            raise AttributeError(f"a step cannot set {name!r} on the call's state")
         object.__setattr__(self, name, value)
         if name in WRITABLE:
             self._changed.add(name)
