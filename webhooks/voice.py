@@ -18,7 +18,8 @@ from twilio.twiml.voice_response import VoiceResponse
 from callcenter.callbacks import policy
 from callcenter.models import Callback, Contact, Customer, Ticket
 from callcenter.statuses import CallbackStatus, CallStatus, QueueState
-from callcenter.voice import agents, calls
+from callcenter.voice import agents, call_state, calls
+from callcenter.voice.call_state import CallState
 from callcenter.voice.ivr import Ivr, Turn, greeting
 from webhooks import twiml
 from webhooks.context import content, db, settings
@@ -60,16 +61,24 @@ def _call_sid() -> str:
     return sid
 
 
-def _respond(contact: Contact, turn: Turn) -> Response:
+def _respond(contact: Contact | CallState, turn: Turn) -> Response:
     """Render, remember the answer for Twilio's retries, commit, then hand work to workers."""
+    xml = _answered(contact, turn)
+    session = db()
+    if isinstance(contact, CallState):
+        call_state.save(session, contact)  # one UPDATE; the ORM's changes flush at commit
+    session.commit()
+    _after_commit(turn)
+    return _twiml(xml)
+
+
+def _answered(contact: Contact | CallState, turn: Turn) -> str:
+    """The turn's TwiML, kept on the call with the step it asks for next."""
     step = int(contact.ivr_state.get("step", 0)) + 1
     contact.ivr_state = {**contact.ivr_state, "step": step}
     xml = str(render(turn, content(), _urls(step)))
     contact.last_response = xml
-    session = db()
-    session.commit()
-    _after_commit(turn)
-    return _twiml(xml)
+    return xml
 
 
 def _after_commit(turn: Turn) -> None:
@@ -170,20 +179,30 @@ def step() -> Response:
     """The caller answered a Gather (or stayed silent)."""
     session = db()
     call_sid = _call_sid()
-    if request.args.get("s", type=int) == 1:  # the first answer opens the call's contact
-        contact, created = calls.begin_inbound(
-            session, call_sid, request.form.get("From"), request.form.get("To"))
-        if created:
-            contact.ivr_state = Ivr.initial_state()
-    else:
-        contact = calls.find_call(session, call_sid)
-        if contact is None:
-            raise LookupError("step for an unknown call")
+    # The call's state through Core (callcenter.voice.call_state): the columns a step uses,
+    # one SELECT and one UPDATE, not the ORM's whole contact.
+    digits = _clean_digits(request.form.get("Digits", ""))
+    if request.args.get("s", type=int) == 1:
+        # The first answer opens the call's contact. Its node (language) only reads, so it runs
+        # first and one INSERT writes the contact with the step's state; when the contact
+        # exists (a retry, or opened by the status callback or the queue), it goes as below.
+        call = call_state.fresh(session, call_sid, request.form.get("From"),
+                                request.form.get("To"))
+        call.ivr_state = Ivr.initial_state()
+        turn = Ivr(session, settings(), content()).handle(call, digits)
+        xml = _answered(call, turn)
+        if call_state.insert(session, call):
+            session.commit()
+            _after_commit(turn)
+            return _twiml(xml)
+    found = call_state.find(session, call_sid)
+    if found is None:
+        raise LookupError("step for an unknown call")
+    contact = found
     expected = int(contact.ivr_state.get("step", 0))
     if request.args.get("s", type=int) != expected and contact.last_response:
         return _twiml(contact.last_response)  # a retry or a stale action: same answer again
-    digits = request.form.get("Digits", "")
-    turn = Ivr(session, settings(), content()).handle(contact, _clean_digits(digits))
+    turn = Ivr(session, settings(), content()).handle(contact, digits)
     return _respond(contact, turn)
 
 

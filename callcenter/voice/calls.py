@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from typing import Any
 
 from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session
@@ -66,10 +67,16 @@ def begin_inbound(session: Session, call_sid: str, from_number: str | None,
 
 def first_time(session: Session, key: str) -> bool:
     """Record a provider event; False when it was taken in before (a Twilio retry)."""
-    inserted = session.execute(
-        insert_unless_exists(session, WebhookEvent, "key").values(key=key[:200])
-        .returning(WebhookEvent.id)).first()
-    return inserted is not None
+    dialect = session.get_bind().dialect.name
+    statement = _FIRST_TIME.get(dialect)
+    if statement is None:  # built once per database kind: every status callback runs it
+        table = WebhookEvent.__table__
+        statement = insert_unless_exists(session, table, "key").returning(table.c.id)
+        _FIRST_TIME[dialect] = statement
+    return session.execute(statement, {"key": key[:200]}).first() is not None
+
+
+_FIRST_TIME: dict[str, Any] = {}
 
 
 def record_status(session: Session, settings: Settings, params: dict[str, str],

@@ -22,6 +22,10 @@ from callcenter.models import Contact, Customer, Ticket, utcnow
 from callcenter.tickets import lifecycle
 from callcenter.tickets.numbers import is_well_formed
 from callcenter.voice import agents, answers, spoken_time, verification
+from callcenter.voice.call_state import CallState
+
+# The call as a step sees it: the ORM contact, or the step webhook's Core-loaded state.
+Call = Contact | CallState
 
 MAX_SILENCES = 3
 MENU = {
@@ -86,16 +90,19 @@ class Ivr:
 
     @staticmethod
     def initial_state() -> dict[str, Any]:
-        """The state a call is in once the greeting was given (its answer is step 1)."""
+        """The state a call is in once the greeting was given (its answer is step 1).
+
+        Its node must only read: the step webhook runs the first answer before the call's
+        contact is written (webhooks.voice.step), then inserts it with the result."""
         return {"node": "language", "lang": "id", "attempts": 0, "silences": 0, "told": [],
                 "step": 1}
 
-    def start(self, contact: Contact) -> Turn:
+    def start(self, contact: Call) -> Turn:
         """The call comes in: greeting and language choice."""
         contact.ivr_state = self.initial_state()
         return greeting(self.content)
 
-    def start_callback(self, contact: Contact, ticket: Ticket, customer: Customer) -> Turn:
+    def start_callback(self, contact: Call, ticket: Ticket, customer: Customer) -> Turn:
         """A callback the customer picked up (P2.1): greet by first name, state the ticket,
         verify the Order ID before anything else is disclosed."""
         contact.ivr_state = {"node": "ask_order", "lang": ticket.language or "id", "attempts": 0,
@@ -107,14 +114,14 @@ class Ivr:
         return self._ask(contact, self._turn(contact), "ask_order", prompts, num_digits=None,
                          timeout=10)
 
-    def voicemail(self, contact: Contact, ticket: Ticket) -> Turn:
+    def voicemail(self, contact: Call, ticket: Ticket) -> Turn:
         """An answering machine hears the ticket number and nothing personal."""
         self._set(contact, node="ended")
         lang = ticket.language or "id"
         return Turn(lang=lang, say=self.content.speech(lang, "voicemail", ticket=ticket.number),
                     end="hangup")
 
-    def handle(self, contact: Contact, digits: str | None) -> Turn:
+    def handle(self, contact: Call, digits: str | None) -> Turn:
         """The caller pressed ``digits`` (None or "" for silence) at the current node.
 
         Without autoflush: every step changes the call's contact first, and flushing it
@@ -125,7 +132,7 @@ class Ivr:
         with self.session.no_autoflush:
             return self._handle(contact, digits)
 
-    def _handle(self, contact: Contact, digits: str | None) -> Turn:
+    def _handle(self, contact: Call, digits: str | None) -> Turn:
         state = contact.ivr_state
         node = state.get("node", "ended")
         handler = getattr(self, f"_on_{node}", None)
@@ -140,7 +147,7 @@ class Ivr:
         contact.menu_path = [*contact.menu_path, f"{node}:{digits or '-'}"]
         return turn
 
-    def queue_result(self, contact: Contact, result: str) -> Turn:
+    def queue_result(self, contact: Call, result: str) -> Turn:
         """The caller left the agent queue: talked to an agent, asked for a callback, or hung up."""
         state = contact.ivr_state
         if result == "hangup":
@@ -158,7 +165,7 @@ class Ivr:
             turn = self._schedule_callback(contact, turn)
         return self._closing(contact, turn)
 
-    def hold(self, contact: Contact | None, position: int, waited_s: int,
+    def hold(self, contact: Call | None, position: int, waited_s: int,
              agents_free: bool) -> Turn:
         """What a caller in the agent queue hears; offers a callback when the wait is long."""
         lang = contact.ivr_state.get("lang", "id") if contact else "id"
@@ -171,13 +178,13 @@ class Ivr:
         turn.end = "hold"
         return turn
 
-    def _can_call_back(self, contact: Contact) -> bool:
+    def _can_call_back(self, contact: Call) -> bool:
         """A callback goes only to a customer's registered number (P2.1): a caller whose
         ticket names no customer is never offered one (it would be a promise not kept)."""
         ticket = self.session.get(Ticket, contact.ticket_id) if contact.ticket_id else None
         return ticket is not None and ticket.customer_id is not None
 
-    def hold_choice(self, contact: Contact, digits: str) -> Turn:
+    def hold_choice(self, contact: Call, digits: str) -> Turn:
         """"Press 1 for a callback" inside the queue: leave it, keeping the callback promise."""
         lang = contact.ivr_state.get("lang", "id")
         if digits == "1":
@@ -191,32 +198,32 @@ class Ivr:
 
     # -- nodes -------------------------------------------------------------------------------
 
-    def _on_language(self, contact: Contact, digits: str) -> Turn:
+    def _on_language(self, contact: Call, digits: str) -> Turn:
         self._set(contact, lang="en" if digits == "2" else "id")
         return self._ask_identity(contact, self._turn(contact))
 
-    def _on_ask_phone(self, contact: Contact, digits: str) -> Turn:
+    def _on_ask_phone(self, contact: Call, digits: str) -> Turn:
         self._set(contact, phone=digits)
         return self._ask(contact, self._turn(contact), "ask_order",
                          self._speech(contact, "ask_order"), num_digits=None, timeout=10)
 
-    def _on_ask_order(self, contact: Contact, digits: str) -> Turn:
+    def _on_ask_order(self, contact: Call, digits: str) -> Turn:
         phone = contact.ivr_state.get("phone") or contact.from_number
-        customer = verification.match_customer(self.session, phone, digits)
+        customer = verification.match_caller(self.session, phone, digits)
         if customer is None:
             return self._failed_verification(contact)
         self._set(contact, candidate_id=customer.id)
         return self._ask(contact, self._turn(contact), "confirm_name",
                          self._speech(contact, "confirm_name", name=customer.name))
 
-    def _on_confirm_name(self, contact: Contact, digits: str) -> Turn:
+    def _on_confirm_name(self, contact: Call, digits: str) -> Turn:
         if digits == "1":
             return self._verified(contact)
         if digits == "2":
             return self._failed_verification(contact)
         return self._invalid(contact)
 
-    def _on_open_ticket(self, contact: Contact, digits: str) -> Turn:
+    def _on_open_ticket(self, contact: Call, digits: str) -> Turn:
         if digits == "1":
             ticket = self.session.get(Ticket, contact.ivr_state["open_ticket_id"])
             assert ticket is not None
@@ -225,7 +232,7 @@ class Ivr:
             return self._menu(contact, self._turn(contact))
         return self._invalid(contact)
 
-    def _on_menu(self, contact: Contact, digits: str) -> Turn:
+    def _on_menu(self, contact: Call, digits: str) -> Turn:
         choice = MENU.get(digits[:1])
         turn = self._turn(contact)
         if choice is None:
@@ -246,7 +253,7 @@ class Ivr:
         lifecycle.classify(ticket, "agent_request")
         return self._to_agent(contact, turn, "asked for an agent")
 
-    def _on_ask_ticket(self, contact: Contact, digits: str) -> Turn:
+    def _on_ask_ticket(self, contact: Call, digits: str) -> Turn:
         turn = self._turn(contact)
         if not is_well_formed(digits):
             turn.say += self._speech(contact, "ticket_invalid")
@@ -259,7 +266,7 @@ class Ivr:
             return self._menu(contact, turn)
         return self._continue_ticket(contact, ticket)
 
-    def _on_anything_else(self, contact: Contact, digits: str) -> Turn:
+    def _on_anything_else(self, contact: Call, digits: str) -> Turn:
         turn = self._turn(contact)
         if digits == "1":
             return self._menu(contact, turn)
@@ -272,7 +279,7 @@ class Ivr:
 
     # -- steps shared by nodes ---------------------------------------------------------------
 
-    def _ask_identity(self, contact: Contact, turn: Turn) -> Turn:
+    def _ask_identity(self, contact: Call, turn: Turn) -> Turn:
         """P1.1: a known caller ID types the Order ID; an unknown one types the phone first."""
         if contact.ivr_state.get("callback") or verification.known_caller(
                 self.session, contact.from_number):
@@ -281,7 +288,7 @@ class Ivr:
         return self._ask(contact, turn, "ask_phone", self._speech(contact, "ask_phone"),
                          num_digits=None, timeout=10)
 
-    def _failed_verification(self, contact: Contact) -> Turn:
+    def _failed_verification(self, contact: Call) -> Turn:
         """Never say which part was wrong; after the last attempt a person takes over."""
         attempts = contact.ivr_state.get("attempts", 0) + 1
         keep_phone = contact.ivr_state.get("phone") if contact.ivr_state.get("callback") else None
@@ -295,7 +302,7 @@ class Ivr:
             return self._to_agent(contact, turn, "verification failed")
         return self._ask_identity(contact, turn)
 
-    def _verified(self, contact: Contact) -> Turn:
+    def _verified(self, contact: Call) -> Turn:
         customer_id = contact.ivr_state["candidate_id"]
         contact.verified = True
         self._set(contact, customer_id=customer_id)
@@ -311,7 +318,7 @@ class Ivr:
                     else "more explanation"))
             turn.say += self._speech(contact, "callback_agents_busy")
             return self._menu(contact, turn)
-        open_ticket = lifecycle.find_open_ticket(self.session, customer_id)
+        open_ticket = lifecycle.open_ticket_brief(self.session, customer_id)
         if open_ticket is not None and open_ticket.id != contact.ticket_id:
             # P1.6/X1: the repeat caller need not explain again.
             self._set(contact, open_ticket_id=open_ticket.id)
@@ -319,7 +326,7 @@ class Ivr:
                 contact, open_ticket))
         return self._menu(contact, turn)
 
-    def _open_ticket_prompt(self, contact: Contact, ticket: Ticket) -> list[Speech]:
+    def _open_ticket_prompt(self, contact: Call, ticket: Any) -> list[Speech]:
         """The ticket's number, status and regulatory due date (the customer may ask for
         the status at any time, POJK 18/2018)."""
         lang = self._lang(contact)
@@ -329,7 +336,7 @@ class Ivr:
         return self._speech(contact, "open_ticket", ticket=ticket.number, status=status,
                             due_date=answers.long_date(due, lang) if due else "-")
 
-    def _continue_ticket(self, contact: Contact, ticket: Ticket) -> Turn:
+    def _continue_ticket(self, contact: Call, ticket: Ticket) -> Turn:
         contact.ticket = ticket
         contact.ticket_id = ticket.id
         lifecycle.reopen(ticket)
@@ -338,7 +345,7 @@ class Ivr:
         turn.say += self._speech(contact, "continue_ticket", ticket=ticket.number)
         return self._to_agent(contact, turn, ticket.reason or f"continuing {ticket.category}")
 
-    def _answer(self, contact: Contact, turn: Turn, topic: str) -> Turn:
+    def _answer(self, contact: Call, turn: Turn, topic: str) -> Turn:
         """P1.4: answer from the customer's data, record it (P1.5), then P1.7."""
         customer = self._customer(contact)
         ticket = self._ensure_ticket(contact)
@@ -351,7 +358,7 @@ class Ivr:
         turn.say += result.speech
         return self._anything_else(contact, turn)
 
-    def _email_handoff(self, contact: Contact, turn: Turn, topic: str) -> Turn:
+    def _email_handoff(self, contact: Call, turn: Turn, topic: str) -> Turn:
         """P1.3: detail problems go to email; the caller hears the address and ticket, and
         gets both by SMS."""
         customer = self._customer(contact)
@@ -372,7 +379,7 @@ class Ivr:
         turn.say += speech
         return self._anything_else(contact, turn)
 
-    def _schedule_callback(self, contact: Contact, turn: Turn) -> Turn:
+    def _schedule_callback(self, contact: Call, turn: Turn) -> Turn:
         """P2.2a: the caller wants a fuller explanation by phone; they hear when we will call
         (the first moment of the calling window, in their zone), and the summary repeats it."""
         ticket = self._ensure_ticket(contact)
@@ -391,7 +398,7 @@ class Ivr:
         turn.say += self._speech(contact, "callback_scheduled", when=when)
         return turn
 
-    def _to_agent(self, contact: Contact, turn: Turn, reason: str) -> Turn:
+    def _to_agent(self, contact: Call, turn: Turn, reason: str) -> Turn:
         ticket = self._ensure_ticket(contact)
         ticket.reason = reason[:200]
         contact.queue_state = "waiting"
@@ -401,14 +408,14 @@ class Ivr:
         turn.end = "enqueue"
         return turn
 
-    def _menu(self, contact: Contact, turn: Turn) -> Turn:
+    def _menu(self, contact: Call, turn: Turn) -> Turn:
         return self._ask(contact, turn, "menu", self._speech(contact, "menu"), timeout=8)
 
-    def _anything_else(self, contact: Contact, turn: Turn) -> Turn:
+    def _anything_else(self, contact: Call, turn: Turn) -> Turn:
         """P1.7 after every answer."""
         return self._ask(contact, turn, "anything_else", self._speech(contact, "anything_else"))
 
-    def _closing(self, contact: Contact, turn: Turn) -> Turn:
+    def _closing(self, contact: Call, turn: Turn) -> Turn:
         """P1.8 summary, P1.6 ticket number digit by digit, the closing greeting."""
         ticket = self._ensure_ticket(contact)
         told: list[dict[str, Any]] = contact.ivr_state.get("told", [])
@@ -429,11 +436,11 @@ class Ivr:
         turn.end = "hangup"
         return turn
 
-    def _hangup(self, contact: Contact) -> Turn:
+    def _hangup(self, contact: Call) -> Turn:
         self._set(contact, node="ended")
         return Turn(lang=self._lang(contact), end="hangup")
 
-    def _silence(self, contact: Contact) -> Turn:
+    def _silence(self, contact: Call) -> Turn:
         """A bad line or a silent caller: ask again, then fall back to a person or the close."""
         silences = contact.ivr_state.get("silences", 0) + 1
         self._set(contact, silences=silences)
@@ -447,12 +454,12 @@ class Ivr:
             return self._to_agent(contact, turn, f"no input at {node}")
         return self._repeat(contact, turn)
 
-    def _invalid(self, contact: Contact) -> Turn:
+    def _invalid(self, contact: Call) -> Turn:
         turn = self._turn(contact)
         turn.say += self._speech(contact, "invalid_choice")
         return self._repeat(contact, turn)
 
-    def _repeat(self, contact: Contact, turn: Turn) -> Turn:
+    def _repeat(self, contact: Call, turn: Turn) -> Turn:
         """Ask the current node's question again."""
         asked = contact.ivr_state.get("asked", {})
         prompts = [Speech(**s) for s in asked.get("prompts", [])]
@@ -460,7 +467,7 @@ class Ivr:
                          num_digits=asked.get("num_digits", 1),
                          timeout=asked.get("timeout", 8))
 
-    def _ask(self, contact: Contact, turn: Turn, node: str, prompts: list[Speech], *,
+    def _ask(self, contact: Call, turn: Turn, node: str, prompts: list[Speech], *,
              num_digits: int | None = 1, timeout: int = 8) -> Turn:
         self._set(contact, node=node, asked={
             "prompts": [{"text": s.text, "digits": s.digits} for s in prompts],
@@ -471,7 +478,7 @@ class Ivr:
 
     # -- small helpers -----------------------------------------------------------------------
 
-    def _ensure_ticket(self, contact: Contact) -> Ticket:
+    def _ensure_ticket(self, contact: Call) -> Ticket:
         """Every call is logged to a ticket (P1.5, X2): opened on first need."""
         if contact.ticket is not None:
             return contact.ticket
@@ -484,27 +491,27 @@ class Ivr:
         contact.ticket_id = ticket.id
         return ticket
 
-    def _customer(self, contact: Contact) -> Customer:
+    def _customer(self, contact: Call) -> Customer:
         customer = self.session.get(Customer, contact.ivr_state["customer_id"])
         assert customer is not None, "menu reached without a verified customer"
         return customer
 
-    def _told(self, contact: Contact, topic: str, summary: str | None = None) -> None:
+    def _told(self, contact: Call, topic: str, summary: str | None = None) -> None:
         lang = self._lang(contact)
         text = summary or self.content.raw(lang, "summary")[topic]
         told = [*contact.ivr_state.get("told", []), {"topic": topic, "summary": text}]
         self._set(contact, told=told)
 
-    def _speech(self, contact: Contact, key: str, **fields: Any) -> list[Speech]:
+    def _speech(self, contact: Call, key: str, **fields: Any) -> list[Speech]:
         return self.content.speech(self._lang(contact), key, **fields)
 
-    def _lang(self, contact: Contact) -> str:
+    def _lang(self, contact: Call) -> str:
         return contact.ivr_state.get("lang", "id")
 
-    def _turn(self, contact: Contact) -> Turn:
+    def _turn(self, contact: Call) -> Turn:
         return Turn(lang=self._lang(contact))
 
     @staticmethod
-    def _set(contact: Contact, **values: Any) -> None:
+    def _set(contact: Call, **values: Any) -> None:
         """Replace the JSON dict so SQLAlchemy sees the change."""
         contact.ivr_state = {**contact.ivr_state, **values}
