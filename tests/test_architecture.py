@@ -227,3 +227,35 @@ def test_product_text_names_no_work_item():
                 for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1)
                 if WORK_ITEM.search(line)]
     assert mentions == []
+
+
+STATUS_ATTRIBUTES = {"status", "queue_state", "presence"}
+
+
+def literal_status_uses(path: Path) -> list[int]:
+    """Lines where a ``.status``/``.queue_state``/``.presence`` is compared with, or set to, a
+    string literal instead of its :mod:`callcenter.statuses` member."""
+    found = []
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"), str(path))):
+        if isinstance(node, ast.Compare):
+            sides = [node.left, *node.comparators]
+        elif isinstance(node, ast.Assign):
+            sides = [*node.targets, node.value]
+        else:
+            continue
+        names = [s for s in sides if isinstance(s, ast.Attribute) and s.attr in STATUS_ATTRIBUTES]
+        literals = [s for s in sides if isinstance(s, ast.Constant) and isinstance(s.value, str)]
+        literals += [e for s in sides if isinstance(s, (ast.Tuple, ast.List, ast.Set))
+                     for e in s.elts if isinstance(e, ast.Constant) and isinstance(e.value, str)]
+        if names and literals:
+            found.append(node.lineno)
+    return found
+
+
+@pytest.mark.parametrize("package", ("callcenter", "webhooks", "workers"))
+def test_statuses_are_compared_through_their_enums(package: str):
+    """One spelling per status (``callcenter.statuses``): a literal "resolved" in code is how
+    "cancelled" and Twilio's "canceled" once lived side by side (the database values stay)."""
+    uses = [f"{name}:{line}" for name, path in module_files(PROJECT_ROOT, [package]).items()
+            for line in literal_status_uses(path)]
+    assert uses == []

@@ -16,7 +16,7 @@ from callcenter.callbacks import policy
 from callcenter.compliance import regulation
 from callcenter.config import Settings
 from callcenter.models import Ticket, utcnow
-from callcenter.statuses import OPEN_TICKET_STATUSES
+from callcenter.statuses import OPEN_TICKET_STATUSES, TicketStatus
 from callcenter.tickets import documents
 from callcenter.tickets.numbers import is_well_formed, number_for
 
@@ -124,7 +124,7 @@ def classify(ticket: Ticket, category: str) -> None:
 def reopen(ticket: Ticket) -> None:
     """A repeat contact about a settled problem brings it back (X1)."""
     if ticket.status not in OPEN_TICKET_STATUSES:
-        ticket.status = "open"
+        ticket.status = TicketStatus.OPEN
         ticket.resolved_at = None
 
 
@@ -136,6 +136,6 @@ def resolve(session: Session, ticket: Ticket, summary: str,
     """
     documents.assert_can_resolve(ticket)
     policy.cancel_pending(session, ticket.id, "ticket resolved")
-    ticket.status = "resolved"
+    ticket.status = TicketStatus.RESOLVED
     ticket.summary = summary
     ticket.resolved_at = now or utcnow()

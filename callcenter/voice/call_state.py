@@ -1,7 +1,7 @@
 """The call's IVR state as the step webhook reads and writes it: one SELECT, one UPDATE.
 
 Every IVR step loads the call's contact, changes a few of its columns and writes them back.
-Through the ORM that was about half of a step's CPU (issue 14): loading all 35 columns of the
+Through the ORM that was about half of a step's CPU: loading all 35 columns of the
 contact (three of them JSON) and a unit-of-work flush for one UPDATE. A :class:`CallState`
 holds only the columns a step reads or writes, from one Core SELECT, remembers which of them
 the step changed, and :func:`save` writes exactly those with one Core UPDATE. The first

@@ -19,6 +19,7 @@ from callcenter.channels import messages
 from callcenter.config import Settings
 from callcenter.content import LANGUAGES, Content, Speech, plain
 from callcenter.models import Contact, Customer, Ticket, utcnow
+from callcenter.statuses import QueueState, TicketStatus
 from callcenter.tickets import lifecycle
 from callcenter.tickets.numbers import is_well_formed
 from callcenter.voice import agents, answers, spoken_time, verification
@@ -151,15 +152,15 @@ class Ivr:
         """The caller left the agent queue: talked to an agent, asked for a callback, or hung up."""
         state = contact.ivr_state
         if result == "hangup":
-            contact.queue_state = "abandoned"
+            contact.queue_state = QueueState.ABANDONED
             return self._hangup(contact)
         if result == "bridged":
-            contact.queue_state = "done"
+            contact.queue_state = QueueState.DONE
             self._told(contact, "agent")
             turn = self._turn(contact)
             turn.say += self._speech(contact, "after_agent")
             return self._anything_else(contact, turn)
-        contact.queue_state = "left"
+        contact.queue_state = QueueState.LEFT
         turn = self._turn(contact)
         if state.get("wants_callback") or result != "leave":
             turn = self._schedule_callback(contact, turn)
@@ -364,7 +365,7 @@ class Ivr:
         customer = self._customer(contact)
         ticket = self._ensure_ticket(contact)
         lifecycle.classify(ticket, topic)
-        ticket.status = "pending_customer"
+        ticket.status = TicketStatus.PENDING_CUSTOMER
         lang = self._lang(contact)
         email = self.settings.support_email
         speech = self._speech(contact, "email_handoff", email=email, ticket=ticket.number)
@@ -401,7 +402,7 @@ class Ivr:
     def _to_agent(self, contact: Call, turn: Turn, reason: str) -> Turn:
         ticket = self._ensure_ticket(contact)
         ticket.reason = reason[:200]
-        contact.queue_state = "waiting"
+        contact.queue_state = QueueState.WAITING
         contact.queued_at = utcnow()
         self._set(contact, node="queued")
         turn.say += self._speech(contact, "to_agent")
@@ -428,7 +429,7 @@ class Ivr:
         turn.say += self._speech(contact, "goodbye")
         summary = "; ".join(item["summary"] for item in told)
         only_answers = told and all(item["topic"] in answers.TOPICS for item in told)
-        if only_answers and ticket.status == "open" and not ticket.callbacks:
+        if only_answers and ticket.status == TicketStatus.OPEN and not ticket.callbacks:
             lifecycle.resolve(self.session, ticket, summary)
         elif summary:
             ticket.summary = summary
