@@ -384,8 +384,8 @@ class Simulator:
             self.cond.notify_all()
         snapshot = {k: v for k, v in msg.items() if k != "status_callback"}
         t = threading.Thread(target=self._deliver, args=(msg,), daemon=True)
+        t.start()  # before it is listed: stop() in another thread joins only started threads
         self._bg.append(t)
-        t.start()
         return snapshot
 
     def set_message_outcome(self, number: str, status: str, error_code: int) -> None:
