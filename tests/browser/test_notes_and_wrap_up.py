@@ -172,3 +172,42 @@ def test_the_wrap_up_card_fits_a_phone_and_lists_the_other_tickets(new_page, hot
     expect(pop).to_contain_text("Bukti transfer pembayaran bulan November")
     assert _fits_the_screen(page)
     shot(page, "kartu-di-ponsel")
+
+
+@pytest.mark.parametrize(("language", "viewport"), [("id", "phone"), ("en", "desktop")])
+def test_the_live_pop_shows_the_callers_other_open_ticket(new_page, hotline, session, shot,
+                                                           language, viewport):
+    """During the call, not only on the wrap-up card: the caller's earlier complaint and its
+    email are in the pop (a link to that ticket), on a phone in Indonesian and on a desk in
+    English, with nothing scrolling sideways."""
+    from tests.browser.conftest import DESKTOP, PHONE
+    from tests.domain.tickets.test_wrap_up import _sid, _waiting_caller
+
+    budi = make_customer(session)
+    other = lifecycle.open_ticket(session, channel="email", customer_id=budi.id)
+    session.add(Contact(ticket_id=other.id, channel="email", direction="inbound",
+                        status="received", subject="Bukti transfer pembayaran bulan November"))
+    agent = agent_registry.add_agent(session, "Sari", phone=AGENT_PHONE, available=True)
+    session.commit()
+    make_user(session, "sari", "agent", agent_id=agent.id, language=language)
+    caller = _waiting_caller(session, budi)
+    [(agent_id, token)] = agent_registry.claim_agents(session)
+    session.commit()
+    leg_sid = _sid()
+    agent_registry.agent_leg_placed(session, agent_id, token, leg_sid)
+    agent_registry.connect(session, caller.external_id, leg_sid)  # accepted: on the call
+    session.commit()
+    if viewport == "phone":
+        page = new_page(PHONE, is_mobile=True, has_touch=True, device_scale_factor=2,
+                        locale="id-ID")
+    else:
+        page = new_page(DESKTOP, locale="en-US")
+    sign_in(page, "sari", language=language)
+    words = {"id": ("Panggilan saat ini", "Tiket lain pelanggan yang masih terbuka"),
+             "en": ("Current call", "The customer's other open tickets")}[language]
+    pop = page.get_by_role("region", name=words[0])
+    expect(pop.get_by_role("heading", name=words[1])).to_be_visible()
+    expect(pop.get_by_role("link", name=other.number)).to_be_visible()
+    expect(pop).to_contain_text("Bukti transfer pembayaran bulan November")
+    assert _fits_the_screen(page)
+    shot(page, f"pop-tiket-lain-{language}-{viewport}")
