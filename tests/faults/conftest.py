@@ -14,7 +14,7 @@ import os
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -23,10 +23,14 @@ import pytest
 from redis import Redis
 from sqlalchemy.orm import Session
 
+from callcenter.callbacks import policy
 from callcenter.config import DEV_ACCOUNT_SID, Settings
 from callcenter.db import dispose_all, session_factory
 from callcenter.migrate import upgrade
+from callcenter.models import Callback
+from callcenter.tickets import lifecycle
 from simulator import Simulator
+from tests.factories import make_customer
 from tests.support import services
 from tests.support.private_redis import PrivateRedis
 from tests.support.private_redis import private_redis as start_private_redis
@@ -203,3 +207,15 @@ def stack_on_suite_database(monkeypatch: pytest.MonkeyPatch, tmp_path: Path, dat
         yield built
     finally:
         _tear_down(built, None)
+
+
+def owe_a_callback(stack: Stack) -> Callback:
+    """Budi's call dropped while he explained his problem: a callback is due now."""
+    with stack.session() as session:
+        customer = make_customer(session)
+        ticket = lifecycle.open_ticket(session, channel="voice", customer_id=customer.id)
+        callback, _ = policy.request_callback(session, stack.settings, ticket,
+                                              reason="dropped_call")
+        session.commit()
+        assert callback.due_at <= datetime.now(UTC)
+        return callback

@@ -20,11 +20,9 @@ from rq.exceptions import NoSuchJobError
 from rq.job import Job, JobStatus
 from sqlalchemy import select
 
-from callcenter.callbacks import policy
 from callcenter.models import Callback
-from callcenter.tickets import lifecycle
-from tests.factories import BUDI_PHONE, make_customer
-from tests.faults.conftest import Stack
+from tests.factories import BUDI_PHONE
+from tests.faults.conftest import Stack, owe_a_callback
 from tests.support.waiting import eventually
 from workers.callbacks import reconcile
 from workers.queues import callback_job_id, schedule_callback_job
@@ -54,12 +52,7 @@ def test_a_redis_error_while_waiting_to_dial_leaves_the_callback_to_be_dialled_o
     redis_server = next(p for p in stack.extra if hasattr(p, "port"))
     stack.sim.set_outcome(BUDI_PHONE, "busy")
     with time_machine.travel(WEDNESDAY_MORNING, tick=True):
-        with stack.session() as session:
-            customer = make_customer(session)
-            ticket = lifecycle.open_ticket(session, channel="voice", customer_id=customer.id)
-            callback, _ = policy.request_callback(session, stack.settings, ticket,
-                                                  reason="dropped_call")
-            session.commit()
+        callback = owe_a_callback(stack)
         schedule_callback_job(stack.settings, callback)
         # Another worker holds the dialling slot: this job waits its turn inside pace().
         Redis.from_url(redis_server.url).set("callcenter:dial-pace", "1", px=60_000)

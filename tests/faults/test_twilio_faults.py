@@ -12,16 +12,14 @@ dropped call, P2.2c) is settled by that call.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, time
+from datetime import time
 
 import pytest
 from sqlalchemy import select
 
-from callcenter.callbacks import policy
 from callcenter.models import Callback, Contact
-from callcenter.tickets import lifecycle
-from tests.factories import BUDI_PHONE, make_customer
-from tests.faults.conftest import Stack
+from tests.factories import BUDI_PHONE
+from tests.faults.conftest import Stack, owe_a_callback
 from tests.support.open_hours import zone_open_now
 from tests.support.private_services import ServiceProcess
 from tests.support.waiting import eventually
@@ -38,18 +36,6 @@ def stack_overrides() -> dict[str, str]:
     clock)."""
     return {"CALLING_HOURS": ALL_DAY,
             "CALLCENTER_TZ": zone_open_now(time(0), time(23, 59), calling_day=True)}
-
-
-def _owe_a_callback(stack: Stack) -> Callback:
-    """Budi's call dropped while he explained his problem: a callback is due now."""
-    with stack.session() as session:
-        customer = make_customer(session)
-        ticket = lifecycle.open_ticket(session, channel="voice", customer_id=customer.id)
-        callback, _ = policy.request_callback(session, stack.settings, ticket,
-                                              reason="dropped_call")
-        session.commit()
-        assert callback.due_at <= datetime.now(UTC)
-        return callback
 
 
 def _row(stack: Stack) -> Callback:
@@ -92,7 +78,7 @@ def test_a_500_after_the_call_was_placed_rings_the_customer_once(
     it instead of dialling Budi again."""
     stack = stack_on_suite_database
     stack.sim.fail_after_create(1, status=500)
-    callback = _owe_a_callback(stack)
+    callback = owe_a_callback(stack)
     schedule_callback_job(stack.settings, callback)  # as the service does after its commit
     worker = stack.start("worker")
     _budi_is_called_once(stack, worker)
@@ -105,7 +91,7 @@ def test_a_500_after_the_call_was_placed_with_the_job_lost_rings_once_too(
     and the retry, whichever of the two queues it, adopts the call. Still one call."""
     stack = stack_on_suite_database
     stack.sim.fail_after_create(1, status=500)
-    _owe_a_callback(stack)  # no job: only the row knows
+    owe_a_callback(stack)  # no job: only the row knows
     scheduler = stack.start("scheduler", "--interval", "1")
     worker = stack.start("worker")
     _budi_is_called_once(stack, worker)
