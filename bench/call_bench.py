@@ -459,7 +459,7 @@ def run(args: argparse.Namespace, tmp: Path, db_url: str, db_pids) -> int:  # ty
             print(f"{server.name} log: {line}")
     if args.profile:
         profile_calls(env, url, make_calls(phones, args.warmup + measured, args.profile),
-                      service_port)
+                      service_port, args.profile_step)
     return 0 if ok else 1
 
 
@@ -517,7 +517,8 @@ def report(results: dict[str, wb.RunResult], extra: Counter[str], checks: Counte
     return all_ok
 
 
-def profile_calls(env: dict[str, str], url: str, calls: list[Call], port: int) -> None:
+def profile_calls(env: dict[str, str], url: str, calls: list[Call], port: int,
+                  only: str | None = None) -> None:
     """Whole calls through Flask's test client in this process (no gunicorn, no client
     processes): per step, CPU ms and SQL statements; then cProfile (CPU time) of the
     stateful steps, the greeting left out."""
@@ -533,8 +534,12 @@ def profile_calls(env: dict[str, str], url: str, calls: list[Call], port: int) -
     statements: Counter[str] = Counter()
     current = [""]
 
-    def count(*_args: Any) -> None:
+    shown: list[str] = []
+
+    def count(_conn: Any, _cursor: Any, sql: str, *_args: Any) -> None:
         statements[current[0]] += 1
+        if len(shown) < 40 and current[0] != "incoming":
+            shown.append(f"  {current[0]:8} {' '.join(sql.split())[:150]}")
 
     event.listen(get_engine(url), "before_cursor_execute", count)
 
@@ -546,7 +551,8 @@ def profile_calls(env: dict[str, str], url: str, calls: list[Call], port: int) -
             assert path is not None
             headers = {"X-Twilio-Signature": signer.validator.compute_signature(
                 signer.base + path, params)}
-            on = profiler is not None and step != "incoming"
+            on = profiler is not None and step != "incoming" and (
+                only in (None, step))
             current[0] = step
             t0 = time.process_time()
             if on:
@@ -563,11 +569,14 @@ def profile_calls(env: dict[str, str], url: str, calls: list[Call], port: int) -
     half = len(calls) // 2
     for call in calls[:10]:
         one_call(call, None)  # warm: engine, statement caches, imports
+    shown.clear()
+    one_call(calls[10], None)
+    print("\nthe SQL of one call, by step:\n" + "\n".join(shown))
     cpu.clear()
     statements.clear()
-    for call in calls[10:half]:
+    for call in calls[11:half]:
         one_call(call, None)
-    n = max(1, half - 10)
+    n = max(1, half - 11)
     print(f"\nin-process ({url.split(':')[0]}, Flask test client, {n} calls, no profiler): "
           f"per step")
     print("  " + "  ".join(f"{s} {1000 * cpu[s] / n:.2f} ms/{statements[s] / n:.0f} SQL"
@@ -604,6 +613,8 @@ def arguments(argv: list[str] | None) -> argparse.Namespace:
             ("--customers", 1000, "seeded customers (at least one per call)"),
             ("--profile", 0, "also cProfile this many whole calls in-process")):
         add(flag, type=int, default=default, help=text)
+    add("--profile-step", choices=IVR_STEPS, default=None,
+        help="cProfile only this step (default: every stateful step)")
     add("--timeout", type=float, default=180, help="seconds allowed per step before giving up")
     args = parser.parse_args(argv)
     if min(args.calls, args.rounds, args.warmup, args.concurrency, args.floor_requests) < 1:

@@ -10,15 +10,18 @@ from __future__ import annotations
 import os
 import select
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import ExitStack, contextmanager
-from typing import Any
+from typing import Any, TypeVar
 
-from sqlalchemy import Engine, create_engine, event, exc
+from sqlalchemy import Engine, create_engine, event, exc, func
+from sqlalchemy import select as sql_select
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
-from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.orm import Session, configure_mappers, make_transient_to_detached, sessionmaker
+from sqlalchemy.orm.attributes import set_committed_value
 
+T = TypeVar("T")
 _lock = threading.Lock()
 _engines: dict[tuple[int, str], Engine] = {}
 MAX_ROW_ID = 2**31 - 1  # INTEGER primary keys (PostgreSQL's int4): no row has a larger id
@@ -137,3 +140,58 @@ def insert_unless_exists(session: Session, model: type[Any], *unique: str) -> An
     dialect = session.get_bind().dialect.name
     insert = postgresql_insert if dialect == "postgresql" else sqlite_insert
     return insert(model).on_conflict_do_nothing(index_elements=list(unique))
+
+
+def adopt_row(session: Session, entity: type[T], values: Mapping[str, Any]) -> T:
+    """The ORM object for a row this transaction read or wrote through Core (``values``: its
+    columns by name, the primary key ``id`` among them), as if the session had loaded it:
+    in the identity map with nothing pending, so a later change is one UPDATE of what
+    changed. Columns not given load on first use, relationships lazily as usual. Building
+    it costs ~60 µs, where a SELECT of the same row costs a round trip (~300 µs of CPU) and
+    an ORM INSERT's unit of work several times that. An object the session already holds
+    for that row wins (its state may be newer)."""
+    held = session.identity_map.get(session.identity_key(entity, values["id"]))
+    if held is not None:
+        return held  # type: ignore[no-any-return]
+    mapper = entity.__mapper__  # type: ignore[attr-defined]
+    if not mapper.configured:
+        configure_mappers()  # the first ORM use of the process may be this one
+    obj = mapper.class_manager.new_instance()
+    for name, value in values.items():
+        set_committed_value(obj, name, value)
+    make_transient_to_detached(obj)
+    session.add(obj)
+    return obj  # type: ignore[no-any-return]
+
+
+class SequenceBlocks:
+    """Ids drawn from a PostgreSQL sequence ``block`` at a time, kept per process and database.
+
+    A row whose other columns need its id (a ticket's number) must know it before its INSERT;
+    a ``nextval`` per row is a round trip of its own (~0.3 ms of CPU). Drawn here, a block of
+    ids costs one round trip: the values are the sequence's, so no other process or default
+    ever gets them, and an id a process never used (it exited) is a gap, as a rolled-back
+    transaction leaves one. Ids are then unique but no longer in the order rows were written:
+    order by the time a row carries, never by its id.
+    """
+
+    def __init__(self, table: str, column: str = "id", block: int = 20):
+        sequence = func.pg_get_serial_sequence(table, column)
+        self._draw = sql_select(func.nextval(sequence)).select_from(
+            func.generate_series(1, block))
+        self._lock = threading.Lock()
+        self._free: dict[tuple[int, Any], list[int]] = {}
+
+    def take(self, session: Session) -> int:
+        """The next id for this process, drawing a block in ``session``'s transaction when
+        none is left (the draw is not undone by a rollback, as ``nextval`` never is)."""
+        key = (os.getpid(), session.get_bind().engine.url)
+        with self._lock:
+            free = self._free.get(key)
+            if free:
+                return free.pop()
+        drawn = sorted(session.scalars(self._draw).all(), reverse=True)
+        first = drawn.pop()
+        with self._lock:
+            self._free.setdefault(key, []).extend(drawn)
+        return first

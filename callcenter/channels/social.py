@@ -113,7 +113,7 @@ def _ticket_for(session: Session, settings: Settings, channel: str, phone: str |
             select(Ticket).join(Contact, Contact.ticket_id == Ticket.id)
             .where(Ticket.customer_id.is_(None), Ticket.status.in_(OPEN_TICKET_STATUSES),
                    Contact.sender == phone)
-            .order_by(Ticket.id.desc())).first()
+            .order_by(Ticket.opened_at.desc(), Ticket.id.desc())).first()
         if earlier is not None:
             return earlier
     return lifecycle.open_ticket(session, channel=channel,

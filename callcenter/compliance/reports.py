@@ -198,7 +198,7 @@ def quarterly_report(session: Session, settings: Settings, year: int, quarter: i
         .where(Ticket.opened_at < end_utc,
                or_(Ticket.resolved_at.is_(None), Ticket.resolved_at >= start_utc))
         .options(selectinload(Ticket.customer), selectinload(Ticket.required_documents))
-        .order_by(Ticket.id)
+        .order_by(Ticket.opened_at, Ticket.id)
     ).all()
     rows: dict[tuple[str, str], Row] = {}
     inquiries = 0

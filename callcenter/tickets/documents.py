@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import hashlib
 from datetime import datetime
+from typing import Any
 
+from sqlalchemy import ColumnElement, exists
 from sqlalchemy.orm import Session
 
 from callcenter.compliance import regulation
@@ -58,6 +60,13 @@ class DocumentsOutstanding(DocumentError):
 
 def _key(name: str) -> str:
     return " ".join(name.split()).casefold()
+
+
+def none_outstanding(ticket_id: Any) -> ColumnElement[bool]:
+    """SQL for "no document is outstanding on the ticket ``ticket_id``" (a column or a
+    bound parameter), the test :func:`outstanding` makes in Python, for one guarded UPDATE."""
+    table = RequiredDocument.__table__
+    return ~exists().where(table.c.ticket_id == ticket_id, table.c.received_at.is_(None))
 
 
 def outstanding(ticket: Ticket) -> list[RequiredDocument]:

@@ -3,7 +3,8 @@
 Every IVR step loads the call's contact, changes a few of its columns and writes them back.
 Through the ORM that was about half of a step's CPU: loading all 35 columns of the
 contact (three of them JSON) and a unit-of-work flush for one UPDATE. A :class:`CallState`
-holds only the columns a step reads or writes, from one Core SELECT, remembers which of them
+holds only the columns a step reads or writes, from one Core SELECT that also reads the call's
+ticket (adopted as the ORM object on first use, with no SELECT of its own), remembers which of them
 the step changed, and :func:`save` writes exactly those with one Core UPDATE. The first
 answer's step runs before its row exists, and :func:`insert` writes the row with its result.
 It offers the same attributes as :class:`Contact` for what the IVR touches, so
@@ -18,21 +19,39 @@ from typing import Any
 from sqlalchemy import Table, bindparam, select, update
 from sqlalchemy.orm import Session
 
-from callcenter.db import insert_unless_exists
-from callcenter.models import Contact, Ticket
+from callcenter.db import adopt_row, insert_unless_exists
+from callcenter.models import Contact, Customer, Ticket
 from callcenter.phones import try_e164
 from callcenter.statuses import CallStatus
+from callcenter.voice import answers
 
 _TABLE: Table = Contact.__table__  # type: ignore[assignment]
+_TICKETS: Table = Ticket.__table__  # type: ignore[assignment]
 # What a step reads; ``id`` names the row.
 READ = ("id", "ticket_id", "from_number", "verified", "menu_path", "answers", "ivr_state",
         "last_response")
 # What a step may write (queueing the caller sets the last two).
 WRITABLE = frozenset((*READ[1:], "queue_state", "queued_at"))
 
+# What the IVR reads of the call's ticket (the other columns load if ever touched).
+TICKET_READ = ("id", "number", "customer_id", "status", "category", "language", "reason",
+               "summary")
+# What an answer speaks of the verified caller (callcenter.voice.answers.FACTS).
+_CUSTOMERS: Table = Customer.__table__  # type: ignore[assignment]
+_CUSTOMER_ID = _TABLE.c.ivr_state["customer_id"].as_integer()
+
 # Built once: building a select() costs about as much as running it from the compiled cache.
-_BY_SID = select(*(_TABLE.c[name] for name in READ)).where(
-    _TABLE.c.channel == "voice", _TABLE.c.external_id == bindparam("call_sid"))
+# The call's ticket (``t_<name>``) and verified customer (``c_<name>``) come in the same
+# statement, by LEFT JOINs: every step after the first answer reads or changes the ticket,
+# an answer speaks the customer's data, and each had a round trip of its own.
+_BY_SID = (
+    select(*(_TABLE.c[name] for name in READ),
+           *(_TICKETS.c[name].label(f"t_{name}") for name in TICKET_READ),
+           *(_CUSTOMERS.c[name].label(f"c_{name}") for name in answers.FACTS))
+    .select_from(_TABLE
+                 .outerjoin(_TICKETS, _TICKETS.c.id == _TABLE.c.ticket_id)
+                 .outerjoin(_CUSTOMERS, _CUSTOMERS.c.id == _CUSTOMER_ID))
+    .where(_TABLE.c.channel == "voice", _TABLE.c.external_id == bindparam("call_sid")))
 _INSERTS: dict[str, Any] = {}  # a fresh call's INSERT, per dialect
 _UPDATE = update(_TABLE).where(_TABLE.c.id == bindparam("_id"))
 
@@ -56,6 +75,8 @@ class CallState:
     _ticket: Ticket | None
     _changed: set[str]
     _new: dict[str, Any]  # a fresh call's identifying columns, for its INSERT
+    _ticket_row: dict[str, Any] | None  # the ticket's columns as :func:`find` read them
+    customer: Any  # the verified caller's facts as :func:`find` read them, or None
 
     def __init__(self, session: Session, row: Any) -> None:
         set_ = object.__setattr__
@@ -64,6 +85,14 @@ class CallState:
         set_(self, "_changed", set())
         for name in READ:
             set_(self, name, getattr(row, name))
+        ticket_row = customer = None
+        if getattr(row, "t_id", None) is not None:
+            ticket_row = {name: getattr(row, f"t_{name}") for name in TICKET_READ}
+        if getattr(row, "c_id", None) is not None:
+            customer = SimpleNamespace(**{name: getattr(row, f"c_{name}")
+                                          for name in answers.FACTS})
+        set_(self, "_ticket_row", ticket_row)
+        set_(self, "customer", customer)
 
     def __setattr__(self, name: str, value: Any) -> None:
         if name not in WRITABLE and name != "ticket":
@@ -76,7 +105,11 @@ class CallState:
     @property
     def ticket(self) -> Ticket | None:
         if self._ticket is None and self.ticket_id is not None:
-            object.__setattr__(self, "_ticket", self._session.get(Ticket, self.ticket_id))
+            row = self._ticket_row
+            ticket = (adopt_row(self._session, Ticket, row)
+                      if row is not None and row["id"] == self.ticket_id
+                      else self._session.get(Ticket, self.ticket_id))
+            object.__setattr__(self, "_ticket", ticket)
         return self._ticket
 
     @ticket.setter

@@ -429,9 +429,11 @@ class Ivr:
         turn.say += self._speech(contact, "goodbye")
         summary = "; ".join(item["summary"] for item in told)
         only_answers = told and all(item["topic"] in answers.TOPICS for item in told)
-        if only_answers and ticket.status == TicketStatus.OPEN and not ticket.callbacks:
-            lifecycle.resolve(self.session, ticket, summary)
-        elif summary:
+        # Answered questions settle the ticket (one guarded UPDATE): not while a callback was
+        # ever arranged on it or a document is outstanding (P4.3); then it keeps the summary.
+        settled = only_answers and ticket.status == TicketStatus.OPEN and (
+            lifecycle.resolve_if_settled(self.session, ticket, summary))
+        if summary and not settled:
             ticket.summary = summary
         self._set(contact, node="ended", closing_given=True)
         turn.end = "hangup"
@@ -492,8 +494,13 @@ class Ivr:
         contact.ticket_id = ticket.id
         return ticket
 
-    def _customer(self, contact: Call) -> Customer:
-        customer = self.session.get(Customer, contact.ivr_state["customer_id"])
+    def _customer(self, contact: Call) -> Any:
+        """The verified caller's facts an answer speaks (answers.FACTS): as the step's
+        look-up read them with the call (call_state.find), else from the database."""
+        customer_id = contact.ivr_state["customer_id"]
+        customer = contact.customer if isinstance(contact, CallState) else None
+        if customer is None or customer.id != customer_id:
+            customer = answers.customer_facts(self.session, customer_id)
         assert customer is not None, "menu reached without a verified customer"
         return customer
 
