@@ -478,6 +478,57 @@ def throughput_phase(ctx: Ctx, label: str, m: int, workers: int, preload: bool,
     return Rate(label, workers, m, done, span, note=note, floor_per_s=floor.per_s)
 
 
+def profile_callbacks(ctx: Ctx, n: int) -> None:
+    """``n`` due callbacks placed one after another in this process by the job's function
+    (no RQ): per callback, wall time and SQL statements; then cProfile by *wall* time, which
+    shows where a job waits (the database's commits, Twilio) as well as what it computes."""
+    import cProfile
+    import io
+    import pstats
+
+    from sqlalchemy import event
+
+    from callcenter.db import get_engine
+    from callcenter.models import utcnow
+    from workers.callbacks import place_callback
+
+    env = ctx.env(0.0)
+    saved = dict(os.environ)
+    os.environ.update(env)
+    statements = [0]
+
+    def count(*_args: object) -> None:
+        statements[0] += 1
+
+    engine = get_engine(ctx.settings().database_url)
+    event.listen(engine, "before_cursor_execute", count)
+    try:
+        rows = make_callbacks(ctx, [utcnow() - timedelta(seconds=1)] * (n + 20))
+        for callback_id, _ in rows[:20]:  # warm: imports, pools, statement caches
+            place_callback(callback_id)
+        statements[0] = 0
+        half = rows[20:20 + n // 2]
+        t0 = time.perf_counter()
+        placed = sum(1 for callback_id, _ in half if place_callback(callback_id))
+        wall = time.perf_counter() - t0
+        print(f"\nin-process: {placed}/{len(half)} placed, {1000 * wall / len(half):.2f} ms "
+              f"wall and {statements[0] / len(half):.1f} SQL statements per callback")
+        profiler = cProfile.Profile(time.perf_counter)
+        profiler.enable()
+        for callback_id, _ in rows[20 + n // 2:]:
+            place_callback(callback_id)
+        profiler.disable()
+        out = io.StringIO()
+        stats = pstats.Stats(profiler, stream=out)
+        stats.sort_stats("cumulative").print_stats(
+            r"(callcenter|workers)/|commit|_exec_command|Cursor.execute|requests/sessions", 30)
+        print(out.getvalue().replace(str(ROOT) + "/", ""))
+    finally:
+        event.remove(engine, "before_cursor_execute", count)
+        os.environ.clear()
+        os.environ.update(saved)
+
+
 # -- 3. the sweep with 100,000 tickets -----------------------------------------------------
 
 def seed_sweep(ctx: Ctx, tickets: int, customers: int) -> dict[str, int]:
@@ -703,6 +754,9 @@ def run(ctx: Ctx) -> int:
                                       args.paced, 2, True, 1.0, floor, "rq.SimpleWorker"))
         rates[-1].floor_per_s = 0.0  # paced on purpose: no ratio
 
+    if args.profile:
+        profile_callbacks(ctx, args.profile)
+
     sweep = None
     if args.tickets:
         sweep = sweep_phase(ctx)
@@ -814,6 +868,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--quick", action="store_true",
                         help="throughput: only the floor and the Procfile worker")
     parser.add_argument("--explain", action="store_true", help="always print the sweep's plan")
+    parser.add_argument("--profile", type=int, default=0,
+                        help="also place this many callbacks in-process, profiled by wall time")
     parser.add_argument("--travel", choices=("auto", "always", "never"), default="auto",
                         help="time_machine to a Wednesday 10:00 WIB (auto: only when today "
                              "is not a calling day)")

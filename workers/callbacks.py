@@ -18,7 +18,7 @@ from datetime import datetime, timedelta
 import requests
 from sqlalchemy import select
 from sqlalchemy.orm import Session
-from twilio.base.exceptions import TwilioRestException
+from twilio.base.exceptions import TwilioException, TwilioRestException
 from twilio.rest import Client
 from twilio.rest.api.v2010.account.call import CallInstance
 
@@ -51,14 +51,14 @@ def place_callback(callback_id: int, base_url: str | None = None) -> str | None:
     """
     current = settings()
     with job_session(current) as session:
-        due, maybe_placed_since = policy.due_row(
-            session, callback_id, will_wait=current.dial_rate_per_s > 0)
-        if not due:
+        if current.dial_rate_per_s > 0:
+            if not policy.is_due(session, callback_id):
+                return None  # not due, cancelled, or another worker has it
+            pace(current)
+        claimed = policy.claim_due(session, callback_id, settings=current)
+        if claimed is None:
             return None  # not due, cancelled, or another worker has it
-        pace(current)
-        callback = policy.claim(session, callback_id)
-        if callback is None:
-            return None  # another worker claimed it while this one waited its turn
+        callback, maybe_placed_since = claimed.callback, claimed.placed_since
         client = rest_client(current, timeout=TWILIO_TIMEOUT_S)
         if maybe_placed_since is not None:
             session.commit()  # the claim is durable before Twilio is asked
@@ -66,7 +66,8 @@ def place_callback(callback_id: int, base_url: str | None = None) -> str | None:
                                                maybe_placed_since)
             if settled:
                 return sid
-        decision = policy.decide(session, current, callback)  # same transaction as claim
+        decision = policy.decide(session, current, callback,  # same transaction as claim
+                                 customer=claimed.customer)
         session.commit()  # the claim is durable before Twilio is asked
         if decision.action == "reschedule" and decision.when is not None:
             policy.unclaim(callback, decision.when, decision.reason or "rescheduled")
@@ -88,7 +89,8 @@ def _adopt_earlier_call(session: Session, current: Settings, client: Client,
     rescheduled, nothing dialled), (False, None) when there is no such call: dial."""
     try:
         found = next(iter(earlier_calls(session, client, current, callback, since)), None)
-    except (TwilioRestException, requests.RequestException) as exc:
+    except (TwilioException, requests.RequestException) as exc:
+        # A list page that fails raises TwilioException, not TwilioRestException.
         _give_back(session, current, callback, getattr(exc, "status", 0) or 0, None,
                    f"cannot tell whether a call exists ({type(exc).__name__})",
                    maybe_placed_since=since)

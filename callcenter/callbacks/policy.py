@@ -11,7 +11,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, time, timedelta
-from typing import Any
+from types import SimpleNamespace
+from typing import Any, NamedTuple
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import and_, bindparam, exists, func, or_, select, update
@@ -23,6 +24,7 @@ from sqlalchemy.orm.attributes import set_committed_value
 
 from callcenter.callbacks.calling_hours import next_calling_time
 from callcenter.config import Settings
+from callcenter.db import adopt_row
 from callcenter.models import Callback, Contact, Customer, Ticket, utcnow
 from callcenter.statuses import (
     PENDING_CALLBACK_STATUSES,
@@ -124,32 +126,129 @@ def cancel_pending(session: Session, ticket_id: int, why: str) -> int:
 CLAIM_EARLY = timedelta(seconds=1)  # RQ's scheduler works in whole seconds
 
 
-# Built once at import: constructing a statement costs more CPU than running it from
-# SQLAlchemy's compiled cache, and a callback job runs these on every call it places.
-_CLAIM = (
-    update(Callback)
-    .where(Callback.id == bindparam("callback_id"),
-           Callback.status == CallbackStatus.SCHEDULED,
-           Callback.due_at <= bindparam("due_by"))
-    .values(status=CallbackStatus.DIALING, attempts=Callback.attempts + 1,
-            dialing_since=bindparam("claimed_at"), call_sid=None,
-            updated_at=bindparam("claimed_at"))
-    .returning(Callback)
-    .execution_options(synchronize_session=False)
+# The rules' look-ups on the tables (Core, built once): the ORM's entity loading and its
+# execution path cost more CPU than the statements on a callback job's path.
+_CUSTOMERS, _TICKETS, _CONTACTS = Customer.__table__.c, Ticket.__table__.c, Contact.__table__.c
+_THEIR_TICKETS = Ticket.__table__.alias("their_tickets")
+
+
+def _calls_since(customer_id: Any) -> Any:
+    """Outbound callback calls to the customer ``customer_id`` since ``:start``."""
+    return (select(func.count())
+            .select_from(Contact.__table__
+                         .join(Callback.__table__,
+                               _CONTACTS.callback_id == Callback.__table__.c.id)
+                         .join(_THEIR_TICKETS,
+                               Callback.__table__.c.ticket_id == _THEIR_TICKETS.c.id))
+            .where(_THEIR_TICKETS.c.customer_id == customer_id,
+                   _CONTACTS.started_at >= bindparam("start"),
+                   _CONTACTS.direction == "outbound"))
+
+
+_CALLS_SINCE = _calls_since(bindparam("customer_id"))
+# The ticket's customer (id, phone, zone) and their calls since ``:start``, the centre's
+# midnight, in one statement: two round trips were a fifth of a callback job's database time.
+_TICKET_CUSTOMER = (
+    select(_CUSTOMERS.id, _CUSTOMERS.phone, _CUSTOMERS.timezone,
+           _calls_since(_CUSTOMERS.id).correlate(Customer.__table__).scalar_subquery()
+           .label("calls_since"))
+    .select_from(Customer.__table__.join(Ticket.__table__, _TICKETS.customer_id == _CUSTOMERS.id))
+    .where(_TICKETS.id == bindparam("ticket_id"))
 )
 
 
-def claim(session: Session, callback_id: int, now: datetime | None = None) -> Callback | None:
+# Built once at import: constructing a statement costs more CPU than running it from
+# SQLAlchemy's compiled cache, and a callback job runs these on every call it places.
+_CALLBACK_ROW = Callback.__table__.c
+# On the table (Core) and the row adopted as the ORM object (callcenter.db.adopt_row): the
+# ORM's bulk UPDATE … RETURNING machinery cost three times the statement's own CPU.
+_CLAIM = (
+    update(Callback.__table__)
+    .where(_CALLBACK_ROW.id == bindparam("callback_id"),
+           _CALLBACK_ROW.status == CallbackStatus.SCHEDULED,
+           _CALLBACK_ROW.due_at <= bindparam("due_by"))
+    .values(status=CallbackStatus.DIALING, attempts=_CALLBACK_ROW.attempts + 1,
+            dialing_since=bindparam("claimed_at"), call_sid=None,
+            updated_at=bindparam("claimed_at"))
+)
+_PLACED_SINCE = select(_CALLBACK_ROW.dialing_since).where(
+    _CALLBACK_ROW.id == bindparam("callback_id"))
+# On PostgreSQL ``before``, the row as the statement's snapshot holds it, brings the earlier
+# ``dialing_since`` back beside the claimed row (UPDATE … FROM reads other relations with
+# the snapshot, RETURNING gives the new row): one round trip. SQLite evaluates such a FROM on
+# the updated row, so there a SELECT reads it first.
+# It also brings what the calling rules read (:func:`decide`): the ticket's customer, by
+# LEFT JOINs (a ticket without one still comes back, and fails the rules), with their calls
+# since the centre's midnight: a second round trip saved.
+_BEFORE = (
+    select(_CALLBACK_ROW.id, _CALLBACK_ROW.dialing_since,
+           _CUSTOMERS.id.label("customer_id"), _CUSTOMERS.phone.label("customer_phone"),
+           _CUSTOMERS.timezone.label("customer_timezone"),
+           _calls_since(_CUSTOMERS.id).correlate(Customer.__table__).scalar_subquery()
+           .label("customer_calls_since"))
+    .select_from(Callback.__table__
+                 .outerjoin(Ticket.__table__, _TICKETS.id == _CALLBACK_ROW.ticket_id)
+                 .outerjoin(Customer.__table__, _CUSTOMERS.id == _TICKETS.customer_id))
+    .where(_CALLBACK_ROW.id == bindparam("callback_id"))
+    .subquery("before"))
+_CLAIMS = {
+    "postgresql": _CLAIM.where(_CALLBACK_ROW.id == _BEFORE.c.id).returning(
+        *Callback.__table__.c, _BEFORE.c.dialing_since.label("placed_since"),
+        *(column for column in _BEFORE.c if column.name.startswith("customer_"))),
+    "sqlite": _CLAIM.returning(*Callback.__table__.c),
+}
+_NOT_READ: Any = object()  # decide() reads the customer itself
+
+
+class Claimed(NamedTuple):
+    """A claimed callback, the time since which an earlier attempt's call may exist at
+    Twilio (None: no such attempt), and its customer as the rules read them (id, phone,
+    timezone, calls since the centre's midnight; None: the ticket has none), when the claim
+    read them."""
+
+    callback: Callback
+    placed_since: datetime | None
+    customer: Any = _NOT_READ
+
+
+def claim_due(session: Session, callback_id: int, now: datetime | None = None, *,
+              settings: Settings | None = None) -> Claimed | None:
     """``scheduled → dialing`` for a due callback, atomically; None if someone else has it.
 
-    One UPDATE … RETURNING: the claimed row comes back without a second round trip. A job
-    may start up to a second before the due time (RQ rounds scheduled times to the second);
-    that is still "due", or the callback would be skipped.
+    The time since which an earlier attempt's call may exist (its answer from Twilio was
+    ambiguous: a 5xx or none) comes back with it: the job then asks Twilio before it dials.
+    One UPDATE … RETURNING: the row comes back without a second round trip; on PostgreSQL,
+    given ``settings``, with what :func:`decide` reads too. A job may start up to a second
+    before the due time (RQ rounds scheduled times to the second); that is still "due", or
+    the callback would be skipped.
     """
     now = now or utcnow()
-    return session.scalars(
-        _CLAIM, {"callback_id": callback_id, "due_by": now + CLAIM_EARLY, "claimed_at": now},
-    ).first()
+    params = {"callback_id": callback_id, "due_by": now + CLAIM_EARLY, "claimed_at": now,
+              "start": _local_midnight(now, settings.timezone if settings else "UTC")}
+    dialect = session.get_bind().dialect.name
+    since = None if dialect == "postgresql" else session.scalar(_PLACED_SINCE, params)
+    row = session.execute(_CLAIMS[dialect], params).first()
+    if row is None:
+        return None
+    values = dict(row._mapping)
+    since = values.pop("placed_since", since)
+    customer = _NOT_READ
+    if "customer_id" in values:
+        facts = {name.removeprefix("customer_"): values.pop(name)
+                 for name in list(values) if name.startswith("customer_")}
+        if settings is not None:
+            customer = SimpleNamespace(**facts) if facts["id"] is not None else None
+    held = session.identity_map.get(session.identity_key(Callback, callback_id))
+    if held is not None:  # a copy loaded earlier in this session: it takes the new values
+        for name, value in values.items():
+            set_committed_value(held, name, value)
+    return Claimed(adopt_row(session, Callback, values), since, customer)
+
+
+def claim(session: Session, callback_id: int, now: datetime | None = None) -> Callback | None:
+    """As :func:`claim_due`, the claimed row only."""
+    claimed = claim_due(session, callback_id, now)
+    return claimed.callback if claimed is not None else None
 
 
 @dataclass(frozen=True)
@@ -161,71 +260,60 @@ class Decision:
     reason: str | None = None
 
 
-# The rules' look-ups on the tables (Core, built once): the ORM's entity loading and its
-# execution path cost more CPU than the statements on a callback job's path.
-_CUSTOMERS, _TICKETS, _CONTACTS = Customer.__table__.c, Ticket.__table__.c, Contact.__table__.c
-_TICKET_CUSTOMER = (
-    select(_CUSTOMERS.id, _CUSTOMERS.phone, _CUSTOMERS.timezone)
-    .select_from(Customer.__table__.join(Ticket.__table__, _TICKETS.customer_id == _CUSTOMERS.id))
-    .where(_TICKETS.id == bindparam("ticket_id"))
-)
-
-
 def decide(session: Session, settings: Settings, callback: Callback,
-           now: datetime | None = None) -> Decision:
-    """Re-check the calling rules at dial time (the due time was computed earlier)."""
+           now: datetime | None = None, customer: Any = _NOT_READ) -> Decision:
+    """Re-check the calling rules at dial time (the due time was computed earlier).
+
+    ``customer``: as :attr:`Claimed.customer` brought it with the claim, else read here.
+    """
     now = now or utcnow()
-    # A row of the customer's id, phone and zone: all the rules read.
-    customer: Any = session.execute(_TICKET_CUSTOMER, {"ticket_id": callback.ticket_id}).first()
+    # A row of the customer's id, phone and zone (all the rules read) and the calls placed
+    # to them since the centre's midnight: their day, unless they live in another zone.
+    if customer is _NOT_READ:
+        customer = session.execute(_TICKET_CUSTOMER, {
+            "ticket_id": callback.ticket_id, "start": _local_midnight(now, settings.timezone)},
+        ).first()
     if customer is None or customer.phone != callback.phone:
         return Decision("fail", reason="number is no longer the customer's registered phone")
     opening = opening_at_or_after(settings, customer, now)
     if opening > now:
         return Decision("reschedule", when=opening, reason="outside calling hours")
-    if calls_today(session, settings, customer, now) >= settings.callback_daily_cap:
-        tomorrow = _local_midnight_after(now, customer_zone(settings, customer))
+    zone = customer_zone(settings, customer)
+    placed_today = customer.calls_since if zone == settings.timezone else (
+        calls_today(session, settings, customer, now))
+    if placed_today >= settings.callback_daily_cap:
+        tomorrow = _local_midnight_after(now, zone)
         return Decision("reschedule", when=opening_at_or_after(settings, customer, tomorrow),
                         reason="daily call cap reached")
     return Decision("dial")
 
 
-_CALLS_SINCE = (
-    select(func.count())
-    .select_from(Contact.__table__
-                 .join(Callback.__table__, _CONTACTS.callback_id == Callback.__table__.c.id)
-                 .join(Ticket.__table__, Callback.__table__.c.ticket_id == _TICKETS.id))
-    .where(_TICKETS.customer_id == bindparam("customer_id"),
-           _CONTACTS.started_at >= bindparam("start"), _CONTACTS.direction == "outbound")
-)
+def _local_midnight(now: datetime, zone_name: str) -> datetime:
+    """The start of ``now``'s calendar day in ``zone_name``."""
+    zone = ZoneInfo(zone_name)
+    return datetime.combine(now.astimezone(zone).date(), time(0), tzinfo=zone)
 
 
 def calls_today(session: Session, settings: Settings, customer: Any,
                 now: datetime) -> int:
     """Callback calls already placed to this customer on their local calendar day."""
-    zone = ZoneInfo(customer_zone(settings, customer))
-    start = datetime.combine(now.astimezone(zone).date(), time(0), tzinfo=zone)
+    start = _local_midnight(now, customer_zone(settings, customer))
     return session.scalar(_CALLS_SINCE, {"customer_id": customer.id, "start": start}) or 0
 
 
-_DUE_ROW = select(Callback.__table__.c.status, Callback.__table__.c.due_at,
-                  Callback.__table__.c.dialing_since).where(
+_DUE_ROW = select(Callback.__table__.c.status, Callback.__table__.c.due_at).where(
     Callback.__table__.c.id == bindparam("callback_id"))
 
 
-def due_row(session: Session, callback_id: int, now: datetime | None = None, *,
-            will_wait: bool = True) -> tuple[bool, datetime | None]:
-    """A cheap look before a job paces: (is the callback due and still ``scheduled``, the time
-    since which an earlier call may exist at Twilio). A plain column read: no ORM object stays
-    in the session for :func:`claim`'s UPDATE to contradict. When the job ``will_wait`` for
-    its turn the transaction is ended at once, so none stays open while it waits; without
-    pacing the claim follows in the same transaction (two round trips fewer)."""
+def is_due(session: Session, callback_id: int, now: datetime | None = None) -> bool:
+    """A cheap look before a job waits for its turn to dial: is the callback due and still
+    ``scheduled``? A plain column read, and the transaction ended at once, so none stays open
+    (and nothing is claimed) while the job waits: a job killed meanwhile strands nothing."""
     now = now or utcnow()
     row = session.execute(_DUE_ROW, {"callback_id": callback_id}).first()
-    if will_wait:
-        session.rollback()
-    if row is None or row.status != CallbackStatus.SCHEDULED or row.due_at > now + CLAIM_EARLY:
-        return False, None
-    return True, row.dialing_since
+    session.rollback()
+    return row is not None and row.status == CallbackStatus.SCHEDULED and (
+        row.due_at <= now + CLAIM_EARLY)
 
 
 def unclaim(callback: Callback, when: datetime, why: str, *,
@@ -282,7 +370,7 @@ def _attempt_contact(insert):  # type: ignore[no-untyped-def]
     return insert(Contact.__table__).values(
         channel="voice", direction="outbound", kind="callback",
         external_id=bindparam("sid"), status=CallStatus.QUEUED,
-        to_number=bindparam("phone"), ticket_id=bindparam("ticket"),
+        to_number=bindparam("to_phone"), ticket_id=bindparam("ticket"),
         callback_id=bindparam("callback"), started_at=bindparam("at"),
         verified=False, menu_path=[], answers=[], ivr_state={}, sender_verified=True,
         asks_customer=False,
@@ -291,6 +379,12 @@ def _attempt_contact(insert):  # type: ignore[no-untyped-def]
 
 _ATTEMPT_CONTACT = {"postgresql": _attempt_contact(postgresql_insert),
                     "sqlite": _attempt_contact(sqlite_insert)}
+# PostgreSQL runs both in one statement (data-modifying WITH clauses run once, to completion,
+# whether or not the query reads them): one round trip per placed call instead of two.
+_PLACED_PG = select(
+    select(func.count()).select_from(_STORE_SID.returning(_CALLBACKS.id).cte("stored"))
+    .scalar_subquery().label("stored"),
+).add_cte(_ATTEMPT_CONTACT["postgresql"].returning(Contact.__table__.c.id).cte("attempt"))
 
 
 def placed(session: Session, callback: Callback, call_sid: str) -> bool:
@@ -302,16 +396,18 @@ def placed(session: Session, callback: Callback, call_sid: str) -> bool:
     NOTHING (that status callback may have written it too); one statement is cheaper than a
     savepoint round trip on every placed call. False when the row was no longer waiting.
     """
-    now = utcnow()
-    stored = session.execute(_STORE_SID, {"callback_id": callback.id, "sid": call_sid}
-                             ).rowcount == 1  # type: ignore[attr-defined]
+    # No key may name a column of ``callbacks``: Core would add it to the UPDATE's SET.
+    params = {"callback_id": callback.id, "sid": call_sid, "to_phone": callback.phone,
+              "ticket": callback.ticket_id, "callback": callback.id, "at": utcnow()}
+    dialect = session.get_bind().dialect.name
+    if dialect == "postgresql":
+        stored = session.execute(_PLACED_PG, params).scalar_one() == 1
+    else:
+        stored = session.execute(_STORE_SID, params).rowcount == 1  # type: ignore[attr-defined]
+        session.execute(_ATTEMPT_CONTACT[dialect], params)
     if stored:
         set_committed_value(callback, "call_sid", call_sid)
         set_committed_value(callback, "api_errors", 0)
-    dialect = session.get_bind().dialect.name
-    session.execute(_ATTEMPT_CONTACT[dialect], {
-        "sid": call_sid, "phone": callback.phone, "ticket": callback.ticket_id,
-        "callback": callback.id, "at": now})
     return stored
 
 

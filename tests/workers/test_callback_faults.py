@@ -286,6 +286,35 @@ def test_twilio_503_before_anything_was_placed_still_dials_once(hotline, session
     assert placed.attempts == 1
 
 
+def test_a_failing_calls_list_during_the_check_leaves_the_callback_to_be_dialled_once(
+        hotline, session, clock):
+    """After an ambiguous 503 the next attempt asks the Calls API first; that list answers 500
+    too (twilio-python raises its base TwilioException for a page it cannot fetch). The job
+    must not crash with the row claimed (``dialing``, no call, stranded for 15 minutes): the
+    row goes back to ``scheduled`` keeping the time since which a call may exist, and the
+    attempt after that checks again and dials once."""
+    hotline.sim.set_outcome(BUDI_PHONE, "busy")
+    callback = _owe(session, hotline)
+    schedule_callback_job(hotline.settings, callback)
+    hotline.sim.fail_next(1, status=503)
+    hotline.run_jobs()
+    first = _reload(session, callback)
+    assert first.status == "scheduled" and first.dialing_since is not None
+    clock.shift(timedelta(seconds=10))
+    hotline.sim.fail_next(1, status=500)  # the Calls list of the check
+    hotline.run_jobs()
+    unsure = _reload(session, callback)
+    assert unsure.status == "scheduled" and unsure.dialing_since == first.dialing_since
+    assert "cannot tell whether a call exists" in unsure.last_error
+    assert _calls_to_budi(hotline) == []
+    clock.shift(timedelta(minutes=2))
+    hotline.run_jobs()
+    assert len(_calls_to_budi(hotline)) == 1
+    placed = eventually(lambda: _reload(session, callback).last_error == "busy"
+                        and _reload(session, callback))
+    assert placed.attempts == 1
+
+
 @pytest.mark.slow
 def test_a_call_request_that_gets_no_answer_is_adopted_within_seconds(hotline, session, clock):
     """Twilio places the call but its answer never comes (the worker's request times out):

@@ -200,6 +200,62 @@ def test_daily_cap_moves_the_call_to_the_next_day(session, settings):
     assert decision.when.astimezone(JAKARTA) == datetime(2026, 11, 26, 8, tzinfo=JAKARTA)
 
 
+def test_the_claim_brings_the_daily_cap_the_rules_would_read(session, settings):
+    """The job's claim carries the customer's calls of the day (one statement on PostgreSQL):
+    the second call of a capped day is moved to the next morning exactly as when the rules
+    read them themselves."""
+    ticket = _ticket(session)
+    capped = replace(settings, callback_daily_cap=1)
+    now = datetime(2026, 11, 25, 3, 0, tzinfo=UTC)
+    first = _dialing(session, capped, ticket, now)
+    policy.settle(session, capped, first, first.call_sid, "busy", None, now=now)
+    session.commit()
+    later = now + timedelta(minutes=15)
+    claimed = policy.claim_due(session, first.id, later, settings=capped)
+    assert claimed is not None and claimed.callback.status == "dialing"
+    with_claim = policy.decide(session, capped, claimed.callback, now=later,
+                               customer=claimed.customer)
+    on_its_own = policy.decide(session, capped, claimed.callback, now=later)
+    assert with_claim == on_its_own
+    assert with_claim.action == "reschedule" and with_claim.reason == "daily call cap reached"
+
+
+def test_a_claim_says_since_when_an_earlier_ambiguous_attempt_may_have_placed_a_call(
+        session, settings):
+    """After a 500 the row keeps the time a call may exist since; the next claim returns that
+    time (the job then asks Twilio before dialling) and a claim after a clean give-back
+    returns none."""
+    ticket = _ticket(session)
+    now = datetime(2026, 11, 25, 3, 0, tzinfo=UTC)
+    callback, _ = policy.request_callback(session, settings, ticket, reason="dropped_call",
+                                          earliest=now)
+    session.commit()
+    claimed = policy.claim_due(session, callback.id, now, settings=settings)
+    assert claimed is not None and claimed.placed_since is None
+    retry = policy.api_error(claimed.callback, 500, 20500, "Internal", now=now)
+    session.commit()
+    again = policy.claim_due(session, callback.id, retry, settings=settings)
+    assert again is not None and again.placed_since == now
+    assert again.callback.dialing_since == retry  # the row: this claim's own time
+    assert policy.claim_due(session, callback.id, retry, settings=settings) is None  # taken
+
+
+def test_a_claimed_callback_whose_ticket_lost_its_customer_fails_the_rules(session, settings):
+    """A callback goes only to the ticket's customer (P2.1): a ticket that no longer names
+    one fails the rules; the claim still returns the row, so it is not left dialling."""
+    ticket = _ticket(session)
+    now = datetime(2026, 11, 25, 3, 0, tzinfo=UTC)
+    callback, _ = policy.request_callback(session, settings, ticket, reason="dropped_call",
+                                          earliest=now)
+    ticket.customer_id = None
+    session.commit()
+    claimed = policy.claim_due(session, callback.id, now, settings=settings)
+    assert claimed is not None
+    decision = policy.decide(session, settings, claimed.callback, now=now,
+                             customer=claimed.customer)
+    assert decision.action == "fail"
+
+
 def test_twilio_5xx_and_429_back_off_without_counting_an_attempt(session, settings):
     ticket = _ticket(session)
     now = datetime(2026, 11, 25, 3, 0, tzinfo=UTC)
