@@ -354,3 +354,22 @@ def _parse(name: str, parse: Callable[[str], Any], raw: str) -> Any:
         raise
     except ValueError as exc:
         raise ConfigError(f"{name} is not valid: {exc}") from exc
+
+
+_read: tuple[tuple[tuple[str, str], ...], Settings] | None = None
+
+
+def settings_of_this_environment() -> Settings:
+    """:meth:`Settings.from_env` of this process's environment, read again only when it
+    changed since the last call.
+
+    A worker runs thousands of jobs in one environment; reading it (and the ``.env`` file)
+    for each was a tenth of a callback job's own time. A test or a tool that changes the
+    environment between jobs gets settings read from the new one.
+    """
+    global _read
+    if _read is not None and _read[0] == tuple(os.environ.items()):
+        return _read[1]
+    current = Settings.from_env()
+    _read = (tuple(os.environ.items()), current)  # after the .env file's variables came in
+    return current

@@ -129,7 +129,8 @@ class Ticket(Base):
     number: Mapped[str | None] = mapped_column(String(10), unique=True)
     customer_id: Mapped[int | None] = mapped_column(ForeignKey("customers.id"), index=True)
     channel: Mapped[str] = mapped_column(String(20))  # where it was opened
-    status: Mapped[str] = mapped_column(String(30), default=TicketStatus.OPEN, index=True)
+    # No index of its own: the composite indexes that lead with status serve every filter.
+    status: Mapped[str] = mapped_column(String(30), default=TicketStatus.OPEN)
     category: Mapped[str] = mapped_column(String(40), default="inquiry")
     language: Mapped[str] = mapped_column(String(5), default="id")
     reason: Mapped[str | None] = mapped_column(String(200))  # why an agent is needed

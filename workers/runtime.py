@@ -2,32 +2,18 @@
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 
 from sqlalchemy.orm import Session
 
-from callcenter.config import Settings
+from callcenter.config import Settings, settings_of_this_environment
 from callcenter.db import session_scope
-
-_read: tuple[tuple[tuple[str, str], ...], Settings] | None = None
 
 
 def settings() -> Settings:
-    """The settings of this process's environment, read again only when it changed.
-
-    A worker runs thousands of jobs in one environment; reading it (and the ``.env`` file)
-    for each was a tenth of a callback job's own time. A test or a tool that changes the
-    environment between jobs gets settings read from the new one.
-    """
-    global _read
-    environment = tuple(os.environ.items())
-    if _read is not None and _read[0] == environment:
-        return _read[1]
-    current = Settings.from_env()
-    _read = (tuple(os.environ.items()), current)  # after any .env file was read in
-    return current
+    """This process's settings (read again when its environment changes)."""
+    return settings_of_this_environment()
 
 
 @contextmanager

@@ -5,10 +5,12 @@ from __future__ import annotations
 import os
 import threading
 
+from twilio.http import HttpClient
 from twilio.http.http_client import TwilioHttpClient
 from twilio.rest import Client
 
 from callcenter.config import Settings, ca_bundle_from_environment, proxies_configured
+from callcenter.voice.twilio_http import PooledHttpClient
 
 _lock = threading.Lock()
 _clients: dict[tuple[int, int, str, str, str, float | None], Client] = {}
@@ -28,8 +30,12 @@ def rest_client(settings: Settings, timeout: float | None = None) -> Client:
     with _lock:
         client = _clients.get(key)
         if client is None:
+            if proxies_configured():  # requests honours HTTPS_PROXY/NO_PROXY on each request
+                http: HttpClient = TwilioHttpClient(timeout=timeout)
+            else:
+                http = PooledHttpClient(timeout=timeout)
             client = Client(settings.twilio_account_sid, settings.twilio_auth_token,
-                            environment={}, http_client=TwilioHttpClient(timeout=timeout))
+                            environment={}, http_client=http)
             client.api.base_url = settings.twilio_api_url
             _skip_environment_lookups(client)
             _clients[key] = client

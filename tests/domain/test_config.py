@@ -202,3 +202,17 @@ def test_production_settings_and_debug_runs_start():
     debug = Settings.from_env({"CALLCENTER_DEBUG": "1"})  # `callcenter dev`: dev secrets
     assert production_problems(debug) == []
     debug.check_for_production()
+
+
+def test_a_worker_reads_its_environment_again_only_when_it_changed(monkeypatch):
+    """Jobs take settings from this process's environment: the same environment gives the
+    same settings without reading it again, a changed one is read anew."""
+    from callcenter.config import settings_of_this_environment
+
+    monkeypatch.setenv("CALLBACK_DAILY_CAP", "2")
+    first = settings_of_this_environment()
+    assert first.callback_daily_cap == 2
+    assert settings_of_this_environment() is first
+    monkeypatch.setenv("CALLBACK_DAILY_CAP", "4")
+    changed = settings_of_this_environment()
+    assert changed.callback_daily_cap == 4 and changed is not first
