@@ -172,7 +172,9 @@ class SequenceBlocks:
     ids costs one round trip: the values are the sequence's, so no other process or default
     ever gets them, and an id a process never used (it exited) is a gap, as a rolled-back
     transaction leaves one. Ids are then unique but no longer in the order rows were written:
-    order by the time a row carries, never by its id.
+    order by the time a row carries, never by its id. A sequence set back under running
+    processes (a database restored from a backup) needs them restarted, as it would any
+    process holding ids.
     """
 
     def __init__(self, table: str, column: str = "id", block: int = 20):
