@@ -457,6 +457,9 @@ def settle(session: Session, settings: Settings, callback: Callback, call_sid: s
         callback.call_sid = call_sid  # the worker died before storing it: adopt it now
     if callback.call_sid != call_sid:
         return None
+    # Twilio accepted this attempt's call: an earlier API error's back-off streak is over,
+    # even when this event came before the job stored the SID (placed() resets it too).
+    callback.api_errors = 0
     machine = bool(answered_by) and not answered_by.startswith("human") and (
         answered_by != "unknown")
     if call_status == CallStatus.COMPLETED and not machine:

@@ -220,6 +220,29 @@ def test_the_claim_brings_the_daily_cap_the_rules_would_read(session, settings):
     assert with_claim.action == "reschedule" and with_claim.reason == "daily call cap reached"
 
 
+def test_a_status_callback_that_comes_before_the_sid_ends_the_api_error_streak(
+        session, settings):
+    """A 500, then an attempt whose call's status callback beats Twilio's answer to the
+    job: the call was accepted, so the next API error backs off from the start again."""
+    ticket = _ticket(session)
+    now = datetime(2026, 11, 25, 3, 0, tzinfo=UTC)
+    callback, _ = policy.request_callback(session, settings, ticket, reason="dropped_call",
+                                          earliest=now)
+    session.commit()
+    claimed = policy.claim_due(session, callback.id, now, settings=settings)
+    retry = policy.api_error(claimed.callback, 500, 20500, "Internal", now=now)
+    session.commit()
+    again = policy.claim_due(session, callback.id, retry, settings=settings)
+    assert again.callback.api_errors == 1 and again.callback.call_sid is None
+    policy.settle(session, settings, again.callback, "CA" + "3" * 32, "busy", None, now=retry)
+    session.commit()
+    assert policy.placed(session, again.callback, "CA" + "3" * 32) is False  # settled first
+    session.commit()
+    session.refresh(callback)
+    assert (callback.status, callback.last_error, callback.api_errors) == (
+        "scheduled", "busy", 0)
+
+
 def test_a_claim_says_since_when_an_earlier_ambiguous_attempt_may_have_placed_a_call(
         session, settings):
     """After a 500 the row keeps the time a call may exist since; the next claim returns that
